@@ -1,0 +1,34 @@
+# Every target builds .venv from the pinned set when it is missing or stale (stamp file).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.stamp-core
+BENCH_STAMP := $(VENV)/.stamp-bench
+PIP := $(VENV)/bin/pip install -q --disable-pip-version-check -c requirements.lock
+
+.PHONY: demo test bench lint clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) -e '.[dev,cluster]'
+	touch $(STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(PIP) 'torch==2.13.0'
+	touch $(BENCH_STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/scalezoo demo --out results/demo
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+bench: $(BENCH_STAMP)
+	$(VENV)/bin/scalezoo bench --json results/bench/bench.json
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV)
