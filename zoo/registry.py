@@ -58,7 +58,24 @@ def resolve(name: str, **overrides: Any) -> dict[str, Any]:
   unknown = sorted(set(overrides) - set(s.defaults))
   if unknown:
     raise ValueError(f"model {name!r} has no option {unknown[0]!r}; options: {', '.join(sorted(s.defaults))}")
-  return {**s.defaults, **overrides}
+  for k, v in overrides.items():
+    _check_type(name, k, v, s.defaults[k])
+  return {**s.defaults, **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}}
+
+
+def _check_type(name: str, key: str, value: Any, default: Any) -> None:
+  """Overrides keep the type of the reference value (an int may stand for a float, a list for a tuple)."""
+  if default is None:
+    return
+  ok = {
+    bool: lambda v: isinstance(v, bool),
+    int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    float: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    str: lambda v: isinstance(v, str),
+    tuple: lambda v: isinstance(v, list | tuple),
+  }.get(type(default))
+  if ok is not None and not ok(value):
+    raise ValueError(f"model {name!r} option {key!r} must be {type(default).__name__}, got {value!r}")
 
 
 def create(name: str, **overrides: Any) -> nn.Module:
