@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from train.data import mnist1d  # noqa: F401  (registers)
+from train.data import (  # noqa: F401  (each registers its data sets)
+  digits,
+  idx,
+  karate,
+  mnist1d,
+  npz,
+  pycode,
+  random_features,
+  sbm,
+  seq2seq,
+  sequences,
+  teacher_student,
+  text,
+)
 from train.data.base import Arrays, DataSpec, Split, add_label_noise, names, register, spec, standardize
 from train.data.base import subsample_train as _subsample
 
