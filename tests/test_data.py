@@ -178,7 +178,7 @@ def test_pycode_hash_stable_and_split_by_file():
   assert 0 < a.info["bytes"] <= 200_000 and a.info["files"] > 20 and a.info["vocab_size"] == 256
   docs = pycode.corpus(200_000)
   st = pycode.streams(seed=0, max_bytes=200_000)
-  assert sum(len(v) for v in st.values()) == a.info["bytes"]
+  assert [len(v) for v in st.values()] == a.info["split_bytes"] and sum(a.info["split_bytes"]) == a.info["bytes"]
   raw = {k: v.tobytes() for k, v in st.items()}
   for _, d in docs:
     if len(d) > 500:  # every file sits whole in exactly one split
@@ -233,6 +233,8 @@ def test_idx_round_trip_plain_and_gzip(tmp_path):
     idx.read_idx(str(tmp_path / "badgz"))
   with pytest.raises(ValueError, match="no file at .*missing"):
     data.load("idx", images=str(tmp_path / "missing"), labels=str(tmp_path / "y"))
+  with pytest.raises(ValueError, match="needs options images="):
+    data.load("idx", images=str(tmp_path / "y"))
 
 
 def test_npz_user_files(tmp_path):

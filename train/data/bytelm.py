@@ -47,11 +47,13 @@ def windows(stream_T: np.ndarray, context: int) -> dict[str, np.ndarray]:
 
 def lm_split(docs: Docs, seed: int, context: int, **facts) -> Split:
   """The Split of a byte corpus: windows per split, vocab 256, corpus facts (files, bytes, sha256) in info."""
-  tr, va, te = (windows(s, context) for s in streams(docs, seed))
+  parts = streams(docs, seed)
+  tr, va, te = (windows(s, context) for s in parts)
   for part, w in (("val", va), ("test", te)):
     if len(w["x"]) == 0:
       raise ValueError(f"the {part} split of this corpus is shorter than one window of context={context}")
   info = dict(task="lm", vocab_size=256, input_shape=(context,), context=context, standardize=False,
               files=len(docs), bytes=sum(len(d) for _, d in docs), sha256=sha256(docs),
-              split_by="document" if len(docs) >= MIN_UNITS else "segment", loss="next-byte cross-entropy", **facts)
+              split_by="document" if len(docs) >= MIN_UNITS else "segment",
+              split_bytes=[len(s) for s in parts], loss="next-byte cross-entropy", **facts)
   return Split(tr, va, te, info)

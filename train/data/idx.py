@@ -54,6 +54,9 @@ def _pair(images: str, labels: str) -> tuple[dict[str, np.ndarray], bool]:
 
 
 def load(*, seed: int, images: str, labels: str, test_images: str, test_labels: str) -> Split:
+  if not images or not labels or bool(test_images) != bool(test_labels):
+    raise ValueError("data set 'idx' needs options images=<IDX file> and labels=<IDX file> (and test_images with "
+                     "test_labels, or neither)")
   train, scaled = _pair(images, labels)
   test = _pair(test_images, test_labels)[0] if test_images or test_labels else None
   info = {"source": f"IDX files {images}, {labels}" + (f"; test {test_images}, {test_labels}" if test else ""),

@@ -1,4 +1,8 @@
-"""A user's numpy .npz file: arrays x, y (split 70/15/15 here) or x_train, y_train, x_test, y_test [, x_val, y_val]."""
+"""A user's numpy .npz file: arrays x, y (split 70/15/15 here) or x_train, y_train, x_test, y_test [, x_val, y_val].
+
+Arrays are used as stored: float inputs are standardized by `train.data.load`, integer inputs (tokens, raw pixels)
+are not, so scale uint8 images before saving them.
+"""
 
 from __future__ import annotations
 
