@@ -1,6 +1,6 @@
 """scalezoo's model zoo: reference architectures as pure flax.linen modules, found by name."""
 
-from zoo import efficientnet, lenet, mlp, resnet, resnet_cifar, vgg  # noqa: F401  (registers models)
+from zoo import bert, efficientnet, gpt, lenet, mlp, resnet, resnet_cifar, transformer, vgg, vit  # noqa: F401  (registers models)
 from zoo.registry import (
   ModelSpec,
   abstract_variables,

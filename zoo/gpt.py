@@ -1,0 +1,135 @@
+"""GPT: decoder-only transformer (Radford et al. 2019), pre-LN, learned positions, output tied to the embedding.
+
+Attention is plain einsums with a causal mask and one fused QKV projection; layer norms and softmax run in f32
+whatever the compute `dtype` is (params are always f32). `scan_layers` stacks the blocks under nn.scan, so the
+compile time stays flat in depth. Embedding/non-embedding split as Kaplan et al. 2020: `wte` and `wpe`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from zoo.registry import ModelSpec, register, token_input
+
+
+class Block(nn.Module):
+  n_heads: int
+  d_ff: int
+  n_layers: int  # only to scale the residual projections' init, as GPT-2 does
+  dropout: float
+  train: bool  # an attribute rather than an argument so the block scans cleanly
+  dtype: Any
+
+  @nn.compact
+  def __call__(self, x_BxLxD: jax.Array, _=None) -> tuple[jax.Array, None]:
+    B, L, D = x_BxLxD.shape
+    H, K = self.n_heads, D // self.n_heads
+    init = nn.initializers.normal(0.02)
+    out_init = nn.initializers.normal(0.02 / math.sqrt(2 * self.n_layers))
+    drop = lambda y: nn.Dropout(self.dropout, deterministic=not self.train)(y)
+
+    h_BxLxD = nn.LayerNorm(epsilon=1e-5, dtype=jnp.float32, name="ln_1")(x_BxLxD)
+    qkv_BxLx3xHxK = nn.DenseGeneral((3, H, K), dtype=self.dtype, kernel_init=init, name="qkv")(h_BxLxD)
+    q_BxLxHxK, k_BxLxHxK, v_BxLxHxK = qkv_BxLx3xHxK[:, :, 0], qkv_BxLx3xHxK[:, :, 1], qkv_BxLx3xHxK[:, :, 2]
+    logits_BxHxLxL = jnp.einsum("bqhk,bthk->bhqt", q_BxLxHxK * K**-0.5, k_BxLxHxK).astype(jnp.float32)
+    causal_1x1xLxL = jnp.tril(jnp.ones((L, L), bool))[None, None]
+    logits_BxHxLxL = jnp.where(causal_1x1xLxL, logits_BxHxLxL, jnp.finfo(jnp.float32).min)
+    probs_BxHxLxL = drop(jax.nn.softmax(logits_BxHxLxL, axis=-1).astype(self.dtype))
+    att_BxLxHxK = jnp.einsum("bhqt,bthk->bqhk", probs_BxHxLxL, v_BxLxHxK)
+    att_BxLxD = nn.DenseGeneral(D, axis=(-2, -1), dtype=self.dtype, kernel_init=out_init, name="proj")(att_BxLxHxK)
+    x_BxLxD = x_BxLxD + drop(att_BxLxD)
+
+    h_BxLxD = nn.LayerNorm(epsilon=1e-5, dtype=jnp.float32, name="ln_2")(x_BxLxD)
+    h_BxLxF = nn.gelu(nn.Dense(self.d_ff, dtype=self.dtype, kernel_init=init, name="fc")(h_BxLxD))
+    h_BxLxD = nn.Dense(D, dtype=self.dtype, kernel_init=out_init, name="fc_proj")(h_BxLxF)
+    return x_BxLxD + drop(h_BxLxD), None
+
+
+class GPT(nn.Module):
+  vocab: int = 50257
+  context: int = 1024
+  d_model: int = 768
+  n_layers: int = 12
+  n_heads: int = 12
+  d_ff: int | None = None  # 4 * d_model
+  dropout: float = 0.0
+  scan_layers: bool = False
+  dtype: Any = jnp.float32  # compute dtype
+
+  @nn.compact
+  def __call__(self, tokens_BxL: jax.Array, *, train: bool = False) -> jax.Array:
+    if self.d_model % self.n_heads:
+      raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+    L = tokens_BxL.shape[1]
+    if L > self.context:
+      raise ValueError(f"sequence length {L} exceeds the context {self.context}")
+    init = nn.initializers.normal(0.02)
+    wte = nn.Embed(self.vocab, self.d_model, embedding_init=init, dtype=self.dtype, name="wte")
+    wpe = self.param("wpe", nn.initializers.normal(0.01), (self.context, self.d_model))
+    x_BxLxD = wte(tokens_BxL).astype(jnp.float32) + wpe[None, :L]
+    x_BxLxD = nn.Dropout(self.dropout, deterministic=not train)(x_BxLxD)
+    block = dict(n_heads=self.n_heads, d_ff=self.d_ff or 4 * self.d_model, n_layers=self.n_layers,
+                 dropout=self.dropout, train=train, dtype=self.dtype)
+    if self.scan_layers:
+      blocks = nn.scan(Block, variable_axes={"params": 0}, split_rngs={"params": True, "dropout": True},
+                       length=self.n_layers)
+      x_BxLxD, _ = blocks(**block, name="blocks")(x_BxLxD, None)
+    else:
+      for i in range(self.n_layers):
+        x_BxLxD, _ = Block(**block, name=f"block_{i}")(x_BxLxD)
+    x_BxLxD = nn.LayerNorm(epsilon=1e-5, dtype=jnp.float32, name="ln_f")(x_BxLxD)
+    return wte.attend(x_BxLxD.astype(self.dtype)).astype(jnp.float32)  # logits_BxLxV
+
+
+def gpt_shape_for(non_embedding_params: float, *, aspect: float = 64.0, head_dim: int = 64) -> dict[str, int]:
+  """d_model, n_layers, n_heads for a target non-embedding count N ≈ 12·n_layers·d_model² (Kaplan et al.).
+
+  aspect = d_model / n_layers (Kaplan find the loss flat for aspect 20-200); d_model is a multiple of head_dim.
+  Exact count of the result: n_layers·(12·d² + 13·d) + 2·d with the default d_ff = 4·d_model.
+  """
+  N = float(non_embedding_params)
+  if N <= 0:
+    raise ValueError(f"non_embedding_params must be positive, got {non_embedding_params}")
+  n_layers = max(1, round((N / (12 * aspect**2)) ** (1 / 3)))
+  d_model = max(head_dim, round(math.sqrt(N / (12 * n_layers)) / head_dim) * head_dim)
+  return dict(d_model=d_model, n_layers=n_layers, n_heads=d_model // head_dim)
+
+
+def _build(**cfg: Any) -> GPT:
+  if isinstance(cfg.get("dtype"), str):
+    cfg["dtype"] = jnp.dtype(cfg["dtype"])
+  return GPT(**cfg)
+
+
+_DEFAULTS = dict(vocab=50257, context=1024, d_model=768, n_layers=12, n_heads=12, d_ff=None, dropout=0.0,
+                 scan_layers=False, dtype="float32")
+
+register(
+  ModelSpec(
+    name="gpt2_small",
+    family="transformer",
+    build=_build,
+    defaults={**_DEFAULTS, "dropout": 0.1},
+    inputs=lambda b, cfg: (token_input((b, cfg["context"]), cfg["vocab"]),),
+    task="lm",
+    embedding=("wte", "wpe"),
+    reference_params=124_439_808,  # HF gpt2
+  )
+)
+
+register(
+  ModelSpec(
+    name="gpt",  # the size family: zoo.create("gpt", d_model=128, n_layers=4)
+    family="transformer",
+    build=_build,
+    defaults={**_DEFAULTS, "vocab": 256, "context": 256, "d_model": 256, "n_layers": 4, "n_heads": 4},
+    inputs=lambda b, cfg: (token_input((b, cfg["context"]), cfg["vocab"]),),
+    task="lm",
+    embedding=("wte", "wpe"),
+  )
+)
