@@ -1,6 +1,24 @@
 """scalezoo's model zoo: reference architectures as pure flax.linen modules, found by name."""
 
-from zoo import bert, efficientnet, gpt, lenet, mlp, resnet, resnet_cifar, transformer, vgg, vit  # noqa: F401  (registers models)
+# importing a model file registers its models
+from zoo import (  # noqa: F401
+  autoencoder,
+  bert,
+  dcgan,
+  ddpm,
+  efficientnet,
+  gnn,
+  gpt,
+  lenet,
+  mlp,
+  resnet,
+  resnet_cifar,
+  rnn,
+  transformer,
+  vgg,
+  vit,
+)
+from zoo.gpt import gpt_shape_for
 from zoo.registry import (
   ModelSpec,
   abstract_variables,
@@ -18,5 +36,5 @@ from zoo.registry import (
 
 __all__ = [
   "ModelSpec", "abstract_variables", "count_flops", "count_params", "count_params_split", "create",
-  "example_input", "flops_of", "names", "register", "resolve", "spec",
+  "example_input", "flops_of", "gpt_shape_for", "names", "register", "resolve", "spec",
 ]
