@@ -1,0 +1,58 @@
+"""Orbax checkpoints of a run (or a group of runs trained together), atomic, verified on restore.
+
+Each save holds the state pytree and a JSON item with the loop's own progress and a SHA-256 of the state's
+bytes; a restore that fails or whose hash disagrees (a truncated or corrupted file) falls back to the previous
+good checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+logging.getLogger("absl").setLevel(logging.ERROR)
+log = logging.getLogger(__name__)
+
+
+def tree_hash(tree) -> str:
+  h = hashlib.sha256()
+  for leaf in jax.tree.leaves(tree):
+    a = np.asarray(leaf)
+    h.update(str((a.dtype, a.shape)).encode())
+    h.update(np.ascontiguousarray(a).tobytes())
+  return h.hexdigest()
+
+
+class Checkpointer:
+  def __init__(self, directory: str | Path, keep: int = 2):
+    opts = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False)
+    self.manager = ocp.CheckpointManager(Path(directory).absolute(), options=opts)
+
+  def save(self, step: int, state, meta: dict[str, Any]) -> None:
+    meta = {**meta, "state_sha256": tree_hash(state)}
+    args = ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
+    self.manager.save(step, args=args, force=True)
+    self.manager.wait_until_finished()
+
+  def restore_latest(self, abstract_state) -> tuple[int, Any, dict] | None:
+    """(step, state, meta) of the newest checkpoint that restores and verifies, or None."""
+    for step in sorted(self.manager.all_steps(read=True), reverse=True):
+      try:
+        args = ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore())
+        got = self.manager.restore(step, args=args)
+        state, meta = got["state"], dict(got["meta"])
+        if tree_hash(state) != meta.pop("state_sha256", None):
+          raise ValueError("state hash does not match")
+        return step, state, meta
+      except Exception as e:  # noqa: BLE001 - any failure to read means: try the previous one
+        log.warning("checkpoint at step %d is unreadable (%s); falling back", step, str(e).splitlines()[0][:200])
+    return None
+
+  def close(self) -> None:
+    self.manager.close()

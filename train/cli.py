@@ -1,0 +1,161 @@
+"""The `scalezoo` command: models, train, sweep, fit, plot, bench, demo.
+
+Exit codes: 0 ok, 1 a run failed, 2 bad input (one line on stderr, no traceback, nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+class UsageError(Exception):
+  pass
+
+
+def _parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(prog="scalezoo", description="JAX model zoo and scaling-law research kit")
+  sub = p.add_subparsers(dest="command", required=True)
+
+  m = sub.add_parser("models", help="list every model with its family, parameter count and input shape")
+  m.add_argument("--family", help="only this family")
+
+  t = sub.add_parser("train", help="train one run from a TOML config")
+  t.add_argument("config")
+  t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+  t.add_argument("--out", required=True, help="run folder: record.json, curve.csv, checkpoints/")
+  t.add_argument("--quiet", action="store_true")
+
+  s = sub.add_parser("sweep", help="run a grid of runs from a sweep spec")
+  s.add_argument("spec")
+  s.add_argument("--out", required=True, help="results folder: runs.jsonl, spec.toml, checkpoints/")
+  s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec key")
+  s.add_argument("--dry-run", action="store_true", help="print one run id per line and run nothing")
+  s.add_argument("--executor", choices=["local", "process", "ray"], help="override sweep.executor")
+  s.add_argument("--quiet", action="store_true")
+
+  f = sub.add_parser("fit", help="fit a scaling law to a results folder's runs.jsonl")
+  f.add_argument("dir")
+  f.add_argument("--law", default="power", choices=["power", "chinchilla", "kaplan", "bnsl"])
+  f.add_argument("--x", help="the input column for one-variable laws (default: params)")
+  f.add_argument("--y", default="metrics.test_loss", help="the loss column")
+  f.add_argument("--bootstrap", type=int, default=200)
+
+  pl = sub.add_parser("plot", help="draw a results folder's figures")
+  pl.add_argument("dir")
+
+  b = sub.add_parser("bench", help="benchmark against PyTorch on this machine (needs `make bench`)")
+  b.add_argument("--quick", action="store_true")
+  b.add_argument("--json", help="write the results here")
+
+  d = sub.add_parser("demo", help="the main job: an MLP scaling sweep on MNIST-1D, fitted and plotted")
+  d.add_argument("--out", default="results/demo")
+  d.add_argument("--quiet", action="store_true")
+  return p
+
+
+def cmd_models(args) -> int:
+  import zoo
+
+  rows = []
+  for name in zoo.names():
+    s = zoo.spec(name)
+    if args.family and s.family != args.family:
+      continue
+    shapes = " ".join("x".join(map(str, x.shape[1:])) for x in zoo.example_input(name, 1))
+    rows.append((name, s.family, f"{zoo.count_params(name):,}", shapes, s.task))
+  if not rows:
+    raise UsageError(f"no models in family {args.family!r}")
+  widths = [max(len(r[i]) for r in rows + [("name", "family", "params", "input", "task")]) for i in range(5)]
+  head = ("name", "family", "params", "input", "task")
+  for r in [head] + rows:
+    print("  ".join(c.rjust(w) if i == 2 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+  return 0
+
+
+def cmd_train(args) -> int:
+  from train import config
+  from train.run import train_to_dir
+
+  cfg = config.load(args.config, args.set)  # validate fully before anything is written
+  rec = train_to_dir(cfg, Path(args.out), progress=not args.quiet)
+  m = rec["metrics"]
+  summary = ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float))
+  print(f"{rec['status']}: {rec['run_id']} {summary}")
+  return 0 if rec["status"] in ("finished", "diverged") else 1
+
+
+def cmd_sweep(args) -> int:
+  from train import sweep
+
+  spec = sweep.load(args.spec, args.set)
+  if args.executor:
+    spec.settings["executor"] = args.executor
+  if args.dry_run:
+    for r in spec.runs:
+      print(r.run_id())
+    return 0
+  if spec.settings["executor"] == "local":
+    counts = sweep.run(spec, args.out, progress=not args.quiet)
+  else:
+    from train import executors
+
+    counts = executors.run(spec, args.out, progress=not args.quiet)
+  print("runs: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+  return 1 if counts.get("failed") or counts.get("missing") else 0
+
+
+def cmd_fit(args) -> int:
+  from scaling import report
+
+  _results_dir(args.dir)
+  _, text = report.fit_dir(args.dir, args.law, x=args.x, y=args.y, bootstrap=args.bootstrap)
+  print(text)
+  return 0
+
+
+def cmd_plot(args) -> int:
+  from scaling import report
+
+  _results_dir(args.dir)
+  for path in report.plot_dir(args.dir):
+    print(path)
+  return 0
+
+
+def _results_dir(d: str) -> None:
+  if not (Path(d) / "runs.jsonl").is_file():
+    raise UsageError(f"{d}: no runs.jsonl here; pass a folder written by `scalezoo sweep`")
+
+
+def cmd_bench(args) -> int:
+  from train import bench
+
+  return bench.main(quick=args.quick, json_path=args.json)
+
+
+def cmd_demo(args) -> int:
+  from train import demo
+
+  return demo.main(Path(args.out), progress=not args.quiet)
+
+
+def main(argv: list[str] | None = None) -> int:
+  args = _parser().parse_args(argv)
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  from train.config import ConfigError
+
+  try:
+    return globals()[f"cmd_{args.command}"](args)
+  except (ConfigError, UsageError, ValueError) as e:
+    print(f"scalezoo {args.command}: {e}", file=sys.stderr)
+    return 2
+  except KeyboardInterrupt:
+    print("interrupted; run the same command again to resume", file=sys.stderr)
+    return 130
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,264 @@
+"""The training loop: a RunConfig in, a trained model and a record out.
+
+`fit_group` trains runs that share a compiled shape (they differ only in seed and learning rate) together under
+jax.vmap; `fit` is the group of one. Steps run in lax.scan chunks between evaluations; divergence, early
+stopping, checkpoints and progress are handled at chunk boundaries, so a resumed run repeats the same chunks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import zoo
+from train import data as data_lib
+from train import step as S
+from train.checkpoint import Checkpointer
+from train.config import RunConfig
+from train.tasks import get as get_task
+
+# Model options a data set fills in when the config leaves them out.
+FROM_DATA = {
+  "num_outputs": "num_classes", "num_classes": "num_classes", "vocab_size": "vocab_size", "vocab": "vocab_size",
+}
+
+
+def group_key(cfg: RunConfig) -> str:
+  """Runs with the same key share every shape and can train together: they differ in seed and lr only."""
+  return cfg.replace(seed=0, optimizer=cfg.optimizer.__class__(**{**cfg.optimizer.__dict__, "lr": 1.0})).run_id()
+
+
+def model_args(cfg: RunConfig, info: dict[str, Any]) -> dict[str, Any]:
+  """The config's model options completed from the data set (classes, vocabulary, input size)."""
+  defaults = zoo.spec(cfg.model).defaults
+  args = dict(cfg.model_args)
+  for opt, fact in FROM_DATA.items():
+    if opt in defaults and opt not in args and info.get(fact):
+      args[opt] = int(info[fact])
+  if "in_features" in defaults and "in_features" not in args and info.get("input_shape"):
+    args["in_features"] = int(np.prod(info["input_shape"]))
+  return args
+
+
+def load_split(cfg: RunConfig) -> data_lib.Split:
+  return data_lib.load(cfg.data, seed=cfg.data_seed, **cfg.data_args)
+
+
+def make_engine(cfg: RunConfig, split: data_lib.Split) -> S.Engine:
+  margs = model_args(cfg, split.info)
+  n_dev = len(jax.devices()) if cfg.devices == 0 else cfg.devices
+  mesh = None
+  if n_dev > 1:
+    if n_dev > len(jax.devices()):
+      raise ValueError(f"devices={n_dev} but only {len(jax.devices())} are visible")
+    mesh = jax.make_mesh((n_dev,), ("data",), devices=jax.devices()[:n_dev])
+  n_train = len(split.train["y"])
+  return S.Engine(cfg, zoo.create(cfg.model, **margs), get_task(split.task), int(split.info.get("num_classes") or 0),
+                  n_train, mesh)
+
+
+def _stack(trees):
+  return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def _index(tree, i):
+  return jax.tree.map(lambda a: a[i], tree)
+
+
+def _status_record(cfg: RunConfig) -> dict[str, Any]:
+  return {"run_id": cfg.run_id(), "config": cfg.to_dict(), "status": "running", "diverged_step": None,
+          "stopped_step": None, "first_loss": None, "best_val": math.inf, "evals_since_best": 0}
+
+
+def fit_group(
+  cfgs: Sequence[RunConfig],
+  *,
+  checkpoint_dir: str | Path | None = None,
+  progress: Callable[[int, int, str], None] | None = None,
+  split: data_lib.Split | None = None,
+) -> list[dict[str, Any]]:
+  """Train runs that share a shape (same group_key) together; returns one record per run, in order."""
+  cfgs = list(cfgs)
+  base = cfgs[0]
+  if any(group_key(c) != group_key(base) for c in cfgs):
+    raise ValueError("fit_group needs runs that differ only in seed and optimizer.lr")
+  t_start = time.perf_counter()
+  G, vm = len(cfgs), len(cfgs) > 1
+  split = split if split is not None else load_split(base)
+  eng = make_engine(base, split)
+  put = (lambda a: jax.device_put(a, jax.sharding.NamedSharding(eng.mesh, jax.sharding.PartitionSpec())))
+  put = put if eng.mesh is not None else jnp.asarray
+  arrays = {k: put(v) for k, v in split.train.items()}
+  lrs = jnp.asarray([c.optimizer.lr for c in cfgs], jnp.float32)
+  keys = [jax.random.key(c.seed) for c in cfgs]
+  init_keys, train_keys = [jax.random.fold_in(k, 0) for k in keys], [jax.random.fold_in(k, 1) for k in keys]
+  states = [S.init_state(eng, k, arrays, lr) for k, lr in zip(init_keys, lrs)]
+  state = _stack(states) if vm else states[0]
+  lr, key = (lrs, jnp.stack(train_keys)) if vm else (lrs[0], train_keys[0])
+  if eng.mesh is not None:
+    state = jax.tree.map(put, state)
+
+  steps = base.steps
+  chunk = base.eval_every or max(1, math.ceil(steps / 20))
+  val_b, val_w = S.pad_for_eval(split.val, 1024)
+  runs = [_status_record(c) for c in cfgs]
+  curve: dict[str, list] = {k: [] for k in ("step", "examples", "flops", "train_loss", "val_loss", "grad_norm")}
+  curves = [{k: [] for k in curve} for _ in cfgs]
+  best = jax.tree.map(jnp.copy, state) if base.early_stopping_patience else None  # state's buffers are donated
+
+  # FLOPs of one step by XLA's count (lowering only, no compile).
+  flops_step = S.flops_of_step(eng, states[0], arrays, lrs[0], train_keys[0])
+
+  ckpt = Checkpointer(checkpoint_dir) if checkpoint_dir and base.checkpoint_every else None
+  done, compile_time, train_time = 0, 0.0, 0.0
+  if ckpt:
+    abstract = {"state": state, "best": best}
+    got = ckpt.restore_latest(jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), abstract))
+    if got is not None:
+      done, restored, meta = got
+      state, best = restored["state"], restored["best"]
+      runs, curves = meta["runs"], meta["curves"]
+      compile_time, train_time = meta["compile_time"], meta["train_time"]
+  for r in runs:
+    r["best_val"] = math.inf if r["best_val"] is None else r["best_val"]
+
+  vb, vw = jax.tree.map(jnp.asarray, val_b), jnp.asarray(val_w)
+  eval_fn = S.compiled_eval(eng, G, False)
+  last_saved, compiled = done, set()
+  while done < steps and any(r["status"] == "running" for r in runs):
+    n = min(chunk, steps - done)
+    fn = S.compiled_chunk(eng, n, G)
+    t0 = time.perf_counter()
+    first_call = n not in compiled
+    compiled.add(n)
+    state, m = fn(state, arrays, lr, key)
+    loss = np.asarray(m["loss"]).reshape(G, n)
+    gnorm = np.asarray(m["grad_norm"]).reshape(G, n)
+    dt = time.perf_counter() - t0
+    if first_call:  # the first call of a shape pays for compilation (and runs one chunk)
+      compile_time += dt
+    else:
+      train_time += dt
+    ev = eval_fn(state.params, state.model_state, vb, vw)
+    val = np.asarray(ev["loss"]).reshape(G) / np.maximum(np.asarray(ev["weight"]).reshape(G), 1)
+    for i, r in enumerate(runs):
+      if r["status"] != "running":
+        continue
+      if r["first_loss"] is None:
+        r["first_loss"] = float(loss[i, 0])
+      bad = ~np.isfinite(loss[i]) | (loss[i] > base.divergence_factor * r["first_loss"])
+      if bad.any():
+        r["status"], r["diverged_step"] = "diverged", done + int(np.argmax(bad)) + 1
+        continue
+      c = curves[i]
+      c["step"].append(done + n)
+      c["examples"].append((done + n) * eng.batch_size)
+      c["flops"].append((done + n) * flops_step)
+      c["train_loss"].append(float(loss[i].mean()))
+      c["val_loss"].append(float(val[i]))
+      c["grad_norm"].append(float(gnorm[i].mean()))
+      if base.early_stopping_patience:
+        if val[i] < r["best_val"]:
+          r["best_val"], r["evals_since_best"] = float(val[i]), 0
+          best = _put_member(best, state, i, vm)
+        else:
+          r["evals_since_best"] += 1
+          if r["evals_since_best"] >= base.early_stopping_patience:
+            r["status"], r["stopped_step"] = "stopped", done + n
+    done += n
+    if progress:
+      alive = [float(loss[i, -1]) for i, r in enumerate(runs) if r["status"] in ("running", "stopped")]
+      msg = f"loss {np.mean(alive):.4f}" if alive else "diverged"
+      progress(done, steps, msg)
+    if ckpt and (done - last_saved >= base.checkpoint_every or done == steps):
+      meta = {"runs": runs, "curves": curves, "compile_time": compile_time, "train_time": train_time}
+      ckpt.save(done, {"state": state, "best": best}, _json_safe(meta))
+      last_saved = done
+  if ckpt:
+    ckpt.close()
+
+  final = best if base.early_stopping_patience else state
+  splits = {"train": split.train, "val": split.val, "test": split.test}
+  ev_stats = S.compiled_eval(eng, G, True)
+  results = {}
+  for name, arrs in splits.items():
+    b, w = S.pad_for_eval(arrs, 1024)
+    results[name] = jax.tree.map(np.asarray, ev_stats(final.params, final.model_state, jax.tree.map(jnp.asarray, b),
+                                                         jnp.asarray(w)))
+  wall = time.perf_counter() - t_start
+  records = []
+  for i, (cfg, r) in enumerate(zip(cfgs, runs)):
+    records.append(_record(cfg, r, curves[i], results, i, vm, eng, split, flops_step, done, compile_time,
+                           train_time, wall))
+  return records
+
+
+def _put_member(best, state, i, vm):
+  if not vm:
+    return jax.tree.map(jnp.copy, state)
+  return jax.tree.map(lambda b, s: b.at[i].set(s[i]), best, state)
+
+
+def _json_safe(x):
+  if isinstance(x, dict):
+    return {k: _json_safe(v) for k, v in x.items()}
+  if isinstance(x, list):
+    return [_json_safe(v) for v in x]
+  if isinstance(x, float) and math.isinf(x):
+    return None
+  return x
+
+
+def _record(cfg, r, curve, results, i, vm, eng, split, flops_step, done, compile_time, train_time, wall):
+  status = "finished" if r["status"] in ("running", "stopped") else r["status"]
+  steps_run = r["diverged_step"] or r["stopped_step"] or done
+  metrics: dict[str, Any] = {}
+  for name, res in results.items():
+    res = _index(res, i) if vm else res
+    mean = float(res["loss"] / max(res["weight"], 1))
+    metrics[f"{name}_loss"] = mean if status == "finished" else float("nan")
+    extra = eng.task.finish({k: v for k, v in res.items() if k not in ("loss", "weight")})
+    for k, v in extra.items() if status == "finished" else ():
+      if name == "test" or k == "accuracy":
+        metrics[f"{name}_{k}"] = v
+  if split.task in ("lm", "text"):
+    metrics["val_bits_per_byte"] = metrics["val_loss"] / math.log(2)
+    metrics["test_bits_per_byte"] = metrics["test_loss"] / math.log(2)
+  n_split = zoo.count_params_split(cfg.model, **model_args(cfg, split.info))
+  tokens_per_example = int(np.prod(split.train["y"].shape[1:])) if split.task in ("lm", "seq_labeling") else None
+  examples = steps_run * eng.batch_size
+  return {
+    "run_id": cfg.run_id(),
+    "status": status,
+    "config": cfg.to_dict(),
+    "model_args": model_args(cfg, split.info),
+    "data_info": {k: v for k, v in split.info.items() if isinstance(v, str | int | float | bool | list | tuple)},
+    "metrics": metrics,
+    "params": n_split["all"],
+    "params_non_embedding": n_split["non_embedding"],
+    "flops_per_step": flops_step,
+    "flops_total": flops_step * steps_run,
+    "steps_run": steps_run,
+    "examples_seen": examples,
+    "tokens_seen": examples * tokens_per_example if tokens_per_example else None,
+    "diverged_step": r["diverged_step"],
+    "stopped_step": r["stopped_step"],
+    "wall_time": wall,
+    "step_time": train_time / max(done, 1),
+    "compile_time": compile_time,
+    "group_size": len(results["test"]["loss"]) if vm else 1,
+    "curve": curve,
+  }
+
+
+def fit(cfg: RunConfig, *, checkpoint_dir: str | Path | None = None,
+        progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
+  """Train one run; returns its record (see `fit_group`)."""
+  return fit_group([cfg], checkpoint_dir=checkpoint_dir, progress=progress)[0]

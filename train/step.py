@@ -1,0 +1,182 @@
+"""The pure pieces of training: state, one train step, many steps in one lax.scan, and evaluation.
+
+Data order is a pure function of (seed, step): each epoch is a permutation drawn from fold_in(key, epoch), so a
+resumed run needs only the step and the state, and runs that share a shape can train together under jax.vmap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from train import optim
+from train.config import RunConfig
+from train.tasks import Task
+
+
+class TrainState(struct.PyTreeNode):
+  step: jax.Array  # int32 scalar: steps taken
+  params: Any
+  model_state: Any  # non-trainable collections (batch_stats); {} when there are none
+  opt_state: Any
+
+
+@dataclasses.dataclass(frozen=True, eq=False)  # hashed by identity: compiled programs are cached per engine
+class Engine:
+  """What fixes a compiled program: model, task, optimizer structure, data size and batch size."""
+
+  cfg: RunConfig
+  model: nn.Module
+  task: Task
+  num_classes: int
+  n_train: int
+  mesh: jax.sharding.Mesh | None = None
+
+  @property
+  def batch_size(self) -> int:
+    return min(self.cfg.batch_size, self.n_train)
+
+  def tx(self, lr) -> optax.GradientTransformationExtraArgs:
+    return optim.optimizer(self.cfg.optimizer, self.cfg.schedule, self.cfg.steps, lr)
+
+  def inputs(self, batch: dict) -> tuple[jax.Array, ...]:
+    return tuple(batch[k] for k in self.task.inputs)
+
+
+def init_state(eng: Engine, key: jax.Array, arrays: dict, lr) -> TrainState:
+  example = jax.tree.map(lambda a: a[:1], arrays)
+  variables = eng.model.init({"params": key, "dropout": key, "noise": key}, *eng.inputs(example), train=False)
+  variables = dict(variables)
+  params = variables.pop("params")
+  return TrainState(jnp.zeros((), jnp.int32), params, variables, eng.tx(lr).init(params))
+
+
+def batch_indices(key: jax.Array, start: jax.Array, n_steps: int, n: int, b: int) -> jax.Array:
+  """Example indices (n_steps x b) for steps start..start+n_steps-1: epoch e is permutation(fold_in(key, e)).
+
+  Only the epochs the chunk touches are permuted, once each, so a long chunk costs one sort per epoch.
+  """
+  spe = n // b  # steps per epoch; a remainder smaller than a batch is dropped each epoch
+  e0 = start // spe
+  n_epochs = (n_steps - 1) // spe + 2  # a static bound on the epochs these steps can touch
+  perms = jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(key, e0 + e), n))(jnp.arange(n_epochs))
+  steps = start + jnp.arange(n_steps)
+  rows = steps // spe - e0
+  cols = (steps % spe).reshape(-1, 1) * b + jnp.arange(b).reshape(1, -1)
+  return perms[rows.reshape(-1, 1), cols]
+
+
+def shift_images(key: jax.Array, x_BxHxWxC: jax.Array, pad: int = 2) -> jax.Array:
+  """Random translations by up to `pad` pixels (zero fill), independently per example."""
+  b, h, w, _ = x_BxHxWxC.shape
+  xp = jnp.pad(x_BxHxWxC, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+  offsets = jax.random.randint(key, (b, 2), 0, 2 * pad + 1)
+  crop = lambda img, o: jax.lax.dynamic_slice(img, (o[0], o[1], 0), (h, w, img.shape[-1]))
+  return jax.vmap(crop)(xp, offsets)
+
+
+def _cast(tree, dtype):
+  return jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
+
+
+def apply_model(eng: Engine, params, model_state, batch: dict, *, train: bool, key: jax.Array | None = None):
+  """The model's output (f32) and its updated non-trainable state."""
+  inputs = eng.inputs(batch)
+  if eng.cfg.precision == "bf16":
+    params, inputs = _cast(params, jnp.bfloat16), _cast(inputs, jnp.bfloat16)
+  rngs = {} if key is None else {"dropout": key, "noise": jax.random.fold_in(key, 1)}
+  mutable = list(model_state) if train and model_state else False
+  res = eng.model.apply({"params": params, **model_state}, *inputs, train=train, rngs=rngs, mutable=mutable)
+  out, new_state = res if mutable else (res, model_state)
+  return _cast(out, jnp.float32), new_state
+
+
+def train_step(eng: Engine, state: TrainState, arrays: dict, idx_B: jax.Array, lr, key: jax.Array):
+  """One optimizer step on the examples `idx_B` of `arrays`. Returns (state, metrics)."""
+  _, k_aug, k_drop = jax.random.split(key, 3)
+  batch = jax.tree.map(lambda a: jnp.take(a, idx_B, axis=0), arrays)
+  if eng.mesh is not None:  # data parallel: shard the batch, XLA all-reduces the gradients
+    batch = jax.lax.with_sharding_constraint(batch, NamedSharding(eng.mesh, P("data")))
+  if eng.cfg.augment and batch["x"].ndim == 4:
+    batch["x"] = shift_images(jax.random.fold_in(k_aug, state.step), batch["x"])
+
+  def loss_fn(params):
+    out, new_ms = apply_model(eng, params, state.model_state, batch, train=True,
+                              key=jax.random.fold_in(k_drop, state.step))
+    loss_B, w_B = eng.task.loss(out, batch)
+    return jnp.sum(loss_B) / jnp.maximum(jnp.sum(w_B), 1.0), new_ms
+
+  (loss, new_ms), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  updates, opt_state = eng.tx(lr).update(grads, state.opt_state, state.params, value=loss)
+  params = optax.apply_updates(state.params, updates)
+  new = TrainState(state.step + 1, params, new_ms, opt_state)
+  return new, {"loss": loss, "grad_norm": optax.global_norm(grads)}
+
+
+def train_chunk(eng: Engine, state: TrainState, arrays: dict, lr, key: jax.Array, *, length: int):
+  """`length` train steps fused in one lax.scan: one dispatch, no host sync in between."""
+  k_data = jax.random.split(key, 3)[0]
+  idx = batch_indices(k_data, state.step, length, eng.n_train, eng.batch_size)
+  return jax.lax.scan(lambda s, idx_B: train_step(eng, s, arrays, idx_B, lr, key), state, idx)
+
+
+@functools.lru_cache(maxsize=64)
+def compiled_chunk(eng: Engine, length: int, group: int):
+  """The jitted chunk; vmapped over (state, lr, key) when `group` > 1 runs share this shape."""
+  fn = functools.partial(train_chunk, eng, length=length)
+  if group > 1:
+    fn = jax.vmap(fn, in_axes=(0, None, 0, 0))
+  return jax.jit(fn, donate_argnums=0)
+
+
+def pad_for_eval(arrays: dict[str, np.ndarray], batch: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+  """Pad to a multiple of `batch` and fold into (n_batches, batch, ...), with a 0/1 weight per example."""
+  n = len(next(iter(arrays.values())))
+  b = min(batch, n)
+  nb = -(-n // b)
+  pad = nb * b - n
+  out = {k: np.concatenate([v, np.repeat(v[:1], pad, 0)]).reshape((nb, b) + v.shape[1:]) for k, v in arrays.items()}
+  w = np.concatenate([np.ones(n, np.float32), np.zeros(pad, np.float32)]).reshape(nb, b)
+  return out, w
+
+
+def evaluate(eng: Engine, params, model_state, batches: dict, w_NxB: jax.Array, *, stats: bool):
+  """Sums over every example of a split (eval mode): loss, weight, and the task's statistics."""
+
+  def one(args):
+    batch, w = args
+    out, _ = apply_model(eng, params, model_state, batch, train=False)
+    loss_B, wt_B = eng.task.loss(out, batch)
+    res = {"loss": jnp.sum(loss_B * w), "weight": jnp.sum(wt_B * w)}
+    if stats:
+      res.update(eng.task.stats(out, batch, w, eng.num_classes))
+    return res
+
+  return jax.tree.map(lambda a: a.sum(0), jax.lax.map(one, (batches, w_NxB)))
+
+
+@functools.lru_cache(maxsize=64)
+def compiled_eval(eng: Engine, group: int, stats: bool):
+  fn = functools.partial(evaluate, eng, stats=stats)
+  if group > 1:
+    fn = jax.vmap(fn, in_axes=(0, 0, None, None))
+  return jax.jit(fn)
+
+
+def flops_of_step(eng: Engine, state: TrainState, arrays: dict, lr, key: jax.Array) -> float:
+  """FLOPs of one train step by XLA's cost analysis of the lowered program (no compile needed)."""
+  idx = jnp.zeros((eng.batch_size,), jnp.int32)
+  cost = jax.jit(functools.partial(train_step, eng)).lower(state, arrays, idx, lr, key).cost_analysis()
+  if isinstance(cost, list):
+    cost = cost[0] if cost else {}
+  return float((cost or {}).get("flops", 0.0))

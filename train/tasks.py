@@ -1,0 +1,132 @@
+"""What each task feeds the model, how it scores the output, and which metrics it reports.
+
+`loss(out, batch)` returns (loss_sum_B, weight_B) per example, so a mean over any batch, padded or masked,
+is sum(loss) / sum(weight). `stats` returns sums an evaluation accumulates; `finish` turns them into metrics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from train import losses, metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+  inputs: tuple[str, ...]
+  loss: Callable[[jax.Array, dict], tuple[jax.Array, jax.Array]]
+  stats: Callable[[jax.Array, dict, jax.Array, int], dict[str, jax.Array]]
+  finish: Callable[[dict[str, np.ndarray]], dict[str, float]]
+
+
+def _ones(batch):
+  return jnp.ones(batch["y"].shape[0], jnp.float32)
+
+
+def _mask(batch, shape):
+  m = batch.get("mask")
+  return jnp.ones(shape, jnp.float32) if m is None else m.astype(jnp.float32).reshape(shape)
+
+
+# -- classification: one label per example, logits B x K
+def _cls_loss(out, batch):
+  return losses.cross_entropy(out, batch["y"]), _ones(batch)
+
+
+def _cls_stats(out, batch, w, k):
+  onehot_y = jax.nn.one_hot(batch["y"], k, dtype=jnp.float32) * w.reshape(-1, 1)
+  onehot_p = jax.nn.one_hot(jnp.argmax(out, -1), k, dtype=jnp.float32)
+  return {"confusion": onehot_y.T @ onehot_p}
+
+
+def _cls_finish(s):
+  c = s["confusion"]
+  return {"accuracy": metrics.accuracy(c), "macro_f1": metrics.macro_f1(c),
+          "per_class_error": metrics.per_class_error(c)}
+
+
+# -- token-level prediction (language models, sequence labelling): logits B x L x V, targets B x L
+def _tok_loss(out, batch):
+  y = batch["y"]
+  m = _mask(batch, y.shape) if "mask" in batch else (y >= 0).astype(jnp.float32)
+  ce = losses.cross_entropy(out.reshape(-1, out.shape[-1]), jnp.maximum(y, 0).reshape(-1)).reshape(y.shape)
+  return jnp.sum(ce * m, axis=1), jnp.sum(m, axis=1)
+
+
+def _tok_stats(out, batch, w, k):
+  y = batch["y"]
+  m = (y >= 0).astype(jnp.float32) * w.reshape(-1, 1)
+  return {"correct": jnp.sum((jnp.argmax(out, -1) == y) * m), "tokens": jnp.sum(m)}
+
+
+def _tok_finish(s):
+  return {"accuracy": float(s["correct"] / max(s["tokens"], 1))}
+
+
+# -- sequence to sequence with padding id 0 in the targets
+def _s2s_loss(out, batch):
+  y = batch["y"]
+  m = (y != 0).astype(jnp.float32)
+  ce = losses.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1)).reshape(y.shape)
+  return jnp.sum(ce * m, axis=1), jnp.sum(m, axis=1)
+
+
+def _s2s_stats(out, batch, w, k):
+  y = batch["y"]
+  m = (y != 0).astype(jnp.float32) * w.reshape(-1, 1)
+  tok_ok = (jnp.argmax(out, -1) == y) | (y == 0)
+  return {"correct": jnp.sum((jnp.argmax(out, -1) == y) * m), "tokens": jnp.sum(m),
+          "seq_correct": jnp.sum(jnp.all(tok_ok, axis=1) * w)}
+
+
+def _s2s_finish(s):
+  return {"accuracy": float(s["correct"] / max(s["tokens"], 1))}
+
+
+# -- node classification on one padded graph: logits 1 x N x K, labels 1 x N, a node mask per split
+def _node_loss(out, batch):
+  y, m = batch["y"], batch["mask"].astype(jnp.float32)
+  ce = losses.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1)).reshape(y.shape)
+  return jnp.sum(ce * m, axis=1), jnp.sum(m, axis=1)
+
+
+def _node_stats(out, batch, w, k):
+  m = batch["mask"].astype(jnp.float32) * w.reshape(-1, 1)
+  return {"correct": jnp.sum((jnp.argmax(out, -1) == batch["y"]) * m), "tokens": jnp.sum(m)}
+
+
+# -- regression
+def _reg_loss(out, batch):
+  return losses.mse(out, batch["y"].reshape(out.shape)), _ones(batch)
+
+
+def _no_stats(out, batch, w, k):
+  return {}
+
+
+TASKS = {
+  "classification": Task(("x",), _cls_loss, _cls_stats, _cls_finish),
+  "graph_classification": Task(("x", "adj"), _cls_loss, _cls_stats, _cls_finish),
+  "lm": Task(("x",), _tok_loss, _tok_stats, _tok_finish),
+  "seq_labeling": Task(("x",), _tok_loss, _tok_stats, _tok_finish),
+  "seq2seq": Task(("x", "y_in"), _s2s_loss, _s2s_stats, _s2s_finish),
+  "node_classification": Task(("x", "adj"), _node_loss, _node_stats, _tok_finish),
+  "regression": Task(("x",), _reg_loss, _no_stats, lambda s: {}),
+}
+
+
+def get(name: str) -> Task:
+  try:
+    return TASKS[name]
+  except KeyError:
+    raise ValueError(f"no training task {name!r}; tasks: {', '.join(sorted(TASKS))}") from None
+
+
+def nats_to_bits(x: float) -> float:
+  return x / math.log(2)
