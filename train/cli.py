@@ -90,20 +90,18 @@ def cmd_train(args) -> int:
 def cmd_sweep(args) -> int:
   from train import sweep
 
-  spec = sweep.load(args.spec, args.set)
+  spec = sweep.load(args.spec, args.set)  # the whole grid is validated before anything is written
   if args.executor:
     spec.settings["executor"] = args.executor
+    sweep.check_settings(spec.settings, args.spec)
   if args.dry_run:
     for r in spec.runs:
       print(r.run_id())
     return 0
-  if spec.settings["executor"] == "local":
-    counts = sweep.run(spec, args.out, progress=not args.quiet)
-  else:
-    from train import executors
-
-    counts = executors.run(spec, args.out, progress=not args.quiet)
+  counts = sweep.run(spec, args.out, progress=not args.quiet)
   print("runs: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+  if counts.get("missing"):
+    print("some runs have no record (a worker died); run the same command again to retry them", file=sys.stderr)
   return 1 if counts.get("failed") or counts.get("missing") else 0
 
 

@@ -28,6 +28,7 @@ def dumps(record: dict[str, Any]) -> str:
 
 
 def read(path: str | Path) -> list[dict[str, Any]]:
+  """Every complete record of a runs.jsonl (or of the folder holding one); a torn line is skipped."""
   path = Path(path)
   if path.is_dir():
     path = path / "runs.jsonl"
@@ -38,28 +39,50 @@ def read(path: str | Path) -> list[dict[str, Any]]:
     if not line.strip():
       continue
     try:
-      rows.append(json.loads(line))
-    except json.JSONDecodeError:
+      row = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
       continue  # a torn line: the run it belonged to will run again
+    if isinstance(row, dict):
+      rows.append(row)
   return rows
 
 
-def _repair(path: Path) -> None:
-  """Cut a partial last line (no trailing newline) so the next append starts on a line of its own."""
-  with open(path, "rb+") as f:
-    data = f.read()
-    if data and not data.endswith(b"\n"):
-      f.truncate(data.rfind(b"\n") + 1)
+def _repair(f) -> None:
+  """Cut a partial last line (no trailing newline) so the next append starts on a line of its own.
+
+  Reads only the file's tail, so appending stays cheap however long runs.jsonl grows."""
+  end = f.seek(0, os.SEEK_END)
+  pos = end
+  while pos > 0:
+    start = max(0, pos - 65536)
+    f.seek(start)
+    block = f.read(pos - start)
+    if pos == end and block.endswith(b"\n"):
+      return
+    cut = block.rfind(b"\n")
+    if cut >= 0:
+      f.truncate(start + cut + 1)
+      return
+    pos = start
+  f.truncate(0)
 
 
 def append(path: str | Path, record: dict[str, Any]) -> None:
+  """Append one record as one line and fsync it (only one process, the sweep's driver, may call this)."""
   path = Path(path)
-  if path.exists():
-    _repair(path)
-  with open(path, "ab") as f:
+  new = not path.exists()
+  with open(path, "ab+") as f:
+    _repair(f)
+    f.seek(0, os.SEEK_END)
     f.write((dumps(record) + "\n").encode())
     f.flush()
     os.fsync(f.fileno())
+  if new:  # make the file's name durable too
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+      os.fsync(fd)
+    finally:
+      os.close(fd)
 
 
 def write_json(path: str | Path, obj: Any) -> None:

@@ -7,16 +7,24 @@
     seed = [0, 1, 2]
     [sweep]
     executor = "local"           # local | process | ray
+    checkpoint_every = 100       # cadence when the base config leaves it 0 (default: about 5 per run)
 
 Runs that share a compiled shape (they differ only in seed and learning rate) train together under jax.vmap.
-Running the same command again skips ended runs and resumes cut-off groups from their checkpoints.
+Only the driver appends to runs.jsonl. Running the same command again skips ended runs and resumes cut-off
+groups from their checkpoints; groups are formed from the whole grid, so a resumed group has the same members
+(and the same numbers) as an uninterrupted one.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import fcntl
+import hashlib
+import importlib.util
 import itertools
+import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -25,9 +33,9 @@ from typing import Any
 
 from train import config as C
 from train import store
-from train.loop import fit_group, group_key
 
-SWEEP_KEYS = {"executor": str, "group": bool, "max_group": int, "address": str, "workers": int}
+SWEEP_KEYS = {"executor": str, "group": bool, "max_group": int, "address": str, "workers": int, "checkpoint_every": int}
+ENDED = ("finished", "diverged", "failed")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,20 +51,20 @@ def parse(raw: dict[str, Any], where: str) -> Sweep:
   if unknown:
     raise C.ConfigError(f"{where}: unknown key {unknown[0]!r}; allowed: axes, base, description, name, sweep")
   base, axes = raw.get("base", {}), raw.get("axes", {})
-  if not isinstance(base, dict) or not isinstance(axes, dict):
-    raise C.ConfigError(f"{where}: 'base' and 'axes' must be tables")
+  if not isinstance(base, dict) or not isinstance(axes, dict) or not isinstance(raw.get("sweep", {}), dict):
+    raise C.ConfigError(f"{where}: 'base', 'axes' and 'sweep' must be tables")
   for k, v in axes.items():
     if not isinstance(v, list) or not v:
       raise C.ConfigError(f"{where}: axis 'axes.{k}' must be a non-empty list of values, got {v!r}")
-  settings = {"executor": "local", "group": True, "max_group": 64, "address": "", "workers": 2}
+  settings = {"executor": "local", "group": True, "max_group": 64, "address": "", "workers": 2,
+              "checkpoint_every": None}
   for k, v in raw.get("sweep", {}).items():
     if k not in SWEEP_KEYS:
       raise C.ConfigError(f"{where}: unknown key 'sweep.{k}'; allowed: {', '.join(sorted(SWEEP_KEYS))}")
     if not isinstance(v, SWEEP_KEYS[k]) or isinstance(v, bool) != (SWEEP_KEYS[k] is bool):
       raise C.ConfigError(f"{where}: 'sweep.{k}' must be {SWEEP_KEYS[k].__name__}, got {v!r}")
     settings[k] = v
-  if settings["executor"] not in ("local", "process", "ray"):
-    raise C.ConfigError(f"{where}: 'sweep.executor' is {settings['executor']!r}; allowed: local, process, ray")
+  check_settings(settings, where)
   runs, seen = [], set()
   for values in itertools.product(*axes.values()):
     r = copy.deepcopy(base)
@@ -69,16 +77,32 @@ def parse(raw: dict[str, Any], where: str) -> Sweep:
   return Sweep(str(raw.get("name", Path(where).stem)), runs, settings, raw)
 
 
+def check_settings(settings: dict[str, Any], where: str) -> None:
+  if settings["executor"] not in ("local", "process", "ray"):
+    raise C.ConfigError(f"{where}: 'sweep.executor' is {settings['executor']!r}; allowed: local, process, ray")
+  for k in ("max_group", "workers"):
+    if settings[k] < 1:
+      raise C.ConfigError(f"{where}: 'sweep.{k}' must be >= 1, got {settings[k]}")
+  if (settings["checkpoint_every"] or 0) < 0:
+    raise C.ConfigError(f"{where}: 'sweep.checkpoint_every' must be >= 0, got {settings['checkpoint_every']}")
+  if settings["executor"] == "ray" and importlib.util.find_spec("ray") is None:
+    raise C.ConfigError(f"{where}: executor 'ray' needs the ray package: pip install 'scalezoo[cluster]'")
+
+
 def _toml(value: Any) -> str:
   if isinstance(value, str):
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return json.dumps(value)  # a TOML basic string is a JSON string
   if isinstance(value, bool):
     return "true" if value else "false"
   if isinstance(value, dict):
-    return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    return "{" + ", ".join(f"{_key(k)} = {_toml(v)}" for k, v in value.items()) + "}"
   if isinstance(value, list):
     return "[" + ", ".join(_toml(v) for v in value) + "]"
   return repr(value)
+
+
+def _key(k: str) -> str:
+  return k if k.replace("_", "").replace("-", "").isalnum() else json.dumps(k)
 
 
 def load(path: str | Path, overrides: list[str] = ()) -> Sweep:
@@ -90,6 +114,8 @@ def load(path: str | Path, overrides: list[str] = ()) -> Sweep:
 
 def groups(runs: list[C.RunConfig], enabled: bool = True, max_group: int = 64) -> list[list[C.RunConfig]]:
   """Runs that share a compiled shape, in first-seen order, split into groups of at most max_group."""
+  from train.loop import group_key
+
   by_key: dict[str, list[C.RunConfig]] = {}
   for r in runs:
     by_key.setdefault(group_key(r) if enabled else r.run_id(), []).append(r)
@@ -97,80 +123,120 @@ def groups(runs: list[C.RunConfig], enabled: bool = True, max_group: int = 64) -
 
 
 def group_id(group: list[C.RunConfig]) -> str:
-  import hashlib
-
   return hashlib.sha256(",".join(sorted(r.run_id() for r in group)).encode()).hexdigest()[:12]
 
 
+def checkpoint_cadence(cfg: C.RunConfig, setting: int | None) -> int:
+  """The run's own checkpoint_every, else the sweep's, else about 5 checkpoints per run."""
+  if cfg.checkpoint_every:
+    return cfg.checkpoint_every
+  return max(1, math.ceil(cfg.steps / 5)) if setting is None else setting
+
+
+def run_group(cfgs: list[C.RunConfig], out: Path, every: int | None,
+              progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, Any]]:
+  """Train one group into out/checkpoints/<group id>; a failure becomes a `failed` record per run, never a raise.
+
+  The checkpoint cadence is a sweep setting, not part of a run's config: the records keep the spec's config
+  and run id, so they match `scalezoo train` on the same config.
+  """
+  from train.loop import fit_group
+
+  n = checkpoint_cadence(cfgs[0], every)
+  try:
+    records = fit_group([c.replace(checkpoint_every=n) for c in cfgs], checkpoint_dir=out / "checkpoints" /
+                        group_id(cfgs), progress=progress)
+  except Exception as e:  # noqa: BLE001 - a failed run is recorded and the sweep goes on
+    records = [failed(c, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") for c in cfgs]
+  for rec, cfg in zip(records, cfgs):
+    rec.update(run_id=cfg.run_id(), config=cfg.to_dict())
+  return records
+
+
+def failed(cfg: C.RunConfig, error: str) -> dict[str, Any]:
+  return {"run_id": cfg.run_id(), "status": "failed", "config": cfg.to_dict(), "error": error[:500]}
+
+
 class Lock:
-  """One sweep per results folder: an exclusive lock file holding the owner's pid."""
+  """One sweep per results folder: an flock on out/.lock (the kernel drops it when its owner dies, so a lock
+  file left by a killed sweep is simply taken over). The file holds the owner's pid for the message."""
 
   def __init__(self, out: Path):
-    self.path = out / ".lock"
+    self.path, self.fd = out / ".lock", None
 
   def __enter__(self):
-    try:
-      fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-      pid = self.path.read_text().strip() or "?"
-      if pid.isdigit() and not _alive(int(pid)):
-        self.path.unlink(missing_ok=True)  # the owner died (SIGKILL): the lock is stale
-        return self.__enter__()
-      raise C.ConfigError(f"{self.path.parent}: another sweep (pid {pid}) is running on this folder") from None
+    while True:
+      fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+      try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      except BlockingIOError:
+        pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise C.ConfigError(f"{self.path.parent}: another sweep (pid {pid}) is running on this folder; wait for it "
+                            f"to end or stop it, then run again") from None
+      try:
+        if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+          break
+      except FileNotFoundError:
+        pass
+      os.close(fd)  # the previous owner removed the file between our open and flock: lock the new one
+    os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
-    os.close(fd)
+    self.fd = fd
     return self
 
   def __exit__(self, *exc):
-    self.path.unlink(missing_ok=True)
+    self.path.unlink(missing_ok=True)  # while still locked, so no one locks the removed file
+    os.close(self.fd)
 
 
-def _alive(pid: int) -> bool:
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:
-    return True
-  return True
+def check(sweep: Sweep, out: Path) -> None:
+  """Bad input found before anything is written: a results path that is a file, data that does not load."""
+  if out.exists() and not out.is_dir():
+    raise C.ConfigError(f"{out}: exists and is not a folder; --out needs a results folder")
+  if sweep.settings["executor"] == "ray" and sweep.settings["address"]:
+    return  # the data lives on the cluster, maybe not here
+  from train.loop import load_split
+
+  seen = set()
+  for cfg in sweep.runs:
+    key = json.dumps([cfg.data, cfg.data_seed, cfg.data_args], sort_keys=True)
+    if key not in seen:
+      seen.add(key)
+      try:
+        load_split(cfg)
+      except (ValueError, OSError) as e:
+        raise C.ConfigError(f"data {cfg.data!r} {cfg.data_args}: {str(e).splitlines()[0]}") from None
 
 
-def run(
-  sweep: Sweep,
-  out: str | Path,
-  *,
-  log: Callable[[str], None] = print,
-  progress: bool = True,
-) -> dict[str, int]:
-  """Run every run of `sweep` not yet in out/runs.jsonl; returns counts by status."""
+def run(sweep: Sweep, out: str | Path, *, log: Callable[[str], None] = print, progress: bool = True) -> dict[str, int]:
+  """Run every run of `sweep` not yet ended in out/runs.jsonl with its executor; returns counts by status."""
+  from train import executors
   from train.progress import Progress
 
-  out = Path(out)
+  out = Path(out).absolute()
+  check(sweep, out)
   out.mkdir(parents=True, exist_ok=True)
   with Lock(out):
-    enable_compile_cache(out)
-    ended = {r["run_id"] for r in store.read(out) if r.get("status") in ("finished", "diverged", "failed")}
-    todo = [r for r in sweep.runs if r.run_id() not in ended]
-    (out / "spec.toml").write_text(_spec_text(sweep))
-    log(f"sweep {sweep.name}: {len(sweep.runs)} runs, {len(sweep.runs) - len(todo)} already ended, {len(todo)} to run")
-    overall = Progress(len(sweep.runs), "sweep", enabled=progress)
-    done = len(sweep.runs) - len(todo)
-    overall.update(done, force=True)
-    for group in groups(todo, sweep.settings["group"], sweep.settings["max_group"]):
-      gid = group_id(group)
-      bar = Progress(group[0].steps, f"  group {gid} ({len(group)} runs)", enabled=progress)
-      t0 = time.perf_counter()
-      try:
-        records = fit_group(group, checkpoint_dir=out / "checkpoints" / gid,
-                            progress=lambda d, t, m, bar=bar: bar.update(d, m))
-      except Exception as e:  # noqa: BLE001 - a failed run is recorded and the sweep goes on
-        records = [_failed(r, e) for r in group]
-      bar.close()
-      for rec in records:
-        store.append(out / "runs.jsonl", rec)
-      done += len(group)
-      statuses = ", ".join(f"{r['run_id']} {r['status']}" for r in records)
-      overall.update(done, f"| {time.perf_counter() - t0:.1f}s: {statuses}", force=True)
+    cache = compile_cache_dir(out)
+    ended = {r["run_id"] for r in store.read(out) if r.get("status") in ENDED}
+    todo = [g for g in groups(sweep.runs, sweep.settings["group"], sweep.settings["max_group"])
+            if any(c.run_id() not in ended for c in g)]
+    n_todo = sum(c.run_id() not in ended for g in todo for c in g)
+    (out / "spec.toml").write_text(spec_text(sweep))
+    log(f"sweep {sweep.name}: {len(sweep.runs)} runs, {len(sweep.runs) - n_todo} already ended, {n_todo} to run "
+        f"in {len(todo)} groups ({sweep.settings['executor']} executor)")
+    overall = Progress(n_todo, f"sweep {sweep.name}", enabled=progress)
+    done, t0 = 0, time.perf_counter()
+    job = executors.Job(todo, out, sweep.settings, cache, progress, log)
+    for group, records in executors.get(sweep.settings["executor"])(job):
+      new = [r for r in records if r["run_id"] not in ended]
+      for rec in new:
+        store.append(out / "runs.jsonl", rec)  # the driver is the only writer
+        ended.add(rec["run_id"])
+      done += len(new)
+      statuses = ", ".join(f"{r['run_id']} {r['status']}" for r in new)
+      overall.update(done, f"| group {group_id(group)} at {time.perf_counter() - t0:.0f}s: {statuses}", force=True)
     overall.close()
   counts: dict[str, int] = {}
   final = {r["run_id"]: r for r in store.read(out)}
@@ -180,36 +246,30 @@ def run(
   return counts
 
 
-def _failed(cfg: C.RunConfig, e: Exception) -> dict[str, Any]:
-  return {"run_id": cfg.run_id(), "status": "failed", "config": cfg.to_dict(),
-          "error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:500]}
-
-
-def _spec_text(sweep: Sweep) -> str:
+def spec_text(sweep: Sweep) -> str:
+  """The spec as TOML (with --set overrides applied): `scalezoo sweep out/spec.toml` reruns the same grid."""
   lines = [f"name = {_toml(sweep.name)}"]
   for section in ("base", "axes", "sweep"):
     body = sweep.raw.get(section)
     if body:
       lines.append(f"\n[{section}]")
-      lines += _table_lines(body, "")
+      lines += [f"{_key(k)} = {_toml(v)}" for k, v in body.items()]
   return "\n".join(lines) + "\n"
 
 
-def _table_lines(table: dict[str, Any], prefix: str) -> list[str]:
-  flat, nested = [], []
-  for k, v in table.items():
-    key = k if k.replace("_", "").isalnum() else _toml(k)
-    (nested if isinstance(v, dict) else flat).append((key, v))
-  lines = [f"{k} = {_toml(v)}" for k, v in flat]
-  for k, v in nested:
-    lines.append(f"{k} = {_toml(v)}")
-  return lines
+def compile_cache_dir(out: Path) -> Path:
+  """out/.cache/jax, or $JAX_COMPILATION_CACHE_DIR to share one cache across sweeps."""
+  return Path(os.environ.get("JAX_COMPILATION_CACHE_DIR") or out / ".cache" / "jax").absolute()
 
 
-def enable_compile_cache(out: Path) -> None:
-  """JAX's persistent compilation cache in the results folder: a repeated sweep skips most compilation."""
+def use_compile_cache(cache: Path) -> None:
+  """JAX's persistent compilation cache: a repeated or resumed sweep, and every worker process, loads compiled
+  programs from here instead of compiling them again."""
   import jax
+  from jax.experimental.compilation_cache import compilation_cache
 
-  jax.config.update("jax_compilation_cache_dir", str((out / ".cache" / "jax").absolute()))
+  if jax.config.jax_compilation_cache_dir != str(cache):
+    jax.config.update("jax_compilation_cache_dir", str(cache))
+    compilation_cache.reset_cache()  # JAX reads the setting once per process; a new folder needs a reset
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
   jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

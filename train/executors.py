@@ -1,0 +1,140 @@
+"""Where a sweep's groups train: `local` (this process), `process` (a pool of worker processes) or `ray`.
+
+Each executor yields (group, records) as groups end; the driver (train.sweep.run) alone appends to runs.jsonl.
+Every executor trains the same groups with the same code (`sweep.run_group`), so they give the same numbers.
+Workers get their group as JSON and send records back as JSON: configs are data, never code or pickles.
+A worker that dies (killed, out of memory) leaves its group without records: running again retries it from its
+checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from train import config as C
+from train import store
+from train import sweep as S
+
+Result = tuple[list[C.RunConfig], list[dict[str, Any]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+  groups: list[list[C.RunConfig]]
+  out: Path  # absolute: checkpoints go to out/checkpoints/<group id> (shared storage on a cluster)
+  settings: dict[str, Any]
+  cache: Path
+  progress: bool
+  log: Callable[[str], None] = print
+
+
+def get(name: str) -> Callable[[Job], Iterator[Result]]:
+  return {"local": local, "process": process, "ray": ray_cluster}[name]
+
+
+def _bar(group: list[C.RunConfig], enabled: bool):
+  from train.progress import Progress
+
+  return Progress(group[0].steps, f"  group {S.group_id(group)} ({len(group)} runs)", enabled=enabled)
+
+
+def local(job: Job) -> Iterator[Result]:
+  """In this process, one group after another (shape-sharing runs under jax.vmap)."""
+  S.use_compile_cache(job.cache)
+  for group in job.groups:
+    bar = _bar(group, job.progress)
+    records = S.run_group(group, job.out, job.settings["checkpoint_every"], lambda d, t, m, bar=bar: bar.update(d, m))
+    bar.close()
+    yield group, records
+
+
+def payload(job: Job, group: list[C.RunConfig]) -> str:
+  return json.dumps({"configs": [c.to_dict() for c in group], "out": str(job.out), "cache": str(job.cache),
+                     "every": job.settings["checkpoint_every"], "progress": job.progress})
+
+
+def work(payload: str) -> str:
+  """A worker's whole job: one group from JSON in, its records as JSON out."""
+  p = json.loads(payload)
+  group = [C.parse(d, "sweep worker") for d in p["configs"]]
+  S.use_compile_cache(Path(p["cache"]))
+  parent, bar = os.getppid(), _bar(group, p["progress"])
+
+  def progress(done: int, total: int, msg: str) -> None:
+    if os.getppid() != parent:  # the driver was killed: stop before a restarted sweep trains this group too
+      os._exit(1)
+    bar.update(done, msg)
+
+  records = S.run_group(group, Path(p["out"]), p["every"], progress)
+  bar.close()
+  return "[" + ",".join(store.dumps(r) for r in records) + "]"
+
+
+def process(job: Job) -> Iterator[Result]:
+  """A pool of `sweep.workers` spawned processes, one group each at a time."""
+  import concurrent.futures as cf
+  import multiprocessing as mp
+  from concurrent.futures.process import BrokenProcessPool
+
+  pending, n = list(job.groups), job.settings["workers"]
+  while pending:
+    pool = cf.ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"))  # fork is unsafe once JAX has threads
+    running: dict[cf.Future, list[C.RunConfig]] = {}
+    try:
+      while pending or running:
+        while pending and len(running) < n:
+          group = pending.pop(0)
+          running[pool.submit(work, payload(job, group))] = group
+        finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+        for f in finished:
+          group = running.pop(f)
+          try:
+            yield group, json.loads(f.result())
+          except BrokenProcessPool:
+            job.log(f"a worker died while training group {S.group_id(group)}: no record; run again to retry it")
+        if any(f.done() and isinstance(f.exception(), BrokenProcessPool) for f in running):
+          break  # the pool is broken: start a new one for what is left
+    finally:
+      for f, group in running.items():
+        if f.done() and isinstance(f.exception(), BrokenProcessPool):
+          job.log(f"a worker died while training group {S.group_id(group)}: no record; run again to retry it")
+      pool.shutdown(wait=False, cancel_futures=True)
+
+
+def ray_cluster(job: Job) -> Iterator[Result]:
+  """Groups as Ray tasks: on the cluster at `sweep.address` (or $RAY_ADDRESS), else on a local one that this
+  sweep starts and stops. Workers write checkpoints to `out`, which must be shared storage on a real cluster."""
+  import ray
+
+  repo = str(Path(__file__).resolve().parents[1])
+  address = job.settings["address"] or os.environ.get("RAY_ADDRESS", "")
+  started = not ray.is_initialized()
+  if started and address:  # remote nodes get the code from here; their Python needs scalezoo's dependencies
+    env = {"working_dir": repo, "excludes": [".git", ".venv", "results", "**/checkpoints", "**/.cache"]}
+    ray.init(address=address, runtime_env=env, log_to_driver=job.progress)
+  elif started:
+    passed = {k: os.environ[k] for k in ("XLA_FLAGS", "JAX_PLATFORMS") if k in os.environ}
+    path = os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))
+    ray.init(num_cpus=job.settings["workers"], include_dashboard=False, log_to_driver=job.progress,
+             runtime_env={"env_vars": {"PYTHONPATH": path, **passed}})
+  try:
+    task = ray.remote(num_cpus=1)(work)
+    refs = {task.remote(payload(job, g)): g for g in job.groups}
+    while refs:
+      ready, _ = ray.wait(list(refs), num_returns=1)
+      group = refs.pop(ready[0])
+      try:
+        records = json.loads(ray.get(ready[0]))
+      except ray.exceptions.RayError as e:
+        job.log(f"group {S.group_id(group)} was lost on the cluster ({str(e).splitlines()[0][:200]}): no record; "
+                "run again to retry it")
+        continue
+      yield group, records
+  finally:
+    if started:
+      ray.shutdown()
