@@ -139,38 +139,42 @@ def compiled_chunk(eng: Engine, length: int, group: int):
   return jax.jit(fn, donate_argnums=0)
 
 
-def pad_for_eval(arrays: dict[str, np.ndarray], batch: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-  """Pad to a multiple of `batch` and fold into (n_batches, batch, ...), with a 0/1 weight per example."""
+def pad_for_eval(arrays: dict[str, np.ndarray], batch: int) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
+  """Batches of exactly `batch` examples (the last padded by repeats) with a 0/1 weight per example, so one
+  compiled evaluation program serves every split."""
   n = len(next(iter(arrays.values())))
-  b = min(batch, n)
-  nb = -(-n // b)
-  pad = nb * b - n
-  out = {k: np.concatenate([v, np.repeat(v[:1], pad, 0)]).reshape((nb, b) + v.shape[1:]) for k, v in arrays.items()}
-  w = np.concatenate([np.ones(n, np.float32), np.zeros(pad, np.float32)]).reshape(nb, b)
-  return out, w
+  out = []
+  for i in range(0, n, batch):
+    m = min(batch, n - i)
+    idx = np.concatenate([np.arange(i, i + m), np.full(batch - m, i)])
+    out.append(({k: v[idx] for k, v in arrays.items()}, (np.arange(batch) < m).astype(np.float32)))
+  return out
 
 
-def evaluate(eng: Engine, params, model_state, batches: dict, w_NxB: jax.Array, *, stats: bool):
-  """Sums over every example of a split (eval mode): loss, weight, and the task's statistics."""
-
-  def one(args):
-    batch, w = args
-    out, _ = apply_model(eng, params, model_state, batch, train=False)
-    loss_B, wt_B = eng.task.loss(out, batch)
-    res = {"loss": jnp.sum(loss_B * w), "weight": jnp.sum(wt_B * w)}
-    if stats:
-      res.update(eng.task.stats(out, batch, w, eng.num_classes))
-    return res
-
-  return jax.tree.map(lambda a: a.sum(0), jax.lax.map(one, (batches, w_NxB)))
+def evaluate(eng: Engine, params, model_state, batch: dict, w_B: jax.Array):
+  """Sums over one batch in eval mode: loss, weight, and the task's statistics."""
+  out, _ = apply_model(eng, params, model_state, batch, train=False)
+  loss_B, wt_B = eng.task.loss(out, batch)
+  return {"loss": jnp.sum(loss_B * w_B), "weight": jnp.sum(wt_B * w_B),
+          **eng.task.stats(out, batch, w_B, eng.num_classes)}
 
 
 @functools.lru_cache(maxsize=64)
-def compiled_eval(eng: Engine, group: int, stats: bool):
-  fn = functools.partial(evaluate, eng, stats=stats)
+def compiled_eval(eng: Engine, group: int):
+  fn = functools.partial(evaluate, eng)
   if group > 1:
     fn = jax.vmap(fn, in_axes=(0, 0, None, None))
   return jax.jit(fn)
+
+
+def evaluate_split(eng: Engine, group: int, params, model_state, batches) -> dict[str, np.ndarray]:
+  """Sums over a whole split (from pad_for_eval), accumulated on the host."""
+  fn = compiled_eval(eng, group)
+  total = None
+  for batch, w in batches:
+    res = jax.tree.map(np.asarray, fn(params, model_state, batch, w))
+    total = res if total is None else jax.tree.map(np.add, total, res)
+  return total
 
 
 def flops_of_step(eng: Engine, state: TrainState, arrays: dict, lr, key: jax.Array) -> float:

@@ -112,7 +112,7 @@ def _no_stats(out, batch, w, k):
 
 TASKS = {
   "classification": Task(("x",), _cls_loss, _cls_stats, _cls_finish),
-  "graph_classification": Task(("x", "adj"), _cls_loss, _cls_stats, _cls_finish),
+  "graph_classification": Task(("x", "adj", "mask"), _cls_loss, _cls_stats, _cls_finish),
   "lm": Task(("x",), _tok_loss, _tok_stats, _tok_finish),
   "seq_labeling": Task(("x",), _tok_loss, _tok_stats, _tok_finish),
   "seq2seq": Task(("x", "y_in"), _s2s_loss, _s2s_stats, _s2s_finish),

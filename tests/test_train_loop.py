@@ -1,0 +1,182 @@
+"""The training engine: exact, resumable, vmappable, shardable, and honest about divergence."""
+
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from train import config, loop
+from train import step as S
+
+TINY = dict(model="mlp", data="digits", data_args={"flat": True, "n_train": 512}, model_args={"width": 32},
+            steps=60, batch_size=32, eval_every=20)
+
+
+def tiny(**changes):
+  raw = json.loads(json.dumps(TINY))
+  for k, v in changes.items():
+    if isinstance(v, dict) and isinstance(raw.get(k), dict):
+      raw[k] = {**raw[k], **v}
+    else:
+      raw[k] = v
+  return config.parse(raw)
+
+
+def test_same_config_same_numbers_bit_for_bit():
+  a, b = loop.fit(tiny()), loop.fit(tiny())
+  assert a["metrics"] == b["metrics"]
+  assert a["curve"]["train_loss"] == b["curve"]["train_loss"]
+  c = loop.fit(tiny(seed=1))
+  assert c["metrics"]["test_loss"] != a["metrics"]["test_loss"]
+
+
+def test_vmap_of_seeds_and_lrs_equals_single_runs():
+  cfgs = [tiny(seed=s, optimizer={"lr": lr}) for s, lr in [(0, 1e-3), (1, 1e-3), (2, 3e-3)]]
+  together = loop.fit_group(cfgs)
+  alone = [loop.fit(c) for c in cfgs]
+  for t, a in zip(together, alone):
+    assert t["group_size"] == 3 and a["group_size"] == 1
+    np.testing.assert_allclose(t["curve"]["train_loss"], a["curve"]["train_loss"], rtol=1e-5)
+    np.testing.assert_allclose(t["metrics"]["test_loss"], a["metrics"]["test_loss"], rtol=1e-5)
+
+
+def test_group_rejects_runs_of_different_shapes():
+  with pytest.raises(ValueError, match="differ only in seed"):
+    loop.fit_group([tiny(), tiny(model_args={"width": 16})])
+
+
+def test_scan_fused_steps_equal_plain_steps():
+  cfg = tiny()
+  split = loop.load_split(cfg)
+  eng = loop.make_engine(cfg, split)
+  arrays = {k: jnp.asarray(v) for k, v in split.train.items()}
+  key = jax.random.key(1)
+  state0 = S.init_state(eng, jax.random.key(0), arrays, 1e-3)
+  fused, m = S.train_chunk(eng, state0, arrays, 1e-3, key, length=25)
+  idx = S.batch_indices(jax.random.split(key, 3)[0], jnp.int32(0), 25, eng.n_train, eng.batch_size)
+  step = jax.jit(functools.partial(S.train_step, eng))
+  state, losses = state0, []
+  for i in range(25):
+    state, mi = step(state, arrays, idx[i], 1e-3, key)
+    losses.append(float(mi["loss"]))
+  np.testing.assert_allclose(np.asarray(m["loss"]), losses, rtol=1e-5, atol=1e-6)
+  for a, b in zip(jax.tree.leaves(fused.params), jax.tree.leaves(state.params)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_data_order_is_epoch_permutations():
+  idx = np.asarray(S.batch_indices(jax.random.key(0), jnp.int32(0), 8, 32, 8))  # 4 steps an epoch
+  assert sorted(idx[:4].ravel()) == list(range(32)) and sorted(idx[4:].ravel()) == list(range(32))
+  assert not np.array_equal(idx[:4], idx[4:])
+  later = np.asarray(S.batch_indices(jax.random.key(0), jnp.int32(3), 3, 32, 8))  # the same steps from step 3
+  np.testing.assert_array_equal(later, idx[3:6])
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop", "adagrad", "lion"])
+def test_each_optimizer_decreases_the_loss(name):
+  lr = {"sgd": 0.1, "adagrad": 0.05, "lion": 2e-3}.get(name, 3e-3)
+  r = loop.fit(tiny(optimizer={"name": name, "lr": lr, "momentum": 0.9 if name == "sgd" else 0.0}))
+  c = r["curve"]["train_loss"]
+  assert r["status"] == "finished" and c[-1] < 0.7 * c[0], c
+
+
+@pytest.mark.parametrize("schedule", [{"name": "cosine", "warmup": 10}, {"name": "linear", "warmup": 5},
+                                      {"name": "step", "step_every": 20, "step_factor": 0.5},
+                                      {"name": "constant", "plateau_patience": 5}])
+def test_each_schedule_decreases_the_loss(schedule):
+  r = loop.fit(tiny(schedule=schedule, optimizer={"lr": 1e-2}))
+  c = r["curve"]["train_loss"]
+  assert r["status"] == "finished" and c[-1] < 0.7 * c[0], c
+
+
+def test_schedules_have_the_shape_they_claim():
+  from train import optim
+  from train.config import ScheduleConfig
+
+  cos = optim.schedule(ScheduleConfig(name="cosine", warmup=10), 110, 1.0)
+  assert float(cos(0)) == 0.0 and float(cos(10)) == pytest.approx(1.0) and float(cos(110)) == pytest.approx(0.0)
+  step = optim.schedule(ScheduleConfig(name="step", step_every=5, step_factor=0.1), 100, 1.0)
+  assert float(step(4)) == pytest.approx(1.0) and float(step(5)) == pytest.approx(0.1)
+
+
+def test_divergence_is_recorded_not_raised():
+  r = loop.fit(tiny(optimizer={"name": "sgd", "lr": 1e4}))
+  assert r["status"] == "diverged" and 1 <= r["diverged_step"] <= 60
+  assert np.isnan(r["metrics"]["test_loss"])
+
+
+def test_one_run_of_a_group_diverging_leaves_the_others_alone():
+  good, bad = tiny(optimizer={"name": "sgd", "lr": 0.1}), tiny(optimizer={"name": "sgd", "lr": 1e4})
+  rg, rb = loop.fit_group([good, bad])
+  assert rg["status"] == "finished" and rb["status"] == "diverged"
+  np.testing.assert_allclose(rg["metrics"]["test_loss"], loop.fit(good)["metrics"]["test_loss"], rtol=1e-5)
+
+
+def test_early_stopping_keeps_the_best_checkpoint():
+  r = loop.fit(tiny(steps=400, eval_every=10, early_stopping_patience=2, data_args={"n_train": 64},
+                    model_args={"width": 256}, optimizer={"lr": 1e-2}))
+  assert r["stopped_step"] is not None and r["stopped_step"] < 400
+  assert r["metrics"]["val_loss"] == pytest.approx(min(r["curve"]["val_loss"]), rel=1e-5)
+
+
+def test_record_counts_flops_and_examples():
+  r = loop.fit(tiny())
+  assert r["params"] == 64 * 32 + 32 + 32 * 32 + 32 + 32 * 10 + 10
+  assert r["flops_per_step"] > 3 * 2 * 32 * r["params"] * 0.8  # forward + backward ~ 6 N per example
+  assert r["flops_total"] == pytest.approx(60 * r["flops_per_step"])
+  assert r["examples_seen"] == 60 * 32 and r["curve"]["step"] == [20, 40, 60]
+  assert 0.0 <= r["metrics"]["test_accuracy"] <= 1.0 and len(r["metrics"]["test_per_class_error"]) == 10
+
+
+def test_four_devices_match_one():
+  assert len(jax.devices()) == 4
+  one, four = loop.fit(tiny()), loop.fit(tiny(devices=4))
+  np.testing.assert_allclose(four["metrics"]["test_loss"], one["metrics"]["test_loss"], atol=1e-4)
+  np.testing.assert_allclose(four["curve"]["train_loss"], one["curve"]["train_loss"], atol=1e-4)
+
+
+def test_bf16_compute_trains():
+  r = loop.fit(tiny(precision="bf16", optimizer={"lr": 3e-3}))
+  c = r["curve"]["train_loss"]
+  assert r["status"] == "finished" and c[-1] < 0.7 * c[0]
+
+
+def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
+  cfg_path = tmp_path / "run.toml"
+  cfg_path.write_text("""
+model = "mlp"
+data = "digits"
+steps = 2000
+batch_size = 32
+eval_every = 100
+checkpoint_every = 100
+[model_args]
+width = 32
+[data_args]
+flat = true
+n_train = 512
+""")
+  cmd = [sys.executable, "-m", "train.cli", "train", str(cfg_path), "--out", str(tmp_path / "a"), "--quiet"]
+  env = {**os.environ, "XLA_FLAGS": ""}
+  p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  ckpts = tmp_path / "a" / "checkpoints"
+  deadline = time.time() + 120
+  while time.time() < deadline and len([d for d in ckpts.glob("*") if d.name.isdigit()]) < 2:
+    time.sleep(0.05)
+  p.send_signal(signal.SIGKILL)
+  p.wait()
+  assert not (tmp_path / "a" / "record.json").exists(), "the run ended before it could be killed"
+  subprocess.run(cmd, env=env, check=True, capture_output=True)
+  subprocess.run([*cmd[:-3], "--out", str(tmp_path / "b"), "--quiet"], env=env, check=True, capture_output=True)
+  ra = json.loads((tmp_path / "a" / "record.json").read_text())
+  rb = json.loads((tmp_path / "b" / "record.json").read_text())
+  assert ra["metrics"] == rb["metrics"]
+  assert ra["curve"]["train_loss"] == rb["curve"]["train_loss"]
