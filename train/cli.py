@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
   t.add_argument("config")
   t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
   t.add_argument("--out", required=True, help="run folder: record.json, curve.csv, checkpoints/")
+  t.add_argument("--export", help="also write the trained model's inference function here (jax.export)")
   t.add_argument("--quiet", action="store_true")
 
   s = sub.add_parser("sweep", help="run a grid of runs from a sweep spec")
@@ -80,7 +81,8 @@ def cmd_train(args) -> int:
   from train.run import train_to_dir
 
   cfg = config.load(args.config, args.set)  # validate fully before anything is written
-  rec = train_to_dir(cfg, Path(args.out), progress=not args.quiet)
+  export = Path(args.export) if args.export else None
+  rec = train_to_dir(cfg, Path(args.out), progress=not args.quiet, export=export)
   m = rec["metrics"]
   summary = ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float))
   print(f"{rec['status']}: {rec['run_id']} {summary}")
@@ -106,18 +108,18 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_fit(args) -> int:
+  _results_dir(args.dir)
   from scaling import report
 
-  _results_dir(args.dir)
   _, text = report.fit_dir(args.dir, args.law, x=args.x, y=args.y, bootstrap=args.bootstrap)
   print(text)
   return 0
 
 
 def cmd_plot(args) -> int:
+  _results_dir(args.dir)
   from scaling import report
 
-  _results_dir(args.dir)
   for path in report.plot_dir(args.dir):
     print(path)
   return 0
@@ -147,8 +149,13 @@ def main(argv: list[str] | None = None) -> int:
 
   try:
     return globals()[f"cmd_{args.command}"](args)
-  except (ConfigError, UsageError, ValueError) as e:
+  except (ConfigError, UsageError) as e:
     print(f"scalezoo {args.command}: {e}", file=sys.stderr)
+    return 2
+  except ValueError as e:  # the scaling package's word on bad data (NaN, too few points, ...)
+    if args.command not in ("fit", "plot"):
+      raise
+    print(f"scalezoo {args.command}: {args.dir}: {e}", file=sys.stderr)
     return 2
   except KeyboardInterrupt:
     print("interrupted; run the same command again to resume", file=sys.stderr)

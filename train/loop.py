@@ -87,14 +87,20 @@ def _status_record(cfg: RunConfig) -> dict[str, Any]:
           "stopped_step": None, "first_loss": None, "best_val": math.inf, "evals_since_best": 0}
 
 
-def fit_group(
+def fit_group(cfgs: Sequence[RunConfig], **kwargs) -> list[dict[str, Any]]:
+  """Train runs that share a shape (same group_key) together; returns one record per run, in order."""
+  return train_group(cfgs, **kwargs)[0]
+
+
+def train_group(
   cfgs: Sequence[RunConfig],
   *,
   checkpoint_dir: str | Path | None = None,
   progress: Callable[[int, int, str], None] | None = None,
   split: data_lib.Split | None = None,
-) -> list[dict[str, Any]]:
-  """Train runs that share a shape (same group_key) together; returns one record per run, in order."""
+) -> tuple[list[dict[str, Any]], S.TrainState, S.Engine]:
+  """`fit_group` that also returns the final state (stacked over the group when it has several runs) and the
+  engine, for export or further use."""
   cfgs = list(cfgs)
   base = cfgs[0]
   if any(group_key(c) != group_key(base) for c in cfgs):
@@ -202,7 +208,7 @@ def fit_group(
   for i, (cfg, r) in enumerate(zip(cfgs, runs)):
     records.append(_record(cfg, r, curves[i], results, i, vm, eng, split, flops_step, done, compile_time,
                            train_time, wall))
-  return records
+  return records, final, eng
 
 
 def _put_member(best, state, i, vm):

@@ -7,11 +7,12 @@ import time
 
 
 class Progress:
-  def __init__(self, total: int, label: str = "", every: float = 5.0, stream=sys.stderr, enabled: bool = True):
+  def __init__(self, total: int, label: str = "", every: float = 5.0, stream=None, enabled: bool = True):
+    stream = stream or sys.stderr
     self.total, self.label, self.every, self.stream, self.enabled = total, label, every, stream, enabled
     self.start = time.perf_counter()
     self.last = -1e9
-    self.tty = getattr(stream, "isatty", lambda: False)()
+    self.tty = enabled and getattr(stream, "isatty", lambda: False)()
 
   def update(self, done: int, extra: str = "", force: bool = False) -> None:
     if not self.enabled:

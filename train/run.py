@@ -8,11 +8,11 @@ from typing import Any
 
 from train import store
 from train.config import ConfigError, RunConfig
-from train.loop import fit_group, load_split
+from train.loop import load_split, train_group
 from train.progress import Progress
 
 
-def train_to_dir(cfg: RunConfig, out: Path, *, progress: bool = True) -> dict[str, Any]:
+def train_to_dir(cfg: RunConfig, out: Path, *, progress: bool = True, export: Path | None = None) -> dict[str, Any]:
   try:
     split = load_split(cfg)  # data errors (a missing user file, a bad option) stop here, before any write
   except ValueError as e:
@@ -20,8 +20,14 @@ def train_to_dir(cfg: RunConfig, out: Path, *, progress: bool = True) -> dict[st
   out.mkdir(parents=True, exist_ok=True)
   bar = Progress(cfg.steps, f"train {cfg.model}", enabled=progress)
   ckpt = out / "checkpoints" if cfg.checkpoint_every else None
-  rec = fit_group([cfg], checkpoint_dir=ckpt, split=split, progress=lambda d, t, m: bar.update(d, m))[0]
+  recs, state, eng = train_group([cfg], checkpoint_dir=ckpt, split=split, progress=lambda d, t, m: bar.update(d, m))
+  rec = recs[0]
+  bar.update(cfg.steps if rec["status"] == "finished" else rec["steps_run"], rec["status"], force=True)
   bar.close()
+  if export is not None and rec["status"] == "finished":
+    from train import export as ex
+
+    ex.save(export, ex.export_apply(eng, state, split.test))
   store.write_json(out / "record.json", rec)
   write_curve_csv(out / "curve.csv", rec["curve"])
   return rec

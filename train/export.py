@@ -1,0 +1,35 @@
+"""Export a trained model's inference function with jax.export: one file that a fresh process loads and runs
+without scalezoo, with the parameters inside and a symbolic batch dimension."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+from jax import export as jax_export
+
+from train import step as S
+
+
+def export_apply(eng: S.Engine, state: S.TrainState, example: dict) -> bytes:
+  """Serialized `inputs -> outputs` in eval mode for any batch size; `example` holds one batch of inputs."""
+  variables = {"params": state.params, **state.model_state}
+
+  def infer(*inputs):
+    return eng.model.apply(variables, *inputs, train=False)
+
+  (b,) = jax_export.symbolic_shape("b")
+  specs = [jax.ShapeDtypeStruct((b,) + example[k].shape[1:], example[k].dtype) for k in eng.task.inputs]
+  return jax_export.export(jax.jit(infer))(*specs).serialize()
+
+
+def save(path: str | Path, blob: bytes) -> None:
+  path = Path(path)
+  tmp = path.with_suffix(path.suffix + ".tmp")
+  tmp.write_bytes(blob)
+  tmp.replace(path)
+
+
+def load(path: str | Path):
+  """The exported function: call it with the model's inputs (numpy or jax arrays)."""
+  return jax_export.deserialize(bytearray(Path(path).read_bytes())).call
