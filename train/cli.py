@@ -145,6 +145,10 @@ def cmd_demo(args) -> int:
 def main(argv: list[str] | None = None) -> int:
   args = _parser().parse_args(argv)
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  if os.environ.get("SCALEZOO_DISTRIBUTED") == "1":  # many hosts: one process per host, devices=0 spans them all
+    import jax
+
+    jax.distributed.initialize()  # coordinator from JAX_COORDINATOR_ADDRESS / SLURM / TPU metadata
   from train.config import ConfigError
 
   try:

@@ -126,6 +126,12 @@ def train_group(
   eval_batch = min(512, max(len(p["y"]) for p in (split.train, split.val, split.test)))
   eval_sets = {name: S.pad_for_eval(arrs, eval_batch)
                for name, arrs in (("train", split.train), ("val", split.val), ("test", split.test))}
+  n_val = len(split.val["y"])
+  if 0 < base.eval_examples < n_val:  # a fixed random subset of the validation set for the curve
+    keep = np.sort(np.random.default_rng(0).permutation(n_val)[: base.eval_examples])
+    curve_set = S.pad_for_eval({k: v[keep] for k, v in split.val.items()}, eval_batch)
+  else:
+    curve_set = eval_sets["val"]
   runs = [_status_record(c) for c in cfgs]
   curve: dict[str, list] = {k: [] for k in ("step", "examples", "flops", "train_loss", "val_loss", "grad_norm")}
   curves = [{k: [] for k in curve} for _ in cfgs]
@@ -162,7 +168,7 @@ def train_group(
       compile_time += dt
     else:
       train_time += dt
-    ev = S.evaluate_split(eng, G, state.params, state.model_state, eval_sets["val"])
+    ev = S.evaluate_split(eng, G, state.params, state.model_state, curve_set)
     val = ev["loss"].reshape(G) / np.maximum(ev["weight"].reshape(G), 1)
     for i, r in enumerate(runs):
       if r["status"] != "running":
