@@ -1,0 +1,236 @@
+"""Sweeps: stable ids, one clear line for bad input with nothing written, one sweep per folder, exactly-once records
+that survive cut-offs, SIGKILLs, corrupt checkpoints and torn lines, and executors that agree bit for bit."""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import jax
+import pytest
+from jax.experimental.compilation_cache import compilation_cache
+
+from train import cli, store, sweep
+from train.config import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "sweep_tiny.toml"
+CACHE_KEYS = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
+              "jax_persistent_cache_min_entry_size_bytes")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+  """One compile cache for this module's sweeps, in process and in subprocesses; the JAX settings are restored."""
+  old = {k: getattr(jax.config, k) for k in CACHE_KEYS}
+  mp = pytest.MonkeyPatch()
+  mp.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path_factory.mktemp("jax_cache")))
+  yield
+  mp.undo()
+  for k, v in old.items():
+    jax.config.update(k, v)
+  compilation_cache.reset_cache()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, cache):
+  """The tiny sweep, uninterrupted, in this process."""
+  out = tmp_path_factory.mktemp("reference") / "out"
+  assert cli.main(["sweep", str(TINY), "--out", str(out), "--quiet"]) == 0
+  return out
+
+
+def records(out) -> dict:
+  rows = store.read(out)
+  ids = [r["run_id"] for r in rows]
+  assert len(ids) == len(set(ids)), "a run id appears twice in runs.jsonl"
+  return {r["run_id"]: r for r in rows}
+
+
+def numbers(rec: dict) -> tuple:
+  return rec["status"], rec["metrics"], rec["curve"], rec["steps_run"]
+
+
+def assert_same_numbers(out, ref):
+  got, want = records(out), records(ref)
+  assert sorted(got) == sorted(want)
+  for k in want:
+    assert numbers(got[k]) == numbers(want[k]), k
+
+
+def write(path: Path, text: str) -> Path:
+  path.write_text(text)
+  return path
+
+
+def test_grid_has_stable_ids_and_shape_sharing_groups():
+  s = sweep.load(TINY)
+  ids = [r.run_id() for r in s.runs]
+  assert len(ids) == len(set(ids)) == 12
+  assert ids == [r.run_id() for r in sweep.load(TINY).runs]
+  gs = sweep.groups(s.runs)
+  assert [len(g) for g in gs] == [6, 6]
+  assert all(len({r.model_args["width"] for r in g}) == 1 for g in gs)
+  again = sweep.parse(tomllib.loads(sweep.spec_text(s)), "spec.toml")  # what the sweep writes to out/spec.toml
+  assert [r.run_id() for r in again.runs] == ids
+
+
+def test_checkpoint_cadence_is_a_sweep_setting_not_part_of_the_id():
+  s = sweep.load(TINY)
+  assert all(r.checkpoint_every == 0 for r in s.runs)
+  assert sweep.checkpoint_cadence(s.runs[0], None) == 48  # about 5 per run
+  assert sweep.checkpoint_cadence(s.runs[0], 80) == 80
+  assert sweep.checkpoint_cadence(s.runs[0].replace(checkpoint_every=40), 80) == 40
+  assert [r.run_id() for r in sweep.load(TINY, ["sweep.checkpoint_every=80"]).runs] == [r.run_id() for r in s.runs]
+
+
+def test_dry_run_prints_one_id_per_line_and_writes_nothing(tmp_path, capsys):
+  assert cli.main(["sweep", str(TINY), "--out", str(tmp_path / "out"), "--dry-run"]) == 0
+  assert capsys.readouterr().out.split() == [r.run_id() for r in sweep.load(TINY).runs]
+  assert not (tmp_path / "out").exists()
+
+
+BAD = {
+  "not toml": ("name = [", [], "not valid TOML"),
+  "unknown section": ('[bsae]\nmodel = "mlp"\n', [], "unknown key 'bsae'"),
+  "axis not a list": ('[base]\nmodel = "mlp"\n[axes]\nseed = 3\n', [], "non-empty list"),
+  "unknown run key": ('[base]\nmodel = "mlp"\n[axes]\nwidth = [8]\n', [], "unknown key 'width'"),
+  "bad executor": (TINY, ["sweep.executor=\"slurm\""], "allowed: local, process, ray"),
+  "no workers": (TINY, ["sweep.workers=0"], "'sweep.workers' must be >= 1"),
+  "unknown model": (TINY, ["base.model=\"mpl\""], "'model'"),
+  "data that does not load": (TINY, ["base.data_args.size=4"], "size must be at least 8"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_is_one_line_exit_2_and_nothing_written(case, tmp_path, capsys):
+  spec, sets, message = BAD[case]
+  spec = spec if isinstance(spec, Path) else write(tmp_path / "spec.toml", spec)
+  out = tmp_path / "out"
+  code = cli.main(["sweep", str(spec), "--out", str(out), *[a for s in sets for a in ("--set", s)]])
+  err = capsys.readouterr().err
+  assert code == 2 and message in err and err.count("\n") == 1 and err.startswith("scalezoo sweep: ")
+  assert not out.exists()
+
+
+def test_out_that_is_a_file_is_bad_input(tmp_path, capsys):
+  write(tmp_path / "out", "x")
+  assert cli.main(["sweep", str(TINY), "--out", str(tmp_path / "out")]) == 2
+  assert "not a folder" in capsys.readouterr().err
+
+
+def test_a_second_sweep_on_one_folder_is_refused(tmp_path, capsys):
+  out = tmp_path / "out"
+  out.mkdir()
+  with sweep.Lock(out):
+    assert cli.main(["sweep", str(TINY), "--out", str(out)]) == 2
+    assert f"another sweep (pid {os.getpid()}) is running" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]  # the refused sweep wrote nothing
+  assert not (out / ".lock").exists()
+
+
+def test_a_stale_lock_from_a_killed_sweep_is_taken_over(tmp_path):
+  dead = subprocess.Popen([sys.executable, "-c", "pass"])
+  dead.wait()
+  write(tmp_path / ".lock", str(dead.pid))
+  with sweep.Lock(tmp_path) as lock:
+    assert (tmp_path / ".lock").read_text() == str(os.getpid()) and lock.fd is not None
+
+
+def test_tiny_sweep_records_every_run_once_and_a_rerun_runs_nothing(reference, capsys):
+  recs = records(reference)
+  s = sweep.load(TINY)
+  assert sorted(recs) == sorted(r.run_id() for r in s.runs)
+  for cfg in s.runs:
+    rec = recs[cfg.run_id()]
+    assert rec["status"] == "finished" and rec["group_size"] == 6 and rec["steps_run"] == 240
+    assert rec["config"] == json.loads(json.dumps(cfg.to_dict()))  # the spec's config, checkpoint_every 0 and all
+  assert (reference / "spec.toml").is_file() and not (reference / ".lock").exists()
+  before = (reference / "runs.jsonl").read_bytes()
+  assert cli.main(["sweep", str(TINY), "--out", str(reference), "--quiet"]) == 0
+  assert "12 already ended, 0 to run" in capsys.readouterr().out
+  assert (reference / "runs.jsonl").read_bytes() == before
+
+
+def test_cut_off_groups_resume_from_checkpoints_past_corruption_and_torn_lines(reference, tmp_path, caplog):
+  out = tmp_path / "out"
+  shutil.copytree(reference, out)
+  gs = [[c.run_id() for c in g] for g in sweep.groups(sweep.load(TINY).runs)]
+  lines = (out / "runs.jsonl").read_text().splitlines(keepends=True)
+  keep = [ln for ln in lines if json.loads(ln)["run_id"] not in gs[0] + gs[1][4:]]
+  torn = next(ln for ln in lines if json.loads(ln)["run_id"] == gs[1][4])
+  # group 0 was cut off after its last checkpoint; group 1 after 4 of its 6 appends, the 5th torn mid-line
+  (out / "runs.jsonl").write_text("".join(keep) + torn[: len(torn) // 2])
+  ckpt = out / "checkpoints" / sweep.group_id(sweep.groups(sweep.load(TINY).runs)[0])
+  assert sorted(int(p.name) for p in ckpt.iterdir() if p.name.isdigit()) == [160, 240]
+  for f in (ckpt / "240").rglob("*"):
+    if f.is_file() and f.stat().st_size > 0 and "meta" not in str(f):
+      f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])  # a truncated newest checkpoint
+  with caplog.at_level("WARNING"):
+    assert cli.main(["sweep", str(TINY), "--out", str(out), "--quiet"]) == 0
+  assert "checkpoint at step 240 is unreadable" in caplog.text
+  assert_same_numbers(out, reference)
+
+
+def test_a_diverging_run_is_recorded_and_a_failed_one_exits_1_after_the_rest(tmp_path, capsys):
+  # width 8 as in the tiny sweep, so the compiled programs come from the cache; devices=64 fails before compiling
+  axes = '[axes]\n"optimizer.lr" = [3e-3, 1e-2, 1e4]\nseed = [0, 1]\ndevices = [1, 64]\n'
+  spec = write(tmp_path / "spec.toml", TINY.read_text().split("[axes]")[0] + axes)
+  out = tmp_path / "out"
+  argv = ["sweep", str(spec), "--out", str(out), "--quiet", "--set", "base.model_args.width=8"]
+  assert cli.main(argv) == 1
+  recs = records(out)
+  assert len(recs) == 12
+  by = {(r["config"]["optimizer"]["lr"], r["config"]["seed"], r["config"]["devices"]): r for r in recs.values()}
+  assert by[(1e-2, 0, 1)]["status"] == "finished" and by[(1e4, 0, 1)]["status"] == "diverged"
+  assert 0 < by[(1e4, 0, 1)]["diverged_step"] <= 240
+  assert by[(1e-2, 0, 64)]["status"] == "failed" and "devices=64" in by[(1e-2, 0, 64)]["error"]
+  assert "2 diverged, 6 failed, 4 finished" in capsys.readouterr().out
+  before = (out / "runs.jsonl").read_bytes()
+  assert cli.main(argv) == 1  # ended runs, failed ones too, are not repeated
+  assert (out / "runs.jsonl").read_bytes() == before
+
+
+def _sweep_cmd(out, *extra):
+  return [sys.executable, "-m", "train.cli", "sweep", str(TINY), "--out", str(out), "--quiet", *extra]
+
+
+@pytest.mark.parametrize("trial", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)])
+def test_sigkill_at_random_moments_then_resume_gives_every_run_once_with_the_same_numbers(trial, reference, tmp_path):
+  rng, out, kills = random.Random(trial), tmp_path / "out", []
+  for _ in range(2):  # two kills, each at a random moment of what is left of the sweep (about 8 s when compiled)
+    p = subprocess.Popen(_sweep_cmd(out), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    delay = rng.uniform(3.0, 7.5)
+    try:
+      p.wait(delay)
+    except subprocess.TimeoutExpired:
+      p.send_signal(signal.SIGKILL)
+      p.wait()
+      kills.append(f"at {delay:.1f}s with {len(store.read(out))} records")
+  done = subprocess.run(_sweep_cmd(out), cwd=ROOT, capture_output=True, text=True)
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert_same_numbers(out, reference)
+  print(f"trial {trial}: killed {kills}")
+
+
+def test_process_executor_gives_the_same_records(reference, tmp_path):
+  out = tmp_path / "out"
+  assert cli.main(["sweep", str(TINY), "--out", str(out), "--quiet", "--executor", "process"]) == 0
+  assert_same_numbers(out, reference)
+
+
+def test_ray_executor_on_a_local_cluster_gives_the_same_records(reference, tmp_path):
+  pytest.importorskip("ray")
+  out = tmp_path / "out"
+  assert cli.main(["sweep", str(TINY), "--out", str(out), "--quiet", "--executor", "ray"]) == 0
+  assert_same_numbers(out, reference)
+
+
+def test_lock_errors_are_config_errors(tmp_path):
+  with sweep.Lock(tmp_path), pytest.raises(ConfigError, match="another sweep"):
+    sweep.Lock(tmp_path).__enter__()
