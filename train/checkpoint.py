@@ -52,6 +52,7 @@ class Checkpointer:
         return step, state, meta
       except Exception as e:  # noqa: BLE001 - any failure to read means: try the previous one
         log.warning("checkpoint at step %d is unreadable (%s); falling back", step, str(e).splitlines()[0][:200])
+        self.manager.delete(step)  # else the resumed run could not save this step again (StepAlreadyExistsError)
     return None
 
   def close(self) -> None:
