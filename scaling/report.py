@@ -1,0 +1,129 @@
+"""Helpers for the CLI: fit a law to a results folder and draw its standard figures."""
+
+from pathlib import Path
+
+import numpy as np
+
+from scaling import laws as _laws
+from scaling import plots
+from scaling.fit import Fit, fit_law
+from scaling.table import finished, table
+
+X_ALIASES = {"params": "N", "n": "N", "data": "D", "examples": "D", "tokens": "D", "compute": "C", "flops": "C"}
+
+
+def _folder(path) -> Path:
+  p = Path(path)
+  return p.parent if p.suffix == ".jsonl" else p
+
+
+def _column(t: dict, name: str) -> np.ndarray:
+  if name not in t:
+    numeric = sorted(k for k, v in t.items() if v.dtype.kind in "fiu")
+    raise ValueError(f"no column {name!r} in the runs table; numeric columns: {numeric}")
+  v = t[name]
+  if v.dtype == object:
+    v = np.array([np.nan if e is None else e for e in v], np.float64)
+  return v.astype(np.float64)
+
+
+def _inputs(t: dict, law: _laws.Law, x: str | None) -> tuple[dict, str]:
+  if law.inputs is not None:
+    if x is not None and x not in law.inputs:
+      raise ValueError(f"law {law.name!r} takes inputs {list(law.inputs)}; x={x!r} does not apply")
+    return {k: _column(t, k) for k in law.inputs}, "N"
+  x = X_ALIASES.get(x, x) or "N"
+  return {x: _column(t, x)}, x
+
+
+def fit_dir(path, law, *, x: str | None = None, y: str = "metrics.test_loss", bootstrap: int = 200, seed: int = 0,
+            **fit_kwargs) -> tuple[Fit, str]:
+  """Fit `law` to the finished runs of a results folder (or runs.jsonl): y against x (one-input laws: N by
+  default, or D, C, any numeric column) or against (N, D). Writes fit_<law>.json into the folder
+  (fit_<law>_<x>.json when x is not N) and returns (fit, printable table)."""
+  law = _laws.get(law)
+  t = finished(table(path))
+  X, x = _inputs(t, law, x)
+  L = _column(t, y)
+  ok = np.isfinite(L) & (L > 0)
+  for v in X.values():
+    ok &= np.isfinite(v) & (v > 0)
+  if not ok.any():
+    raise ValueError(f"no finished run in {path} has finite positive {y!r} and {sorted(X)}")
+  meta = {"x": x, "y": y, "source": str(path), "runs_used": int(ok.sum()), "runs_dropped": int((~ok).sum())}
+  fit = fit_law(law, {k: v[ok] for k, v in X.items()}, L[ok], bootstrap=bootstrap, seed=seed, meta=meta,
+                **fit_kwargs)
+  name = f"fit_{law.name}.json" if (law.inputs is not None or x == "N") else f"fit_{law.name}_{x}.json"
+  fit.save(_folder(path) / name)
+  text = fit.summary() + f"\nruns used {meta['runs_used']}, dropped {meta['runs_dropped']} (non-finite or <= 0)"
+  return fit, text
+
+
+def _pareto(C, L):
+  """The runs no cheaper run beats: the compute frontier of final losses."""
+  o = np.argsort(C)
+  best, keep = np.inf, []
+  for i in o:
+    if L[i] < best:
+      best = L[i]
+      keep.append(i)
+  return np.array(keep, np.int64)
+
+
+def plot_dir(path, *, y: str = "metrics.test_loss") -> list[Path]:
+  """Standard figures for a results folder: loss vs compute (curves, envelope, power law fitted to the
+  compute frontier), loss vs N and vs D, and one figure per fit_*.json found there."""
+  folder = _folder(path)
+  t = finished(table(path))
+  out = []
+  L = _column(t, y) if y in t else None
+  cfit = None
+  if L is not None:
+    ok = np.isfinite(L) & (L > 0) & np.isfinite(t["C"]) & (t["C"] > 0)
+    front = np.flatnonzero(ok)[_pareto(t["C"][ok], L[ok])]
+    if front.size >= 4:
+      cfit = fit_law("power", {"C": t["C"][front]}, L[front], bootstrap=100, meta={"x": "C", "y": y, "frontier": True})
+  curve_y = "curve.val_loss" if "curve.val_loss" in t else "curve.train_loss"
+  fig = plots.loss_vs_compute(t, loss=y, curve_y=curve_y, fit=cfit, path=folder / "loss_vs_compute.png")
+  out.append(folder / "loss_vs_compute.png")
+  del fig
+  if L is not None:
+    for x, other in (("N", "D"), ("D", "N")):
+      if np.all(np.isfinite(t[x])) and np.all(np.isfinite(t[other])):
+        fpath = folder / ("fit_power.json" if x == "N" else f"fit_power_{x}.json")
+        X, ok = {x: t[x], other: t[other]}, np.isfinite(L) & (L > 0)
+        if fpath.exists():
+          fit = Fit.load(fpath)
+          plots.fitted_law(fit, {x: X[x][ok]}, L[ok], path=folder / f"loss_vs_{'params' if x == 'N' else 'data'}.png")
+        else:
+          _by_group(X, L, ok, x, other, folder / f"loss_vs_{'params' if x == 'N' else 'data'}.png")
+        out.append(folder / f"loss_vs_{'params' if x == 'N' else 'data'}.png")
+  for fpath in sorted(folder.glob("fit_*.json")):
+    fit = Fit.load(fpath)
+    if fit.meta.get("y") is None or fit.meta["y"] not in t:
+      continue
+    Ly = _column(t, fit.meta["y"])
+    X = {k: t[k] if k in t else _column(t, k) for k in fit.inputs}
+    ok = np.isfinite(Ly) & (Ly > 0)
+    for v in X.values():
+      ok &= np.isfinite(v) & (v > 0)
+    plots.fitted_law(fit, {k: v[ok] for k, v in X.items()}, Ly[ok], path=fpath.with_suffix(".png"))
+    out.append(fpath.with_suffix(".png"))
+  return out
+
+
+def _by_group(X, L, ok, x, other, path):
+  """Final loss vs x, one line per value of the other variable (no fit yet)."""
+  from scaling.plots import _cmap, _figure, _log, save
+
+  fig, (ax,) = _figure(width=4.8, height=3.5)
+  sm = _cmap(X[other][ok])
+  for v in np.unique(X[other][ok]):
+    m = ok & (X[other] == v)
+    o = np.argsort(X[x][m])
+    ax.plot(X[x][m][o], L[m][o], "o-", color=sm.to_rgba(v), markersize=3)
+  _log(ax)
+  ax.set_xlabel(plots.LABELS[x])
+  ax.set_ylabel("loss")
+  fig.colorbar(sm, ax=ax, label=plots.LABELS[other], pad=0.01)
+  save(fig, path)

@@ -1,0 +1,104 @@
+"""table(path): a results folder's runs.jsonl as columns (name -> numpy array), nested keys flattened with dots.
+
+N, D and C are added for scaling fits: N = params, D = tokens_seen when recorded else examples_seen,
+C = flops_total. Curve columns (curve.step, curve.val_loss, …) stay object arrays of lists.
+"""
+
+import json
+import warnings
+from numbers import Number
+from pathlib import Path
+
+import numpy as np
+
+ALIASES = {"N": "params", "D": ("tokens_seen", "examples_seen"), "C": "flops_total"}
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+  out = {}
+  for k, v in d.items():
+    key = f"{prefix}{k}"
+    if isinstance(v, dict) and v:
+      out |= _flatten(v, key + ".")
+    else:
+      out[key] = v
+  return out
+
+
+def _column(values: list) -> np.ndarray:
+  present = [v for v in values if v is not None]
+  if present and all(isinstance(v, bool) for v in present) and len(present) == len(values):
+    return np.array(values, bool)
+  if present and all(isinstance(v, Number) and not isinstance(v, bool) for v in present):
+    if len(present) == len(values) and all(isinstance(v, int) for v in present):
+      return np.array(values, np.int64)
+    return np.array([np.nan if v is None else v for v in values], np.float64)
+  if present and all(isinstance(v, str) for v in present) and len(present) == len(values):
+    return np.array(values, str)
+  col = np.empty(len(values), object)
+  col[:] = values
+  return col
+
+
+def read_rows(path) -> list[dict]:
+  """The JSON rows of runs.jsonl (or of the file itself). A torn last line (power cut mid-append) is skipped;
+  a bad line elsewhere raises ValueError with its line number."""
+  p = Path(path)
+  if p.is_dir():
+    p = p / "runs.jsonl"
+  if not p.exists():
+    raise ValueError(f"no results file at {p}")
+  lines = p.read_text().split("\n")
+  while lines and not lines[-1].strip():
+    lines.pop()
+  rows = []
+  for i, line in enumerate(lines):
+    if not line.strip():
+      continue
+    try:
+      row = json.loads(line)
+    except json.JSONDecodeError as e:
+      if i == len(lines) - 1:
+        warnings.warn(f"{p}: skipped a torn last line ({len(line)} chars)", stacklevel=2)
+        continue
+      raise ValueError(f"{p}:{i + 1}: not valid JSON ({e.msg}); only a torn last line is skipped") from None
+    if not isinstance(row, dict):
+      raise ValueError(f"{p}:{i + 1}: expected a JSON object, got {type(row).__name__}")
+    rows.append(row)
+  return rows
+
+
+def table(path) -> dict[str, np.ndarray]:
+  """One row per run: dict column -> array. Missing values are NaN (numbers) or None (others)."""
+  rows = [_flatten(r) for r in read_rows(path)]
+  keys = list(dict.fromkeys(k for r in rows for k in r))
+  t = {k: _column([r.get(k) for r in rows]) for k in keys}
+  n = len(rows)
+  for alias, src in ALIASES.items():
+    srcs = (src,) if isinstance(src, str) else src
+    col = np.full(n, np.nan)
+    for s in reversed(srcs):  # the first listed source wins where it has a value
+      if s in t and t[s].dtype != object:
+        v = t[s].astype(np.float64)
+        col = np.where(np.isfinite(v), v, col)
+      elif s in t:
+        v = np.array([np.nan if x is None else float(x) for x in t[s]])
+        col = np.where(np.isfinite(v), v, col)
+    if alias not in t:
+      t[alias] = col
+  return t
+
+
+def select(t: dict, mask) -> dict[str, np.ndarray]:
+  """The rows of table `t` where mask is true (every column)."""
+  mask = np.asarray(mask, bool)
+  return {k: v[mask] for k, v in t.items()}
+
+
+def finished(t: dict) -> dict[str, np.ndarray]:
+  """Only the runs with status 'finished' (all rows if there is no status column)."""
+  return select(t, t["status"] == "finished") if "status" in t else t
+
+
+def n_rows(t: dict) -> int:
+  return len(next(iter(t.values()))) if t else 0
