@@ -52,7 +52,7 @@ class RunConfig:
   optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
   schedule: ScheduleConfig = dataclasses.field(default_factory=ScheduleConfig)
   eval_every: int = 0  # 0: about 20 evaluations per run
-  eval_examples: int = 0  # validation examples used by in-training evaluations (0: all); final metrics use all
+  eval_examples: int = 0  # evaluate on a fixed random subset of this many examples of each split (0: all)
   checkpoint_every: int = 0  # 0: no checkpoints
   divergence_factor: float = 100.0  # a train loss above this multiple of the first one ends the run
   early_stopping_patience: int = 0  # evaluations without a better val loss before stopping; 0 is off

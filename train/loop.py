@@ -74,6 +74,18 @@ def make_engine(cfg: RunConfig, split: data_lib.Split) -> S.Engine:
                   n_train, mesh)
 
 
+TRAIN_EVAL_MAX = 10_000
+
+
+def _subset(arrays: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
+  """A fixed random subset of k examples (all of them when k covers the set)."""
+  n = len(arrays["y"])
+  if not 0 < k < n:
+    return arrays
+  keep = np.sort(np.random.default_rng(0).permutation(n)[:k])
+  return {key: v[keep] for key, v in arrays.items()}
+
+
 def _stack(trees):
   return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
@@ -124,14 +136,14 @@ def train_group(
   steps = base.steps
   chunk = base.eval_every or max(1, math.ceil(steps / 20))
   eval_batch = min(512, max(len(p["y"]) for p in (split.train, split.val, split.test)))
-  eval_sets = {name: S.pad_for_eval(arrs, eval_batch)
-               for name, arrs in (("train", split.train), ("val", split.val), ("test", split.test))}
-  n_val = len(split.val["y"])
-  if 0 < base.eval_examples < n_val:  # a fixed random subset of the validation set for the curve
-    keep = np.sort(np.random.default_rng(0).permutation(n_val)[: base.eval_examples])
-    curve_set = S.pad_for_eval({k: v[keep] for k, v in split.val.items()}, eval_batch)
-  else:
-    curve_set = eval_sets["val"]
+  # Evaluations use every example of a split, or a fixed random subset of eval_examples of each when set (a
+  # language model's splits hold far more windows than are worth a pass); the training set at most
+  # TRAIN_EVAL_MAX examples.
+  k = base.eval_examples
+  eval_sets = {name: S.pad_for_eval(_subset(arrs, k or cap), eval_batch)
+               for name, arrs, cap in (("train", split.train, TRAIN_EVAL_MAX), ("val", split.val, 0),
+                                       ("test", split.test, 0))}
+  curve_set = eval_sets["val"]
   runs = [_status_record(c) for c in cfgs]
   curve: dict[str, list] = {k: [] for k in ("step", "examples", "flops", "train_loss", "val_loss", "grad_norm")}
   curves = [{k: [] for k in curve} for _ in cfgs]
