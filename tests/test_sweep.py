@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -200,22 +201,63 @@ def _sweep_cmd(out, *extra):
   return [sys.executable, "-m", "train.cli", "sweep", str(TINY), "--out", str(out), "--quiet", *extra]
 
 
+def _kill_when(p: subprocess.Popen, ready, delay: float) -> bool:
+  """SIGKILL `p` `delay` seconds after `ready()` first holds (False if it ended before)."""
+  t_end = time.monotonic() + 120
+  while not ready() and p.poll() is None and time.monotonic() < t_end:
+    time.sleep(0.05)
+  try:
+    p.wait(delay)
+    return False
+  except subprocess.TimeoutExpired:
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    return True
+
+
 @pytest.mark.parametrize("trial", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)])
 def test_sigkill_at_random_moments_then_resume_gives_every_run_once_with_the_same_numbers(trial, reference, tmp_path):
   rng, out, kills = random.Random(trial), tmp_path / "out", []
-  for _ in range(2):  # two kills, each at a random moment of what is left of the sweep (about 8 s when compiled)
+  jsonl = out / "runs.jsonl"
+  # the first kill lands at a random moment of the first group, the second just after the first group's appends
+  for ready, delay in [(lambda: True, rng.uniform(3.0, 7.0)), (lambda: jsonl.exists(), rng.uniform(0.0, 2.0))]:
     p = subprocess.Popen(_sweep_cmd(out), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    delay = rng.uniform(3.0, 7.5)
-    try:
-      p.wait(delay)
-    except subprocess.TimeoutExpired:
-      p.send_signal(signal.SIGKILL)
-      p.wait()
-      kills.append(f"at {delay:.1f}s with {len(store.read(out))} records")
+    if _kill_when(p, ready, delay):
+      kills.append(f"{delay:.1f}s in, with {len(store.read(out))} records")
   done = subprocess.run(_sweep_cmd(out), cwd=ROOT, capture_output=True, text=True)
   assert done.returncode == 0, done.stderr[-2000:]
   assert_same_numbers(out, reference)
   print(f"trial {trial}: killed {kills}")
+
+
+def _alive(pid: int) -> bool:
+  try:
+    return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+  except FileNotFoundError:
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_process_workers_die_with_a_killed_driver_and_the_sweep_resumes(reference, tmp_path):
+  out = tmp_path / "out"
+  p = subprocess.Popen(_sweep_cmd(out, "--executor", "process"), cwd=ROOT, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+  kids = Path(f"/proc/{p.pid}/task/{p.pid}/children")
+  t_end = time.monotonic() + 60
+  while len(kids.read_text().split()) < 3 and time.monotonic() < t_end:  # 2 workers and the resource tracker
+    time.sleep(0.1)
+  time.sleep(2.0)  # the workers are importing or training
+  children = [int(c) for c in kids.read_text().split()]
+  p.send_signal(signal.SIGKILL)
+  p.wait()
+  t_end = time.monotonic() + 10
+  while any(_alive(c) for c in children) and time.monotonic() < t_end:
+    time.sleep(0.1)
+  assert children and not any(_alive(c) for c in children)
+  done = subprocess.run(_sweep_cmd(out, "--executor", "process"), cwd=ROOT, capture_output=True, text=True)
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert_same_numbers(out, reference)
 
 
 def test_process_executor_gives_the_same_records(reference, tmp_path):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -58,16 +60,36 @@ def payload(job: Job, group: list[C.RunConfig]) -> str:
                      "every": job.settings["checkpoint_every"], "progress": job.progress})
 
 
+_DRIVER: int | None = None  # in a `process` worker: the driver's pid
+
+
+def _worker_start(driver: int) -> None:
+  """A `process` worker dies with its driver, so a restarted sweep never races an orphan for a group's checkpoints:
+  the kernel kills it (Linux), and `work` checks before every chunk (a task can be read after the driver died)."""
+  global _DRIVER
+  _DRIVER = driver
+  if sys.platform == "linux":
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+  _exit_if_orphaned()
+
+
+def _exit_if_orphaned() -> None:
+  if _DRIVER is not None and os.getppid() != _DRIVER:
+    os._exit(1)
+
+
 def work(payload: str) -> str:
   """A worker's whole job: one group from JSON in, its records as JSON out."""
+  _exit_if_orphaned()
   p = json.loads(payload)
   group = [C.parse(d, "sweep worker") for d in p["configs"]]
   S.use_compile_cache(Path(p["cache"]))
-  parent, bar = os.getppid(), _bar(group, p["progress"])
+  bar = _bar(group, p["progress"])
 
   def progress(done: int, total: int, msg: str) -> None:
-    if os.getppid() != parent:  # the driver was killed: stop before a restarted sweep trains this group too
-      os._exit(1)
+    _exit_if_orphaned()
     bar.update(done, msg)
 
   records = S.run_group(group, Path(p["out"]), p["every"], progress)
@@ -83,7 +105,9 @@ def process(job: Job) -> Iterator[Result]:
 
   pending, n = list(job.groups), job.settings["workers"]
   while pending:
-    pool = cf.ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"))  # fork is unsafe once JAX has threads
+    # spawn, not fork: fork is unsafe once JAX has threads
+    pool = cf.ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=_worker_start,
+                                  initargs=(os.getpid(),))
     running: dict[cf.Future, list[C.RunConfig]] = {}
     try:
       while pending or running:
