@@ -1,12 +1,16 @@
 """The main job: a real scaling sweep (MLP widths x training-set sizes on MNIST-1D), power-law fits of test
-loss against parameters and against data, and loss-vs-compute figures with the fitted curves."""
+loss against parameters and against data, and a loss-vs-compute figure with the fitted curves."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 import scaling
+from scaling import plots
 from train import sweep
 
 SPEC = Path(__file__).resolve().parent.parent / "configs" / "demo.toml"
@@ -14,27 +18,50 @@ SPEC = Path(__file__).resolve().parent.parent / "configs" / "demo.toml"
 
 def main(out: Path, progress: bool = True, spec: Path = SPEC) -> int:
   t0 = time.perf_counter()
-  s = sweep.load(spec)
-  counts = sweep.run(s, out, progress=progress)
-  t = scaling.table(out)
-  ok = t["status"] == "finished"
-  N, D, L = t["params"][ok], t["config.data_args.n_train"][ok].astype(float), t["metrics.test_loss"][ok]
-  fits = {}
-  big_d, big_n = D == D.max(), N == N.max()
-  fits["params"] = scaling.fit_law("power", {"N": N[big_d]}, L[big_d], bootstrap=200, seed=0,
-                                   meta={"x": "params", "at": f"n_train={int(D.max())}"})
-  fits["data"] = scaling.fit_law("power", {"D": D[big_n]}, L[big_n], bootstrap=200, seed=0,
-                                 meta={"x": "n_train", "at": f"params={int(N.max())}"})
+  counts = sweep.run(sweep.load(spec), out, progress=progress)
+  t = scaling.finished(scaling.table(out))
+  N, D, C, L = t["params"], t["config.data_args.n_train"].astype(float), t["C"], t["metrics.test_loss"]
+
+  # One-variable laws along the two edges of the grid: N at the most data, D at the widest model.
+  at_d, at_n = D == D.max(), N == N.max()
+  fits = {
+    "params": scaling.fit_law("power", {"N": N[at_d]}, L[at_d], bootstrap=500, seed=0,
+                              meta={"x": "N", "y": "metrics.test_loss", "at": f"n_train={int(D.max())}"}),
+    "data": scaling.fit_law("power", {"D": D[at_n]}, L[at_n], bootstrap=500, seed=0,
+                            meta={"x": "D (n_train)", "y": "metrics.test_loss", "at": f"params={int(N.max())}"}),
+  }
+  front = _frontier(C, L)  # the runs no cheaper run beats
+  fits["compute"] = scaling.fit_law("power", {"C": C[front]}, L[front], bootstrap=500, seed=0,
+                                    meta={"x": "C", "y": "metrics.test_loss", "at": "compute frontier"})
   for name, f in fits.items():
-    (out / f"fit_power_{name}.json").write_text(f.to_json())
-  figures = scaling.plots.demo_figures(t, fits, out)
-  print(f"\n{'fit':<22} {'E':>8} {'A':>10} {'alpha':>7}  95% interval of alpha")
+    f.save(out / f"fit_power_{name}.json")
+
+  plots.loss_vs_compute(t, loss="metrics.test_loss", curve_y="curve.val_loss", fit=fits["compute"],
+                        title="MLP on MNIST-1D: loss vs compute", path=out / "loss_vs_compute.png")
+  plots.fitted_law(fits["params"], {"N": N[at_d]}, L[at_d], path=out / "loss_vs_params.png",
+                   title=f"test loss vs parameters (n_train={int(D.max())})")
+  plots.fitted_law(fits["data"], {"D": D[at_n]}, L[at_n], path=out / "loss_vs_data.png",
+                   title=f"test loss vs training examples (params={int(N.max())})")
+
+  rows = []
+  print(f"\n{'test loss vs':<14} {'E':>7} {'A':>10} {'alpha':>7}  {'95% interval':>16}  where")
   for name, f in fits.items():
     lo, hi = f.intervals["alpha"]
-    print(f"test loss vs {name:<9} {f.params['E']:8.4f} {f.params['A']:10.4g} {f.params['alpha']:7.3f}  "
-          f"[{lo:.3f}, {hi:.3f}]   ({f.meta['at']})")
-  print(f"\n{sum(counts.values())} runs ({', '.join(f'{v} {k}' for k, v in counts.items())}) in "
-        f"{time.perf_counter() - t0:.0f}s; wrote {out}/runs.jsonl, fit_power_*.json, "
-        + ", ".join(p.name for p in figures))
+    rows.append({"x": name, **f.params, "alpha_interval": [lo, hi], "at": f.meta["at"], "points": f.stats["n"]})
+    print(f"{name:<14} {f.params['E']:7.3f} {f.params['A']:10.4g} {f.params['alpha']:7.3f}  [{lo:6.3f}, {hi:6.3f}]"
+          f"  {f.meta['at']} ({int(f.stats['n'])} runs)")
+  secs = time.perf_counter() - t0
+  (out / "summary.json").write_text(json.dumps({"runs": counts, "fits": rows, "seconds": round(secs, 1)}, indent=2))
+  print(f"\n{sum(counts.values())} runs ({', '.join(f'{v} {k}' for k, v in counts.items())}) in {secs:.0f}s; "
+        f"wrote {out}/: runs.jsonl, fit_power_*.json, summary.json, loss_vs_compute.png, loss_vs_params.png, "
+        "loss_vs_data.png")
   return 0 if not counts.get("failed") else 1
 
+
+def _frontier(C: np.ndarray, L: np.ndarray) -> np.ndarray:
+  order, best, keep = np.argsort(C), np.inf, []
+  for i in order:
+    if L[i] < best:
+      best = L[i]
+      keep.append(i)
+  return np.array(keep)
