@@ -30,7 +30,7 @@ class DoubleDescent:
   min_before_y: float | None = None
   min_after_x: float | None = None
   min_after_y: float | None = None
-  prominence: float = 0.0
+  prominence: float = 0.0  # on the tested scale: log y (a ratio) in log mode
   z: float = 0.0  # prominence in noise units
   p_value: float = 1.0
   noise: float = 0.0  # the noise level used at the peak
@@ -85,9 +85,11 @@ def interpolation_threshold(x, train_error, tol: float | None = None) -> float |
 
 def detect_double_descent(x, y=None, *, y_runs=None, train_error=None, train_tol: float | None = None,
                           alpha: float = 0.01, z_min: float = 3.0, dominance: float = 0.5, n_null: int = 2000,
-                          seed: int = 0) -> DoubleDescent:
+                          log: bool | None = None, seed: int = 0) -> DoubleDescent:
   """Test-error curve y(x) (x: model size, training-set size or epochs). y_runs (R, n): one row per seed, y
-  defaults to their mean. train_error (n,) marks the interpolation threshold. See the module doc."""
+  defaults to their (geometric, in log mode) mean. train_error (n,) marks the interpolation threshold.
+  log (default: when every value is > 0) tests on log y: errors near the threshold vary multiplicatively
+  across seeds (one seed 5x another), which a linear-scale standard error would call noise. See the module doc."""
   x = as_array("x", x)
   if y_runs is not None:
     y_runs = np.asarray(y_runs, np.float64)
@@ -95,16 +97,23 @@ def detect_double_descent(x, y=None, *, y_runs=None, train_error=None, train_tol
       raise ValueError(f"y_runs must be (seeds, {x.shape[0]}), got {y_runs.shape}")
     if not np.all(np.isfinite(y_runs)):
       raise ValueError("y_runs has NaN/inf values")
-    y = y_runs.mean(axis=0) if y is None else y
-  if y is None:
+  if y is None and y_runs is None:
     raise ValueError("give y or y_runs")
+  if log is None:
+    log = bool(np.all(np.asarray(y if y is not None else y_runs, np.float64) > 0)) and (
+      y_runs is None or bool(np.all(y_runs > 0)))
+  if y is None:
+    y = np.exp(np.log(y_runs).mean(axis=0)) if log else y_runs.mean(axis=0)
   y = as_array("y", y)
+  if log and np.any(y <= 0):
+    raise ValueError("log=True needs y > 0")
   if y.shape != x.shape:
     raise ValueError(f"mismatched lengths: x {x.shape[0]}, y {y.shape[0]}")
   if x.shape[0] < 5:
     raise ValueError(f"need >= 5 points to tell a peak from noise, got {x.shape[0]}")
   o = np.argsort(x, kind="stable")
-  x, y = x[o], y[o]
+  x, y_user = x[o], y[o]
+  y = np.log(y_user) if log else y_user  # the test runs on this scale; positions are reported in user units
   thr = None
   if train_error is not None:
     te = as_array("train_error", train_error)
@@ -114,7 +123,8 @@ def detect_double_descent(x, y=None, *, y_runs=None, train_error=None, train_tol
 
   scale = max(float(np.ptp(y)), float(np.max(np.abs(y))), 1e-300)
   if y_runs is not None and y_runs.shape[0] >= 2:
-    sigma = y_runs[:, o].std(axis=0, ddof=1) / np.sqrt(y_runs.shape[0])
+    runs = np.log(y_runs[:, o]) if log else y_runs[:, o]
+    sigma = runs.std(axis=0, ddof=1) / np.sqrt(y_runs.shape[0])
     sigma = np.maximum(sigma, max(0.1 * float(np.median(sigma)), 1e-9 * scale))
   else:
     sigma = np.full(x.shape, max(robust_noise(y), 1e-9 * scale))
@@ -133,8 +143,8 @@ def detect_double_descent(x, y=None, *, y_runs=None, train_error=None, train_tol
   sims = null[None, :] + np.random.default_rng(seed).normal(size=(n_null, y.shape[0])) * sigma[None, :]
   p_value = float((1 + np.sum(_max_prominence(sims) >= prom)) / (1 + n_null))
   res = DoubleDescent(
-    found=False, reason="", peak_x=float(x[p]), peak_y=float(y[p]), min_before_x=float(x[lb]),
-    min_before_y=float(y[lb]), min_after_x=float(x[rb]), min_after_y=float(y[rb]), prominence=prom,
+    found=False, reason="", peak_x=float(x[p]), peak_y=float(y_user[p]), min_before_x=float(x[lb]),
+    min_before_y=float(y_user[lb]), min_after_x=float(x[rb]), min_after_y=float(y_user[rb]), prominence=prom,
     z=prom / noise, p_value=p_value, noise=noise, interpolation_threshold=thr)
   if p_value >= alpha or res.z < z_min:
     res.reason = f"peak not significant (p={p_value:.3g}, z={res.z:.2f}; need p<{alpha}, z>={z_min})"

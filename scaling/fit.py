@@ -21,6 +21,7 @@ from scaling.checks import as_positive_inputs
 from scaling.varpro import varpro_starts
 
 METHODS = ("grid", "varpro")
+SMALL = 1 << 16  # rows x points below which screening in float32 costs more (compiling) than it saves
 _SOLVERS = {}
 
 
@@ -44,8 +45,8 @@ def solve_batch(law, theta0_SxP, W_SxN, logX_KxN, logL_N, *, delta=1e-3, max_ite
   """L-BFGS from every row of theta0 with per-row point weights W, in float64 (or float32); numpy results."""
   with jax.enable_x64(True):  # float32 runs in here too, so the float64 inputs are cast, not truncated with a warning
     dt = jnp.float64 if x64 else jnp.float32
-    # pad the points to a multiple of 32 with zero-weight copies: fits of nearby sizes share one compiled program
-    pad = -logL_N.shape[0] % 32
+    # pad the points with zero-weight copies to a power of two (>= 64): fits of nearby sizes share one program
+    pad = _bucket(logL_N.shape[0]) - logL_N.shape[0]
     if pad:
       W_SxN = np.concatenate([W_SxN, np.zeros((W_SxN.shape[0], pad))], axis=1)
       logX_KxN = np.concatenate([logX_KxN, np.repeat(logX_KxN[:, :1], pad, axis=1)], axis=1)
@@ -53,6 +54,10 @@ def solve_batch(law, theta0_SxP, W_SxN, logX_KxN, logL_N, *, delta=1e-3, max_ite
     args = (theta0_SxP, W_SxN, logX_KxN, logL_N)
     res = _solver(law, delta, max_iter, x64)(*(jnp.asarray(a, dt) for a in args))
     return lbfgs.Result(*(np.asarray(a) for a in res))
+
+
+def _bucket(n: int) -> int:
+  return max(64, 1 << (n - 1).bit_length())
 
 
 def _best(res: lbfgs.Result, axis=-1):
@@ -68,6 +73,11 @@ def screen_and_polish(law, starts_SxP, W_GxN, logX, logL, *, delta, max_iter, ke
   Returns (best theta (G, P), best objective (G,), screening result, polish result).
   """
   G, S = W_GxN.shape[0], starts_SxP.shape[0]
+  if G * S * _bucket(logL.shape[0]) <= SMALL:  # small batch: one float64 run, half the compiling
+    res = solve_batch(law, np.tile(starts_SxP, (G, 1)), np.repeat(W_GxN, S, axis=0), logX, logL, delta=delta,
+                      max_iter=max_iter)
+    i, f = _best(lbfgs.Result(*(a.reshape((G, S) + a.shape[1:]) for a in res)))
+    return res.x.reshape(G, S, -1)[np.arange(G), i], f[np.arange(G), i], res, res
   screen = solve_batch(law, np.tile(starts_SxP, (G, 1)), np.repeat(W_GxN, S, axis=0), logX, logL, delta=delta,
                        max_iter=min(screen_iter, max_iter), x64=False)
   _, f = _best(screen)

@@ -66,10 +66,16 @@ def _numeric(predict: Callable, flops: Callable, C, n_grid=2001):
 
 
 def _argmin(N, D, predict):
+  """Grid argmin per row, refined by the vertex of the parabola through it and its neighbours (in log N)."""
   L = predict(N, D)
-  i = np.nanargmin(np.where(np.isfinite(L), L, np.inf), axis=1)
+  i = np.clip(np.nanargmin(np.where(np.isfinite(L), L, np.inf), axis=1), 1, N.shape[1] - 2)
   r = np.arange(N.shape[0])
-  return N[r, i], D[r, i], L[r, i]
+  l0, l1, l2 = L[r, i - 1], L[r, i], L[r, i + 1]
+  curv = l0 - 2 * l1 + l2
+  off = np.where(curv > 0, np.clip(0.5 * (l0 - l2) / np.where(curv > 0, curv, 1.0), -1, 1), 0.0)
+  lerp = lambda A: np.exp(np.log(A[r, i]) + off * (np.log(A[r, i + 1]) - np.log(A[r, i - 1])) / 2)
+  Nb, Db = lerp(N), lerp(D)
+  return Nb, Db, predict(Nb[:, None], Db[:, None])[:, 0]
 
 
 def compute_optimal(fit, C, *, flops: Callable | None = None, ci: float | None = None) -> Allocation:
@@ -89,8 +95,8 @@ def compute_optimal(fit, C, *, flops: Callable | None = None, ci: float | None =
     f = flops
     pred = lambda N, D: law.predict(params, {"N": N.ravel(), "D": D.ravel()}).reshape(N.shape)
     N, D, L = _numeric(pred, f, C)
-    N2, D2, _ = _numeric(pred, f, C * 1.05)
-    return N, D, L, np.log(N2 / N) / np.log(1.05), np.log(D2 / D) / np.log(1.05)
+    N2, D2, _ = _numeric(pred, f, C * 2.0)
+    return N, D, L, np.log(N2 / N) / np.log(2.0), np.log(D2 / D) / np.log(2.0)
 
   N, D, L, a, b = solve(fit.params)
   out = Allocation(C=C, N_opt=N, D_opt=D, L_opt=L, a=a, b=b)

@@ -82,7 +82,7 @@ def plot_dir(path, *, y: str = "metrics.test_loss") -> list[Path]:
     ok = np.isfinite(L) & (L > 0) & np.isfinite(t["C"]) & (t["C"] > 0)
     front = np.flatnonzero(ok)[_pareto(t["C"][ok], L[ok])]
     if front.size >= 4:
-      cfit = fit_law("power", {"C": t["C"][front]}, L[front], bootstrap=100, meta={"x": "C", "y": y, "frontier": True})
+      cfit = fit_law("power", {"C": t["C"][front]}, L[front], bootstrap=64, meta={"x": "C", "y": y, "frontier": True})
   curve_y = "curve.val_loss" if "curve.val_loss" in t else "curve.train_loss"
   fig = plots.loss_vs_compute(t, loss=y, curve_y=curve_y, fit=cfit, path=folder / "loss_vs_compute.png")
   out.append(folder / "loss_vs_compute.png")
