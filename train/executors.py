@@ -39,17 +39,19 @@ def get(name: str) -> Callable[[Job], Iterator[Result]]:
   return {"local": local, "process": process, "ray": ray_cluster}[name]
 
 
-def _bar(group: list[C.RunConfig], enabled: bool):
+def _bar(group: list[C.RunConfig], out: Path, enabled: bool):
   from train.progress import Progress
 
-  return Progress(group[0].steps, f"  group {S.group_id(group)} ({len(group)} runs)", enabled=enabled)
+  step = S.checkpoint_step(out, group)
+  resume = f", resuming from its checkpoint at step {step}" if step else ""
+  return Progress(group[0].steps, f"  group {S.group_id(group)} ({len(group)} runs{resume})", enabled=enabled)
 
 
 def local(job: Job) -> Iterator[Result]:
   """In this process, one group after another (shape-sharing runs under jax.vmap)."""
   S.use_compile_cache(job.cache)
   for group in job.groups:
-    bar = _bar(group, job.progress)
+    bar = _bar(group, job.out, job.progress)
     records = S.run_group(group, job.out, job.settings["checkpoint_every"], lambda d, t, m, bar=bar: bar.update(d, m))
     bar.close()
     yield group, records
@@ -86,7 +88,7 @@ def work(payload: str) -> str:
   p = json.loads(payload)
   group = [C.parse(d, "sweep worker") for d in p["configs"]]
   S.use_compile_cache(Path(p["cache"]))
-  bar = _bar(group, p["progress"])
+  bar = _bar(group, Path(p["out"]), p["progress"])
 
   def progress(done: int, total: int, msg: str) -> None:
     _exit_if_orphaned()

@@ -153,6 +153,13 @@ def run_group(cfgs: list[C.RunConfig], out: Path, every: int | None,
   return records
 
 
+def checkpoint_step(out: Path, group: list[C.RunConfig]) -> int | None:
+  """The newest checkpoint's step of a group that was cut off, if any."""
+  d = out / "checkpoints" / group_id(group)
+  steps = [int(p.name) for p in d.iterdir() if p.name.isdigit()] if d.is_dir() else []
+  return max(steps, default=None)
+
+
 def failed(cfg: C.RunConfig, error: str) -> dict[str, Any]:
   return {"run_id": cfg.run_id(), "status": "failed", "config": cfg.to_dict(), "error": error[:500]}
 
@@ -225,7 +232,7 @@ def run(sweep: Sweep, out: str | Path, *, log: Callable[[str], None] = print, pr
     n_todo = sum(c.run_id() not in ended for g in todo for c in g)
     (out / "spec.toml").write_text(spec_text(sweep))
     log(f"sweep {sweep.name}: {len(sweep.runs)} runs, {len(sweep.runs) - n_todo} already ended, {n_todo} to run "
-        f"in {len(todo)} groups ({sweep.settings['executor']} executor)")
+        f"in {len(todo)} group{'s' * (len(todo) != 1)} ({sweep.settings['executor']} executor)")
     overall = Progress(n_todo, f"sweep {sweep.name}", enabled=progress)
     done, t0 = 0, time.perf_counter()
     job = executors.Job(todo, out, sweep.settings, cache, progress, log)
@@ -235,8 +242,9 @@ def run(sweep: Sweep, out: str | Path, *, log: Callable[[str], None] = print, pr
         store.append(out / "runs.jsonl", rec)  # the driver is the only writer
         ended.add(rec["run_id"])
       done += len(new)
-      statuses = ", ".join(f"{r['run_id']} {r['status']}" for r in new)
-      overall.update(done, f"| group {group_id(group)} at {time.perf_counter() - t0:.0f}s: {statuses}", force=True)
+      by_status = {s: sum(r["status"] == s for r in new) for s in ENDED}
+      summary = ", ".join(f"{n} {s}" for s, n in by_status.items() if n)
+      overall.update(done, f"| group {group_id(group)} ended at {time.perf_counter() - t0:.0f}s: {summary}", force=True)
     overall.close()
   counts: dict[str, int] = {}
   final = {r["run_id"]: r for r in store.read(out)}
