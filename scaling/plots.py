@@ -35,6 +35,34 @@ def _figure(ncols=1, width=4.2, height=3.2):
   return fig, fig.subplots(1, ncols, squeeze=False)[0]
 
 
+def _number(v: float) -> str:
+  """Plain digits where they are short (0.8, 250, 7000), else m×10^k."""
+  if v <= 0 or not np.isfinite(v):
+    return ""
+  if 1e-3 <= v < 1e5:
+    return f"{v:g}"
+  k = int(np.floor(np.log10(v) + 1e-9))
+  m = round(v / 10**k, 1)
+  return f"$10^{{{k}}}$" if m == 1 else f"${m:g}\\times10^{{{k}}}$"
+
+
+def _log_formatter(axis, minor: bool) -> ticker.FuncFormatter:
+  """Major ticks always labelled; minor ones (2 and 5, or all) only when the axis spans few decades, so labels
+  never collide."""
+
+  def fmt(v, _pos):
+    if not minor:
+      return _number(v)
+    lo, hi = sorted(abs(x) for x in axis.get_view_interval())
+    span = np.log10(hi / lo) if lo > 0 else np.inf
+    mantissa = round(v / 10 ** np.floor(np.log10(v) + 1e-9))
+    if span <= 0.6 or (span <= 1.6 and mantissa in (2, 5)):
+      return _number(v)
+    return ""
+
+  return ticker.FuncFormatter(fmt)
+
+
 def _log(ax, x=True, y=True):
   """Log axes whose ticks stay readable on short ranges (plain numbers, minor labels when few decades)."""
   for on, axis, setter in ((x, ax.xaxis, ax.set_xscale), (y, ax.yaxis, ax.set_yscale)):
@@ -43,8 +71,8 @@ def _log(ax, x=True, y=True):
     setter("log")
     axis.set_major_locator(ticker.LogLocator(base=10, numticks=8))
     axis.set_minor_locator(ticker.LogLocator(base=10, subs=np.arange(2, 10) * 0.1, numticks=12))
-    axis.set_major_formatter(ticker.LogFormatterSciNotation())
-    axis.set_minor_formatter(ticker.LogFormatterSciNotation(minor_thresholds=(2, 0.6)))
+    axis.set_major_formatter(_log_formatter(axis, minor=False))
+    axis.set_minor_formatter(_log_formatter(axis, minor=True))
   ax.grid(True, which="major", alpha=0.25, linewidth=0.6)
   ax.grid(True, which="minor", alpha=0.08, linewidth=0.4)
 
