@@ -1,4 +1,7 @@
-"""ResNet for ImageNet (He et al. 2015) as torchvision v1.5 builds it: stride in the 3x3, convs without bias."""
+"""ResNet for ImageNet (He et al. 2015) as torchvision v1.5 builds it: stride in the 3x3, convs without bias.
+
+Each block's last BN scale starts at zero (Goyal et al. 2017, as flax's example does; torchvision starts it at one).
+"""
 
 from __future__ import annotations
 
