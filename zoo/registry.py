@@ -9,6 +9,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,8 +130,9 @@ def flops_of(fn, *args) -> float:
 
 
 def normal_input(shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
-  return jax.random.normal(jax.random.key(0), shape, dtype)
+  # numpy, not jax.random: example inputs are made often and jax.random compiles once per new shape
+  return jnp.asarray(np.random.default_rng(0).standard_normal(shape), dtype)
 
 
 def token_input(shape: tuple[int, ...], vocab: int) -> jax.Array:
-  return jax.random.randint(jax.random.key(0), shape, 0, vocab, jnp.int32)
+  return jnp.asarray(np.random.default_rng(0).integers(0, vocab, shape), jnp.int32)
