@@ -102,3 +102,24 @@ def finished(t: dict) -> dict[str, np.ndarray]:
 
 def n_rows(t: dict) -> int:
   return len(next(iter(t.values()))) if t else 0
+
+
+def error_curves(t: dict, x_key: str, *, seed_key: str = "config.seed", metric: str = "accuracy"):
+  """Train and test error (1 - metric) of the finished runs as seeds x values of `x_key`.
+
+  Returns (x_N, seeds_S, train_SxN, test_SxN); every (seed, x) needs exactly one finished run.
+  """
+  t = finished(t)
+  for k in (x_key, seed_key, f"metrics.train_{metric}", f"metrics.test_{metric}"):
+    if k not in t:
+      raise ValueError(f"the table has no column {k!r}")
+  x, seeds = np.unique(t[x_key]), np.unique(t[seed_key])
+  train_SxN, test_SxN = np.full((2, len(seeds), len(x)), np.nan)
+  for i, s in enumerate(seeds):
+    for j, v in enumerate(x):
+      m = (t[seed_key] == s) & (t[x_key] == v)
+      if m.sum() != 1:
+        raise ValueError(f"want one finished run for {seed_key}={s}, {x_key}={v}; found {int(m.sum())}")
+      train_SxN[i, j] = 1 - t[f"metrics.train_{metric}"][m][0]
+      test_SxN[i, j] = 1 - t[f"metrics.test_{metric}"][m][0]
+  return x, seeds, train_SxN, test_SxN

@@ -70,3 +70,19 @@ def test_fit_dir_and_plot_dir(results):
   names = {p.name for p in paths}
   assert {"loss_vs_compute.png", "loss_vs_params.png", "loss_vs_data.png", "fit_power.png"} <= names
   assert all(p.stat().st_size > 10_000 for p in paths)
+
+
+def test_error_curves_shapes_values_and_missing_runs(tmp_path):
+  from scaling import error_curves, select, table
+
+  rows = [{"run_id": f"{s}{w}", "status": "finished", "config": {"seed": s, "model_args": {"width": w}},
+           "metrics": {"train_accuracy": 1 - 0.1 * w, "test_accuracy": 0.5 + 0.01 * s}}
+          for s in (0, 1) for w in (1, 2, 3)]
+  (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+  t = table(tmp_path)
+  x, seeds, train, test = error_curves(t, "config.model_args.width")
+  np.testing.assert_array_equal(x, [1, 2, 3])
+  np.testing.assert_allclose(train[1], [0.1, 0.2, 0.3])
+  np.testing.assert_allclose(test[:, 0], [0.5, 0.49])
+  with pytest.raises(ValueError, match="want one finished run"):
+    error_curves(select(t, np.arange(6) != 4), "config.model_args.width")
