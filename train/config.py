@@ -59,18 +59,29 @@ class RunConfig:
   precision: str = "f32"  # f32 | bf16 (bf16 compute, f32 params)
   devices: int = 1  # data-parallel devices; 0 means every visible device
   augment: bool = False  # random shifts/flips for image inputs
+  # A finished run to start from: its folder (record.json + checkpoints/, as `scalezoo train --out` writes it) or an
+  # Orbax checkpoint folder holding one run. Parameters (and batch_stats) whose path and shape match are restored;
+  # the rest (a head of another size) keep their fresh init; the optimizer state starts fresh. "" is off.
+  init_from: str = ""
 
   def to_dict(self) -> dict[str, Any]:
     return dataclasses.asdict(self)
 
   def run_id(self) -> str:
-    """A hash of the resolved config: the same run always gets the same id."""
-    blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+    """A hash of the resolved config: the same run always gets the same id. Keys added later are left out of the
+    hash while they hold their default, so the ids of earlier runs (and resumable sweeps) stay as they were."""
+    d = self.to_dict()
+    for key in ADDED_LATER:
+      if d[key] == ADDED_LATER[key]:
+        del d[key]
+    blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
   def replace(self, **changes: Any) -> RunConfig:
     return dataclasses.replace(self, **changes)
 
+
+ADDED_LATER = {"init_from": ""}  # key -> default: left out of run_id() while at the default
 
 ALLOWED = {
   "optimizer.name": ("sgd", "adam", "adamw", "rmsprop", "adagrad", "lion"),
