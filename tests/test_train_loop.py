@@ -133,6 +133,7 @@ def test_record_counts_flops_and_examples():
   assert r["flops_per_step"] > 3 * 2 * 32 * r["params"] * 0.8  # forward + backward ~ 6 N per example
   assert r["flops_total"] == pytest.approx(60 * r["flops_per_step"])
   assert r["examples_seen"] == 60 * 32 and r["curve"]["step"] == [20, 40, 60]
+  assert r["curve"]["val_accuracy"][-1] == pytest.approx(r["metrics"]["val_accuracy"])  # no early stop: same state
   assert 0.0 <= r["metrics"]["test_accuracy"] <= 1.0 and len(r["metrics"]["test_per_class_error"]) == 10
 
 

@@ -1,0 +1,77 @@
+"""Start a run from a finished run's trained variables (transfer learning, fine-tuning): `init_from` in a config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from train import step as S
+
+
+def load_init(path: str | Path) -> dict[str, Any]:
+  """The trained variables of a finished run, to start another run from: {"params": ..., "model_state": ...}.
+
+  `path` is a run folder (record.json + checkpoints/, as `scalezoo train --out` writes it) or an Orbax checkpoint
+  folder; a relative path is taken from the working directory. The newest checkpoint is read (without changing
+  it): its state, or its best state when the run used early stopping (the best as of that checkpoint: save at
+  the end, e.g. checkpoint_every = steps). A group checkpoint of several runs matches nothing (its leaves carry a
+  leading group axis) and is refused by `start_from`.
+  """
+  import orbax.checkpoint as ocp
+
+  path = Path(path)
+  record = path / "record.json"
+  if record.exists():
+    status = json.loads(record.read_text()).get("status")
+    if status != "finished":
+      raise ValueError(f"init_from {str(path)!r}: that run's status is {status!r}, not 'finished'")
+  ckpt_dir = path / "checkpoints" if (path / "checkpoints").is_dir() else path
+  if not ckpt_dir.is_dir():
+    raise ValueError(f"init_from {str(path)!r}: no such folder")
+  manager = ocp.CheckpointManager(ckpt_dir.absolute(), options=ocp.CheckpointManagerOptions(read_only=True))
+  try:
+    step = manager.latest_step()
+    if step is None:
+      raise ValueError(f"init_from {str(path)!r}: no checkpoint in {str(ckpt_dir)!r} (train it with "
+                       "checkpoint_every > 0)")
+    got = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))["state"]
+  finally:
+    manager.close()
+  chosen = got.get("best") or got["state"]
+  return {"params": chosen["params"], "model_state": chosen.get("model_state") or {}, "step": int(step),
+          "path": str(path)}
+
+
+def start_from(eng: S.Engine, state: S.TrainState, source: dict[str, Any], lr) -> tuple[S.TrainState, dict]:
+  """`state` with every parameter and batch statistic whose path and shape match `source` (from `load_init`)
+  replaced, a fresh optimizer state, and a report of what was restored and what kept its fresh init."""
+  from flax import traverse_util
+
+  restored, fresh = [], []
+
+  def merge(tree, src):
+    flat, src_flat = traverse_util.flatten_dict(dict(tree), sep="/"), traverse_util.flatten_dict(dict(src), sep="/")
+    out = {}
+    for k, v in flat.items():
+      s = src_flat.get(k)
+      if s is not None and tuple(np.shape(s)) == tuple(v.shape):
+        out[k] = jnp.asarray(s, v.dtype)
+        restored.append(k)
+      else:
+        out[k] = v
+        fresh.append(k)
+    return traverse_util.unflatten_dict(out, sep="/")
+
+  params = merge(state.params, source["params"])
+  if not restored:
+    raise ValueError(f"init_from {source['path']!r}: no parameter matches this model by path and shape "
+                     "(a group checkpoint of several runs cannot be a starting point)")
+  model_state = merge(state.model_state, source["model_state"]) if state.model_state else state.model_state
+  new = S.TrainState(state.step, params, model_state, eng.tx(lr).init(params))
+  report = {"from": source["path"], "checkpoint_step": source["step"], "restored": len(restored),
+            "fresh": sorted(fresh)}
+  return new, report
