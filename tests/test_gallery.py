@@ -6,7 +6,7 @@ from train import gallery, store
 
 
 def test_gallery_quick_subset(tmp_path, capsys):
-  names = ["gcn_karate", "vae_digits"]
+  names = ["rnn_copy", "vae_digits"]
   assert gallery.main(tmp_path, quick=True, only=names) == 0
   recs = store.read(tmp_path)
   assert [r["gallery"]["name"] for r in recs] == names
@@ -15,10 +15,10 @@ def test_gallery_quick_subset(tmp_path, capsys):
   assert summary["pending"] == [n for n in gallery.ENTRIES if n not in names]
   for r in summary["rows"]:
     assert r["params"] > 0 and r["steps"] == gallery.QUICK_STEPS and r["before"] is not None
-  assert {"curves_graphs.png", "curves_generative.png", "samples_generative.png"} <= set(summary["figures"])
+  assert {"curves_sequences.png", "curves_generative.png", "samples_generative.png"} <= set(summary["figures"])
   assert all((tmp_path / f).stat().st_size > 0 for f in summary["figures"])
   text = (tmp_path / "README.md").read_text()
-  assert "| gnn | gcn |" in text and "python -m train.gallery" in text
+  assert "| rnn | rnn |" in text and "answer accuracy" in text and "python -m train.gallery" in text
   capsys.readouterr()
   assert gallery.main(tmp_path, quick=True, only=names) == 0  # everything recorded: nothing runs again
   assert capsys.readouterr().out.count("skipped") == 2 and len(store.read(tmp_path)) == 2
