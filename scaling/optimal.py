@@ -239,3 +239,14 @@ def isoflop(N, C, L, *, budgets=None, rtol: float = 0.05, min_points: int = 3, D
     ab = np.array([once(np.concatenate([rng.choice(g, g.size) for g in groups]))[1:3] for _ in range(bootstrap)])
     fr.intervals = {"a": _pct(ab[:, 0], ci), "b": _pct(ab[:, 1], ci)}
   return fr
+
+
+def pareto_frontier(C, L) -> np.ndarray:
+  """Indices of the runs no cheaper run beats (the compute frontier of final losses), in order of C."""
+  C, L = np.asarray(C, float), np.asarray(L, float)
+  keep, best = [], np.inf
+  for i in np.lexsort((L, C)):  # by C, ties by L: of runs at equal cost only the best can be on the frontier
+    if L[i] < best:
+      best = L[i]
+      keep.append(i)
+  return np.array(keep, np.int64)

@@ -7,6 +7,7 @@ import numpy as np
 from scaling import laws as _laws
 from scaling import plots
 from scaling.fit import Fit, fit_law
+from scaling.optimal import pareto_frontier
 from scaling.table import finished, table
 
 X_ALIASES = {"params": "N", "n": "N", "data": "D", "examples": "D", "tokens": "D", "compute": "C", "flops": "C"}
@@ -59,17 +60,6 @@ def fit_dir(path, law, *, x: str | None = None, y: str = "metrics.test_loss", bo
   return fit, text
 
 
-def _pareto(C, L):
-  """The runs no cheaper run beats: the compute frontier of final losses."""
-  o = np.argsort(C)
-  best, keep = np.inf, []
-  for i in o:
-    if L[i] < best:
-      best = L[i]
-      keep.append(i)
-  return np.array(keep, np.int64)
-
-
 def plot_dir(path, *, y: str = "metrics.test_loss") -> list[Path]:
   """Standard figures for a results folder: loss vs compute (curves, envelope, power law fitted to the
   compute frontier), loss vs N and vs D, and one figure per fit_*.json found there."""
@@ -80,7 +70,7 @@ def plot_dir(path, *, y: str = "metrics.test_loss") -> list[Path]:
   cfit = None
   if L is not None:
     ok = np.isfinite(L) & (L > 0) & np.isfinite(t["C"]) & (t["C"] > 0)
-    front = np.flatnonzero(ok)[_pareto(t["C"][ok], L[ok])]
+    front = np.flatnonzero(ok)[pareto_frontier(t["C"][ok], L[ok])]
     if front.size >= 4:
       cfit = fit_law("power", {"C": t["C"][front]}, L[front], bootstrap=64, meta={"x": "C", "y": y, "frontier": True})
   curve_y = "curve.val_loss" if "curve.val_loss" in t else "curve.train_loss"

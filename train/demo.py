@@ -30,7 +30,7 @@ def main(out: Path, progress: bool = True, spec: Path = SPEC) -> int:
     "data": scaling.fit_law("power", {"D": D[at_n]}, L[at_n], bootstrap=500, seed=0,
                             meta={"x": "D (n_train)", "y": "metrics.test_loss", "at": f"params={int(N.max())}"}),
   }
-  front = _frontier(C, L)  # the runs no cheaper run beats
+  front = scaling.pareto_frontier(C, L)  # the runs no cheaper run beats
   fits["compute"] = scaling.fit_law("power", {"C": C[front]}, L[front], bootstrap=500, seed=0,
                                     meta={"x": "C", "y": "metrics.test_loss", "at": "compute frontier"})
   for name, f in fits.items():
@@ -59,11 +59,3 @@ def main(out: Path, progress: bool = True, spec: Path = SPEC) -> int:
         "loss_vs_data.png")
   return 0 if not counts.get("failed") else 1
 
-
-def _frontier(C: np.ndarray, L: np.ndarray) -> np.ndarray:
-  order, best, keep = np.argsort(C), np.inf, []
-  for i in order:
-    if L[i] < best:
-      best = L[i]
-      keep.append(i)
-  return np.array(keep)
