@@ -22,7 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=10
 
 bench: $(BENCH_STAMP)
 	$(VENV)/bin/scalezoo bench --json results/bench/bench.json
