@@ -181,3 +181,14 @@ n_train = 512
   rb = json.loads((tmp_path / "b" / "record.json").read_text())
   assert ra["metrics"] == rb["metrics"]
   assert ra["curve"]["train_loss"] == rb["curve"]["train_loss"]
+
+
+def test_sequence_accuracy_counts_only_scored_positions():
+  from train.tasks import get
+
+  task = get("seq_labeling")
+  y = jnp.asarray([[1, 2, 3, 4]])
+  mask = jnp.asarray([[0.0, 0.0, 1.0, 1.0]])
+  logits = jax.nn.one_hot(jnp.asarray([[0, 0, 3, 4]]), 5)  # wrong only where nothing is scored
+  s = task.stats(logits, {"y": y, "mask": mask}, jnp.ones(1), 5)
+  assert task.finish(jax.tree.map(np.asarray, s))["accuracy"] == 1.0

@@ -61,7 +61,7 @@ def _tok_loss(out, batch):
 
 def _tok_stats(out, batch, w, k):
   y = batch["y"]
-  m = (y >= 0).astype(jnp.float32) * w.reshape(-1, 1)
+  m = (_mask(batch, y.shape) if "mask" in batch else (y >= 0).astype(jnp.float32)) * w.reshape(-1, 1)
   return {"correct": jnp.sum((jnp.argmax(out, -1) == y) * m), "tokens": jnp.sum(m)}
 
 
