@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
   b.add_argument("--quick", action="store_true")
   b.add_argument("--json", help="write the results here")
 
+  g = sub.add_parser("gallery", help="train every zoo family on a task that suits it (results/zoo_gallery)")
+  g.add_argument("--out", default="results/zoo_gallery")
+  g.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run")
+  g.add_argument("--only", action="append", help="only this entry (repeatable)")
+
   d = sub.add_parser("demo", help="the main job: an MLP scaling sweep on MNIST-1D, fitted and plotted")
   d.add_argument("--out", default="results/demo")
   d.add_argument("--quiet", action="store_true")
@@ -134,6 +139,12 @@ def cmd_bench(args) -> int:
   from train import bench
 
   return bench.main(quick=args.quick, json_path=args.json)
+
+
+def cmd_gallery(args) -> int:
+  from train import gallery
+
+  return gallery.main(args.out, quick=args.quick, only=args.only)
 
 
 def cmd_demo(args) -> int:
