@@ -37,7 +37,8 @@ SIZES = {  # full and --quick: repeats and the work in one timed repeat
                 fit_points=250, fit_starts=60, fit_reps=2, torch_compile=False),
 }
 GOALS = {"gpt_tiny_step": "speedup >= 1.25 and fraction_of_matmul_peak >= 0.65", "resnet20_step": "speedup >= 1.0",
-         "mlp_sweep32": "speedup >= 5", "chinchilla_fit": "speedup >= 20 and same optimum",
+         "mlp_sweep32": "speedup >= 5",
+         "chinchilla_fit": "speedup >= 20, optimum as good (objective within 1e-6 or lower)",
          "compile_cache": "ratio <= 0.10", "peak_memory": "ratio <= 1.0"}
 
 
@@ -260,8 +261,8 @@ def bench_gpt(sz, log) -> tuple[list[dict], str | None]:
   n = sz["gpt_steps"]
   user_policy = os.environ.get("OMP_WAIT_POLICY")
   policies = [user_policy] if user_policy else [None, "PASSIVE"]
-  with _Workers([Worker("jax")] + [Worker("torch", _torch_env(p)) for p in policies]) as ws:
-    ours, eager = ws.ws[0], ws.ws[1:]
+  with _Workers([Worker("jax"), Worker("jax")] + [Worker("torch", _torch_env(p)) for p in policies]) as ws:
+    ours, peak, eager = ws.ws[0], ws.ws[1], ws.ws[2:]  # the matmul in its own process: not in ours' peak RSS
     info = ours("setup_gpt", steps=n)
     log(f"  ours: {info['params']:,} params, {info['flops_per_step'] / 1e9:.1f} GFLOP/step by XLA's count, "
         f"compiled in {info['compile_s']:.1f}s")
@@ -286,7 +287,7 @@ def bench_gpt(sz, log) -> tuple[list[dict], str | None]:
         b[i].append(w("run", name="gpt", steps=n)["s"])
       if compiled:
         c.append(compiled("run", name="gpt", steps=n)["s"])
-      mm.append(ours("matmul")["gflops"])
+      mm.append(peak("matmul")["gflops"])
       log(f"  repeat {r + 1}: ours {o[-1] * 1e3:.0f} ms, eager " + ", ".join(f"{x[-1] * 1e3:.0f}" for x in b)
           + (f", compiled {c[-1] * 1e3:.0f}" if c else "") + f" ms, matmul {mm[-1]:.0f} GFLOP/s (load {_load():.1f})")
     best = int(np.argmin([np.median(x) for x in b]))
@@ -374,11 +375,11 @@ def bench_chinchilla(sz, log) -> dict:
       b.append(sc["s"])
       log(f"  repeat {r + 1}: ours {o[-1]:.2f}s, scipy {b[-1]:.1f}s (load {_load():.1f})")
   rel = {k: abs(jx["params"][k] / sc["params"][k] - 1) for k in jx["params"]}
-  same = abs(jx["objective"] - sc["objective"]) <= 1e-6 * max(1.0, abs(sc["objective"])) or jx["objective"] <= \
-    sc["objective"]
+  same = abs(jx["objective"] / sc["objective"] - 1) <= 1e-6
   return _row("chinchilla_fit", o, "scipy L-BFGS-B from the same starts", b, ours_cold_s=cold["s"], **kw,
               ours_objective=jx["objective"], baseline_objective=sc["objective"], ours_params=jx["params"],
-              baseline_params=sc["params"], max_param_rel_diff=max(rel.values()), same_optimum=bool(same))
+              baseline_params=sc["params"], max_param_rel_diff=max(rel.values()), same_optimum=bool(same),
+              ours_optimum_as_good=bool(same or jx["objective"] < sc["objective"]))
 
 
 def bench_compile_cache(sz, log, tmp: Path) -> dict:
@@ -404,7 +405,7 @@ def _goal_met(row: dict) -> bool:
   if n == "gpt_tiny_step":
     return row["speedup"] >= 1.25 and row["fraction_of_matmul_peak"] >= 0.65
   if n == "chinchilla_fit":
-    return row["speedup"] >= 20 and row["same_optimum"]
+    return row["speedup"] >= 20 and row["ours_optimum_as_good"]
   if n in ("compile_cache", "peak_memory"):
     return row["ratio"] <= (0.10 if n == "compile_cache" else 1.0)
   return row["speedup"] >= {"resnet20_step": 1.0, "mlp_sweep32": 5.0}[n]
