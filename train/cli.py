@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
   d = sub.add_parser("demo", help="the main job: an MLP scaling sweep on MNIST-1D, fitted and plotted")
   d.add_argument("--out", default="results/demo")
+  d.add_argument("--fresh", action="store_true", help="train every run again (drop OUT's runs.jsonl and checkpoints)")
   d.add_argument("--quiet", action="store_true")
   return p
 
@@ -150,7 +151,7 @@ def cmd_gallery(args) -> int:
 def cmd_demo(args) -> int:
   from train import demo
 
-  return demo.main(Path(args.out), progress=not args.quiet)
+  return demo.main(Path(args.out), progress=not args.quiet, fresh=args.fresh)
 
 
 def main(argv: list[str] | None = None) -> int:

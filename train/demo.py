@@ -4,6 +4,7 @@ loss against parameters and against data, and a loss-vs-compute figure with the 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -16,8 +17,11 @@ from train import sweep
 SPEC = Path(__file__).resolve().parent.parent / "configs" / "demo.toml"
 
 
-def main(out: Path, progress: bool = True, spec: Path = SPEC) -> int:
+def main(out: Path, progress: bool = True, spec: Path = SPEC, fresh: bool = False) -> int:
   t0 = time.perf_counter()
+  if fresh:  # the committed runs would otherwise resume as "already ended": train them all again
+    (out / "runs.jsonl").unlink(missing_ok=True)
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
   counts = sweep.run(sweep.load(spec), out, progress=progress)
   t = scaling.finished(scaling.table(out))
   N, D, C, L = t["params"], t["config.data_args.n_train"].astype(float), t["C"], t["metrics.test_loss"]
