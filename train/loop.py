@@ -21,6 +21,7 @@ import numpy as np
 import zoo
 from train import data as data_lib
 from train import step as S
+from train import store
 from train.checkpoint import Checkpointer
 from train.config import RunConfig
 from train.init_from import load_init, start_from
@@ -222,7 +223,7 @@ def train_group(
       progress(done, steps, msg)
     if ckpt and (done - last_saved >= base.checkpoint_every or done == steps):
       meta = {"runs": runs, "curves": curves, "compile_time": compile_time, "train_time": train_time}
-      ckpt.save(done, {"state": state, "best": best}, _json_safe(meta))
+      ckpt.save(done, {"state": state, "best": best}, store.json_safe(meta))
       last_saved = done
   if ckpt:
     ckpt.close()
@@ -244,16 +245,6 @@ def _put_member(best, state, i, vm):
   if not vm:
     return jax.tree.map(jnp.copy, state)
   return jax.tree.map(lambda b, s: b.at[i].set(s[i]), best, state)
-
-
-def _json_safe(x):
-  if isinstance(x, dict):
-    return {k: _json_safe(v) for k, v in x.items()}
-  if isinstance(x, list):
-    return [_json_safe(v) for v in x]
-  if isinstance(x, float) and math.isinf(x):
-    return None
-  return x
 
 
 def _record(cfg, r, curve, results, i, vm, eng, split, flops_step, done, compile_time, train_time, wall):

@@ -12,19 +12,19 @@ from pathlib import Path
 from typing import Any
 
 
-def _clean(x):
+def json_safe(x):
   """JSON has no NaN/inf: write them as null."""
   if isinstance(x, float) and not math.isfinite(x):
     return None
   if isinstance(x, dict):
-    return {k: _clean(v) for k, v in x.items()}
+    return {k: json_safe(v) for k, v in x.items()}
   if isinstance(x, list | tuple):
-    return [_clean(v) for v in x]
+    return [json_safe(v) for v in x]
   return x
 
 
 def dumps(record: dict[str, Any]) -> str:
-  return json.dumps(_clean(record), sort_keys=True, separators=(",", ":"))
+  return json.dumps(json_safe(record), sort_keys=True, separators=(",", ":"))
 
 
 def read(path: str | Path) -> list[dict[str, Any]]:
@@ -89,7 +89,7 @@ def write_json(path: str | Path, obj: Any) -> None:
   """Write atomically: a temporary file, fsync, rename."""
   path = Path(path)
   tmp = path.with_suffix(path.suffix + ".tmp")
-  tmp.write_text(json.dumps(_clean(obj), indent=2, sort_keys=True) + "\n")
+  tmp.write_text(json.dumps(json_safe(obj), indent=2, sort_keys=True) + "\n")
   with open(tmp, "rb") as f:
     os.fsync(f.fileno())
   os.replace(tmp, path)
