@@ -101,6 +101,8 @@ BAD = {
   "unknown section": ('[bsae]\nmodel = "mlp"\n', [], "unknown key 'bsae'"),
   "axis not a list": ('[base]\nmodel = "mlp"\n[axes]\nseed = 3\n', [], "non-empty list"),
   "unknown run key": ('[base]\nmodel = "mlp"\n[axes]\nwidth = [8]\n', [], "unknown key 'width'"),
+  "zipped axis entry of the wrong length": ('[base]\nmodel = "mlp"\n[axes]\n"seed, steps" = [[0, 10], [1]]\n', [],
+                                            "needs a list of 2 values per entry"),
   "bad executor": (TINY, ["sweep.executor=\"slurm\""], "allowed: local, process, ray"),
   "no workers": (TINY, ["sweep.workers=0"], "'sweep.workers' must be >= 1"),
   "unknown model": (TINY, ["base.model=\"mpl\""], "'model'"),
@@ -117,6 +119,15 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(case, tmp_path, capsys
   err = capsys.readouterr().err
   assert code == 2 and message in err and err.count("\n") == 1 and err.startswith("scalezoo sweep: ")
   assert not out.exists()
+
+
+def test_zipped_axes_move_together_and_cross_the_others():
+  raw = tomllib.loads(TINY.read_text())
+  raw["axes"] = {"model_args.width, optimizer.lr": [[8, 1e-2], [32, 3e-3]], "seed": [0, 1]}
+  runs = sweep.parse(raw, "zipped").runs
+  got = sorted((r.model_args["width"], r.optimizer.lr, r.seed) for r in runs)
+  assert got == [(8, 1e-2, 0), (8, 1e-2, 1), (32, 3e-3, 0), (32, 3e-3, 1)]
+  assert [len(g) for g in sweep.groups(runs)] == [2, 2]  # each width trains its two seeds together
 
 
 def test_out_that_is_a_file_is_bad_input(tmp_path, capsys):

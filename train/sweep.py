@@ -5,6 +5,7 @@
     [axes]                       # dotted config keys -> values; the grid is their product
     "model_args.width" = [8, 16, 32]
     seed = [0, 1, 2]
+    "model_args.depth, optimizer.lr" = [[1, 1e-2], [4, 3e-3]]  # keys joined by commas move together (zipped)
     [sweep]
     executor = "local"           # local | process | ray
     checkpoint_every = 100       # cadence when the base config leaves it 0 (default: about 5 per run)
@@ -56,6 +57,11 @@ def parse(raw: dict[str, Any], where: str) -> Sweep:
   for k, v in axes.items():
     if not isinstance(v, list) or not v:
       raise C.ConfigError(f"{where}: axis 'axes.{k}' must be a non-empty list of values, got {v!r}")
+    width = len(_axis_keys(k))
+    if width > 1 and any(not isinstance(x, list) or len(x) != width for x in v):
+      bad = next(x for x in v if not isinstance(x, list) or len(x) != width)
+      raise C.ConfigError(f"{where}: zipped axis 'axes.{k}' needs a list of {width} values per entry (one per "
+                          f"key), got {bad!r}")
   settings = {"executor": "local", "group": True, "max_group": 64, "address": "", "workers": 2,
               "checkpoint_every": None}
   for k, v in raw.get("sweep", {}).items():
@@ -69,12 +75,19 @@ def parse(raw: dict[str, Any], where: str) -> Sweep:
   for values in itertools.product(*axes.values()):
     r = copy.deepcopy(base)
     for key, value in zip(axes, values):
-      C.set_key(r, f"{key}={_toml(value)}", where=f"{where}: axes")
+      keys = _axis_keys(key)
+      for k, v in zip(keys, value if len(keys) > 1 else [value]):
+        C.set_key(r, f"{k}={_toml(v)}", where=f"{where}: axes")
     cfg = C.parse(r, f"{where} (run with {dict(zip(axes, values))})")
     if cfg.run_id() not in seen:
       seen.add(cfg.run_id())
       runs.append(cfg)
   return Sweep(str(raw.get("name", Path(where).stem)), runs, settings, raw)
+
+
+def _axis_keys(axis: str) -> list[str]:
+  """'a, b.c' -> ['a', 'b.c']: an axis over several keys at once (zipped), one list of values per entry."""
+  return [k.strip() for k in axis.split(",")]
 
 
 def check_settings(settings: dict[str, Any], where: str) -> None:
