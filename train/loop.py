@@ -233,9 +233,10 @@ def train_group(
              for name, batches in eval_sets.items()}  # the test set: evaluated once, here
   wall = time.perf_counter() - t_start
   records = []
+  n_split = zoo.count_params_split(base.model, **model_args(base, split.info))  # traces init: once, not once per run
   for i, (cfg, r) in enumerate(zip(cfgs, runs)):
     records.append(_record(cfg, r, curves[i], results, i, vm, eng, split, flops_step, done, compile_time,
-                           train_time, wall))
+                           train_time, wall, n_split))
     if init_report is not None:
       records[-1]["init"] = init_report
   return records, final, eng
@@ -247,7 +248,7 @@ def _put_member(best, state, i, vm):
   return jax.tree.map(lambda b, s: b.at[i].set(s[i]), best, state)
 
 
-def _record(cfg, r, curve, results, i, vm, eng, split, flops_step, done, compile_time, train_time, wall):
+def _record(cfg, r, curve, results, i, vm, eng, split, flops_step, done, compile_time, train_time, wall, n_split):
   status = "finished" if r["status"] in ("running", "stopped") else r["status"]
   steps_run = r["diverged_step"] or r["stopped_step"] or done
   metrics: dict[str, Any] = {}
@@ -262,7 +263,6 @@ def _record(cfg, r, curve, results, i, vm, eng, split, flops_step, done, compile
   if split.task in ("lm", "text"):
     metrics["val_bits_per_byte"] = metrics["val_loss"] / math.log(2)
     metrics["test_bits_per_byte"] = metrics["test_loss"] / math.log(2)
-  n_split = zoo.count_params_split(cfg.model, **model_args(cfg, split.info))
   tokens_per_example = int(np.prod(split.train["y"].shape[1:])) if split.task in ("lm", "seq_labeling") else None
   examples = steps_run * eng.batch_size
   return {

@@ -19,7 +19,7 @@ from flax import struct
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from train import optim
+from train import exec_cache, optim
 from train.config import RunConfig
 from train.tasks import Task
 
@@ -136,7 +136,7 @@ def compiled_chunk(eng: Engine, length: int, group: int):
   fn = functools.partial(train_chunk, eng, length=length)
   if group > 1:
     fn = jax.vmap(fn, in_axes=(0, None, 0, 0))
-  return jax.jit(fn, donate_argnums=0)
+  return exec_cache.cached(jax.jit(fn, donate_argnums=0), eng, "train_chunk", length=length, group=group)
 
 
 def pad_for_eval(arrays: dict[str, np.ndarray], batch: int) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
@@ -164,7 +164,7 @@ def compiled_eval(eng: Engine, group: int):
   fn = functools.partial(evaluate, eng)
   if group > 1:
     fn = jax.vmap(fn, in_axes=(0, 0, None, None))
-  return jax.jit(fn)
+  return exec_cache.cached(jax.jit(fn), eng, "evaluate", group=group)
 
 
 def evaluate_split(eng: Engine, group: int, params, model_state, batches) -> dict[str, np.ndarray]:
@@ -180,7 +180,11 @@ def evaluate_split(eng: Engine, group: int, params, model_state, batches) -> dic
 def flops_of_step(eng: Engine, state: TrainState, arrays: dict, lr, key: jax.Array) -> float:
   """FLOPs of one train step by XLA's cost analysis of the lowered program (no compile needed)."""
   idx = jnp.zeros((eng.batch_size,), jnp.int32)
-  cost = jax.jit(functools.partial(train_step, eng)).lower(state, arrays, idx, lr, key).cost_analysis()
-  if isinstance(cost, list):
-    cost = cost[0] if cost else {}
-  return float((cost or {}).get("flops", 0.0))
+
+  def count() -> float:
+    cost = jax.jit(functools.partial(train_step, eng)).lower(state, arrays, idx, lr, key).cost_analysis()
+    if isinstance(cost, list):
+      cost = cost[0] if cost else {}
+    return float((cost or {}).get("flops", 0.0))
+
+  return exec_cache.value(eng, "flops_of_step", (state, arrays, idx, lr, key), count)
