@@ -129,7 +129,7 @@ def train_group(
   lrs = jnp.asarray([c.optimizer.lr for c in cfgs], jnp.float32)
   keys = [jax.random.key(c.seed) for c in cfgs]
   init_keys, train_keys = [jax.random.fold_in(k, 0) for k in keys], [jax.random.fold_in(k, 1) for k in keys]
-  states = [S.init_state(eng, k, arrays, lr) for k, lr in zip(init_keys, lrs)]
+  states = S.init_states(eng, init_keys, arrays, lrs)
   init_report = None
   if base.init_from:  # the group shares init_from (it is part of group_key)
     source = load_init(base.init_from)

@@ -19,7 +19,8 @@ from flax import struct
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from train import exec_cache, optim
+from train import exec_cache, heap, optim
+from train.as_eager import NotBitExact, as_eager
 from train.config import RunConfig
 from train.tasks import Task
 
@@ -54,11 +55,28 @@ class Engine:
 
 
 def init_state(eng: Engine, key: jax.Array, arrays: dict, lr) -> TrainState:
+  return init_states(eng, [key], arrays, [lr])[0]
+
+
+def init_states(eng: Engine, keys: list[jax.Array], arrays: dict, lrs) -> list[TrainState]:
+  """A fresh TrainState per (key, lr). The model's init runs as one program compiled once for all keys (not
+  hundreds of eagerly compiled ops), bit for bit the eager init (train.as_eager), and is freed afterwards."""
   example = jax.tree.map(lambda a: a[:1], arrays)
-  variables = eng.model.init({"params": key, "dropout": key, "noise": key}, *eng.inputs(example), train=False)
-  variables = dict(variables)
-  params = variables.pop("params")
-  return TrainState(jnp.zeros((), jnp.int32), params, variables, eng.tx(lr).init(params))
+  heap.trim_after_compiles()
+  eager = lambda key, *xs: eng.model.init({"params": key, "dropout": key, "noise": key}, *xs, train=False)
+  init = jax.jit(as_eager(eager))
+  states = []
+  for key, lr in zip(keys, lrs):
+    try:
+      variables = dict(init(key, *eng.inputs(example)))
+    except NotBitExact:  # an op pair XLA may contract: the eager init, op by op
+      init = eager
+      variables = dict(init(key, *eng.inputs(example)))
+    params = variables.pop("params")
+    states.append(TrainState(jnp.zeros((), jnp.int32), params, variables, eng.tx(lr).init(params)))
+  del init
+  heap.trim()  # the init's compiler memory, before the train step's compile and temporary buffer pile on
+  return states
 
 
 def batch_indices(key: jax.Array, start: jax.Array, n_steps: int, n: int, b: int) -> jax.Array:
