@@ -192,7 +192,6 @@ def _vm_mb() -> dict[str, float]:
 
 
 def _peak_rss_mb() -> float:
-
   import resource
 
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
