@@ -34,6 +34,16 @@ def _conv_fwd(x, w, stride, pad):
   return conv(x, w, stride, pad), (x, w)
 
 
+def _channels_first(x_BxHxWxC: jax.Array) -> jax.Array:
+  """x.transpose(3, 1, 2, 0), with the channels moved by an exact identity matmul first: a plain transpose let XLA
+  recompute the BN/ReLU/residual chain that produced x inside the (slow, strided) transpose loop, once per layer
+  that reads it (ResNet-20 step: ~18% more CPU time). A dot is no fusion producer, so x is read as stored."""
+  B, H, W, C = x_BxHxWxC.shape
+  x_CxBxN = jax.lax.dot_general(jnp.eye(C, dtype=x_BxHxWxC.dtype), x_BxHxWxC.reshape(B, H * W, C),
+                                (((1,), (2,)), ((), ())), precision=jax.lax.Precision.HIGHEST)
+  return x_CxBxN.reshape(C, B, H, W).transpose(0, 2, 3, 1)
+
+
 def _conv_bwd(stride, pad, res, dy_BxHoxWoxF):
   x, w = res
   K, H, Ho = w.shape[0], x.shape[1], dy_BxHoxWoxF.shape[1]
@@ -47,7 +57,7 @@ def _conv_bwd(stride, pad, res, dy_BxHoxWoxF):
   # kernel (dilated by the stride), which leaves a KxK output
   span = stride * (Ho - 1) + 1
   hi = max(K - 1 - H - pad + span, 0)
-  dw = jax.lax.conv_general_dilated(x.transpose(3, 1, 2, 0), dy_BxHoxWoxF.transpose(1, 2, 0, 3), (1, 1),
+  dw = jax.lax.conv_general_dilated(_channels_first(x), dy_BxHoxWoxF.transpose(1, 2, 0, 3), (1, 1),
                                     ((pad, hi), (pad, hi)), rhs_dilation=(stride, stride), dimension_numbers=_NHWC)
   dw = dw[:, :K, :K, :].transpose(1, 2, 0, 3)
   return dx.astype(x.dtype), dw.astype(w.dtype)
