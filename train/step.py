@@ -79,6 +79,25 @@ def init_states(eng: Engine, keys: list[jax.Array], arrays: dict, lrs) -> list[T
   return states
 
 
+def permutation(key: jax.Array, n: int) -> jax.Array:
+  """jax.random.permutation(key, n), bit for bit, in a fifth of its CPU time.
+
+  JAX's rounds are stable sorts of the indices by fresh 32-bit random keys; sorting key << 32 | position as one
+  uint64 gives the same order (ties by position), and XLA:CPU sorts a lone uint64 operand with its fast path
+  instead of calling a comparator per comparison (3 epochs of 7000 examples for 32 vmapped runs: 210 -> 42 ms CPU).
+  """
+  rounds = int(np.ceil(3 * np.log(max(1, n)) / np.log(np.iinfo(np.uint32).max)))  # as jax.random._shuffle
+  x = jnp.arange(n, dtype=jnp.int32)
+  for _ in range(rounds):
+    key, sub = jax.random.split(key)
+    bits = jax.random.bits(sub, (n,), jnp.uint32)
+    with jax.enable_x64(True):
+      packed = (bits.astype(jnp.uint64) << 32) | jnp.arange(n, dtype=jnp.uint64)
+      order = (jax.lax.sort(packed) & 0xFFFFFFFF).astype(jnp.int32)
+    x = x[order]
+  return x
+
+
 def batch_indices(key: jax.Array, start: jax.Array, n_steps: int, n: int, b: int) -> jax.Array:
   """Example indices (n_steps x b) for steps start..start+n_steps-1: epoch e is permutation(fold_in(key, e)).
 
@@ -87,7 +106,7 @@ def batch_indices(key: jax.Array, start: jax.Array, n_steps: int, n: int, b: int
   spe = n // b  # steps per epoch; a remainder smaller than a batch is dropped each epoch
   e0 = start // spe
   n_epochs = (n_steps - 1) // spe + 2  # a static bound on the epochs these steps can touch
-  perms = jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(key, e0 + e), n))(jnp.arange(n_epochs))
+  perms = jax.vmap(lambda e: permutation(jax.random.fold_in(key, e0 + e), n))(jnp.arange(n_epochs))
   steps = start + jnp.arange(n_steps)
   rows = steps // spe - e0
   cols = (steps % spe).reshape(-1, 1) * b + jnp.arange(b).reshape(1, -1)
