@@ -173,7 +173,15 @@ def compiled_chunk(eng: Engine, length: int, group: int):
   fn = functools.partial(train_chunk, eng, length=length)
   if group > 1:
     fn = jax.vmap(fn, in_axes=(0, None, 0, 0))
-  return exec_cache.cached(jax.jit(fn, donate_argnums=0), eng, "train_chunk", length=length, group=group)
+  return exec_cache.cached(jax.jit(fn, donate_argnums=0, compiler_options=_chunk_options()), eng, "train_chunk",
+                           length=length, group=group)
+
+
+def _chunk_options() -> dict[str, str] | None:
+  """XLA:CPU's memory-optimised scheduler for the train chunk: it orders the backward pass so fewer activations
+  are live at once (gpt_tiny's temp buffer 268 -> 230 MiB, peak RSS ~670 -> ~640 MB), with the same step time
+  and the same bits (measured side by side). Other backends keep their defaults."""
+  return {"xla_cpu_scheduler_type": "CPU_SCHEDULER_TYPE_MEMORY_OPTIMIZED"} if jax.default_backend() == "cpu" else None
 
 
 def pad_for_eval(arrays: dict[str, np.ndarray], batch: int) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
