@@ -80,6 +80,11 @@ class RunConfig:
   def replace(self, **changes: Any) -> RunConfig:
     return dataclasses.replace(self, **changes)
 
+  def program(self) -> RunConfig:
+    """This config with seed and learning rate set aside (0 and 1.0): what fixes the compiled program, since runs
+    differing only in those train together as inputs of one program (sweep groups, the executable cache)."""
+    return self.replace(seed=0, optimizer=dataclasses.replace(self.optimizer, lr=1.0))
+
 
 ADDED_LATER = {"init_from": ""}  # key -> default: left out of run_id() while at the default
 

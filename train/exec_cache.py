@@ -104,9 +104,8 @@ def _settings() -> dict[str, Any]:
 def engine_key(eng) -> dict[str, Any]:
   """What fixes an engine's programs (see step.Engine): its config as the group key sees it (seed and learning
   rate are arguments, not part of the program), the model and task as built, classes, data and batch size, mesh."""
-  cfg = eng.cfg.replace(seed=0, optimizer=eng.cfg.optimizer.__class__(**{**eng.cfg.optimizer.__dict__, "lr": 1.0}))
   mesh = None if eng.mesh is None else [_scrub(repr(eng.mesh)), [d.id for d in eng.mesh.devices.flat]]
-  return {"config": cfg.to_dict(), "model": [type(eng.model).__module__, _scrub(repr(eng.model))],
+  return {"config": eng.cfg.program().to_dict(), "model": [type(eng.model).__module__, _scrub(repr(eng.model))],
           "task": _scrub(repr(eng.task)), "num_classes": eng.num_classes, "n_train": eng.n_train,
           "batch_size": eng.batch_size, "mesh": mesh}
 

@@ -35,7 +35,7 @@ FROM_DATA = {
 
 def group_key(cfg: RunConfig) -> str:
   """Runs with the same key share every shape and can train together: they differ in seed and lr only."""
-  return cfg.replace(seed=0, optimizer=cfg.optimizer.__class__(**{**cfg.optimizer.__dict__, "lr": 1.0})).run_id()
+  return cfg.program().run_id()
 
 
 def model_args(cfg: RunConfig, info: dict[str, Any]) -> dict[str, Any]:

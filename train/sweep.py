@@ -58,8 +58,8 @@ def parse(raw: dict[str, Any], where: str) -> Sweep:
     if not isinstance(v, list) or not v:
       raise C.ConfigError(f"{where}: axis 'axes.{k}' must be a non-empty list of values, got {v!r}")
     width = len(_axis_keys(k))
-    if width > 1 and any(not isinstance(x, list) or len(x) != width for x in v):
-      bad = next(x for x in v if not isinstance(x, list) or len(x) != width)
+    bad = next((x for x in v if not isinstance(x, list) or len(x) != width), None) if width > 1 else None
+    if bad is not None:
       raise C.ConfigError(f"{where}: zipped axis 'axes.{k}' needs a list of {width} values per entry (one per "
                           f"key), got {bad!r}")
   settings = {"executor": "local", "group": True, "max_group": 64, "address": "", "workers": 2,
