@@ -23,6 +23,7 @@ from scaling.varpro import varpro_starts
 METHODS = ("grid", "varpro")
 SMALL = 1 << 16  # rows x points below which screening in float32 costs more (compiling) than it saves
 SEGMENT = 16  # iterations between compactions of the rows still going
+MIN_ROWS = 64  # below this many rows a batch is not compacted: per-pass overhead outweighs the arithmetic saved
 _SOLVERS = {}
 
 
@@ -51,7 +52,7 @@ def solve_batch(law, theta0_SxP, W_SxN, logX_KxN, logL_N, *, delta=1e-3, max_ite
 
   A vmapped while loop runs every row until the slowest stops, and starts differ ~10x in the iterations they
   need, so the batch runs `segment` iterations at a time and each segment takes only the rows still going,
-  gathered into a batch rounded up to a power of two (500 Chinchilla starts: ~1/3 of the row-iterations).
+  gathered into a batch rounded up to a power of two >= MIN_ROWS (500 Chinchilla starts: ~1/3 of the row-iterations).
   Each row runs the same algorithm either way (its rounding can differ with the batch's shape)."""
   with jax.enable_x64(True):  # float32 runs in here too, so the float64 inputs are cast, not truncated with a warning
     dt = jnp.float64 if x64 else jnp.float32
@@ -66,8 +67,11 @@ def solve_batch(law, theta0_SxP, W_SxN, logX_KxN, logL_N, *, delta=1e-3, max_ite
     state = jax.tree.map(np.array, start(jnp.asarray(theta0_SxP, dt), W, logX, logL))
     W = np.asarray(W)
     going = np.flatnonzero(~state.stopped)
+    if going.size <= MIN_ROWS:  # a small batch: one call, no padding
+      segment = max_iter
     while going.size and int(state.it[going[0]]) < max_iter:
-      rows = np.concatenate([going, np.full(_rows(going.size) - going.size, going[0])])  # pad with a repeat
+      size = going.size if segment == max_iter else _rows(max(going.size, MIN_ROWS))
+      rows = np.concatenate([going, np.full(size - going.size, going[0])])  # pad with a repeat
       until = min(int(state.it[going[0]]) + segment, max_iter)
       got = advance(lbfgs.State(*(a[rows] for a in state)), W[rows], logX, logL, until)
       for a, b in zip(state, got):

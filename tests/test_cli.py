@@ -85,3 +85,11 @@ def test_train_writes_record_and_curve_and_an_export_a_fresh_process_runs(tmp_pa
   res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.jaxexport"), str(tmp_path / "x.npy")],
                        capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
   assert res.stdout.strip() == "(3, 10)"
+
+
+def test_bench_rejects_an_unknown_row(capsys, tmp_path):
+  out = tmp_path / "bench.json"
+  assert main(["bench", "--rows", "chinchilla_fit,gpt_small", "--json", str(out)]) == 2
+  err = capsys.readouterr().err
+  assert "'gpt_small'" in err and "chinchilla_fit" in err and "Traceback" not in err
+  assert not out.exists()

@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
   b = sub.add_parser("bench", help="benchmark against PyTorch on this machine (needs `make bench`)")
   b.add_argument("--quick", action="store_true")
   b.add_argument("--json", help="write the results here")
+  b.add_argument("--rows", help="comma-separated rows (default: all): gpt_tiny_step (also gives peak_memory), "
+                 "resnet20_step, mlp_sweep32, chinchilla_fit, compile_cache")
 
   g = sub.add_parser("gallery", help="train every zoo family on a task that suits it (results/zoo_gallery)")
   g.add_argument("--out", default="results/zoo_gallery")
@@ -139,7 +141,10 @@ def _results_dir(d: str) -> None:
 def cmd_bench(args) -> int:
   from train import bench
 
-  return bench.main(quick=args.quick, json_path=args.json)
+  rows = tuple(r.strip() for r in args.rows.split(",")) if args.rows else bench.ROWS
+  if bad := [r for r in rows if r not in bench.ROWS]:
+    raise UsageError(f"unknown bench row(s) {', '.join(map(repr, bad))}; rows: {', '.join(bench.ROWS)}")
+  return bench.main(quick=args.quick, json_path=args.json, rows=rows)
 
 
 def cmd_gallery(args) -> int:
