@@ -88,10 +88,6 @@ def _subset(arrays: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
   return {key: v[keep] for key, v in arrays.items()}
 
 
-def _stack(trees):
-  return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
-
-
 def _index(tree, i):
   return jax.tree.map(lambda a: a[i], tree)
 
@@ -135,7 +131,7 @@ def train_group(
     source = load_init(base.init_from)
     pairs = [start_from(eng, s, source, lr) for s, lr in zip(states, lrs)]
     states, init_report = [p[0] for p in pairs], pairs[0][1]
-  state = _stack(states) if vm else states[0]
+  state = S.stack(eng, states) if vm else states[0]
   lr, key = (lrs, jnp.stack(train_keys)) if vm else (lrs[0], train_keys[0])
   if eng.mesh is not None:
     state = jax.tree.map(put, state)

@@ -59,24 +59,37 @@ def init_state(eng: Engine, key: jax.Array, arrays: dict, lr) -> TrainState:
 
 
 def init_states(eng: Engine, keys: list[jax.Array], arrays: dict, lrs) -> list[TrainState]:
-  """A fresh TrainState per (key, lr). The model's init runs as one program compiled once for all keys (not
-  hundreds of eagerly compiled ops), bit for bit the eager init (train.as_eager), and is freed afterwards."""
+  """A fresh TrainState per (key, lr). Model and optimizer init run as one program compiled once for all keys
+  (not hundreds of eagerly compiled ops) and kept in the executable cache, bit for bit the eager init
+  (train.as_eager); it is freed afterwards."""
   example = jax.tree.map(lambda a: a[:1], arrays)
   heap.trim_after_compiles()
-  eager = lambda key, *xs: eng.model.init({"params": key, "dropout": key, "noise": key}, *xs, train=False)
-  init = jax.jit(as_eager(eager))
+
+  def fresh(key, lr, *xs):
+    variables = dict(eng.model.init({"params": key, "dropout": key, "noise": key}, *xs, train=False))
+    params = variables.pop("params")
+    return TrainState(jnp.zeros((), jnp.int32), params, variables, eng.tx(lr).init(params))
+
+  init = exec_cache.cached(jax.jit(as_eager(fresh)), eng, "init")
   states = []
   for key, lr in zip(keys, lrs):
+    lr = jnp.asarray(lr, jnp.float32)
     try:
-      variables = dict(init(key, *eng.inputs(example)))
+      states.append(init(key, lr, *eng.inputs(example)))
     except NotBitExact:  # an op pair XLA may contract: the eager init, op by op
-      init = eager
-      variables = dict(init(key, *eng.inputs(example)))
-    params = variables.pop("params")
-    states.append(TrainState(jnp.zeros((), jnp.int32), params, variables, eng.tx(lr).init(params)))
+      init = fresh
+      states.append(init(key, lr, *eng.inputs(example)))
   del init
   heap.trim()  # the init's compiler memory, before the train step's compile and temporary buffer pile on
   return states
+
+
+def stack(eng: Engine, states: list[TrainState]) -> TrainState:
+  """The states of a vmapped group as one TrainState with a leading axis: one cached program, not an eagerly
+  compiled stack per leaf shape."""
+  fn = exec_cache.cached(jax.jit(lambda *ts: jax.tree.map(lambda *xs: jnp.stack(xs), *ts)), eng, "stack",
+                         group=len(states))
+  return fn(*states)
 
 
 def permutation(key: jax.Array, n: int) -> jax.Array:
