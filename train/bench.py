@@ -13,6 +13,8 @@ and the median of the per-repeat ratios. Rows:
   compile_cache   compile seconds of a sweep run again in a fresh process (JAX's persistent cache and the engine's
                   executable cache, its loads counted) vs its first run
   peak_memory     peak RSS of the gpt_tiny_step workers (all of it: runtime, compilation, training)
+
+--quick times the same work per repeat (the rows as the issue defines them) with fewer repeats and no torch.compile.
 """
 
 from __future__ import annotations
@@ -350,7 +352,7 @@ def bench_resnet(sz, log, policy) -> dict:
 
 
 def mlp_spec(runs: int, steps: int) -> dict[str, Any]:
-  """The sweep of mlp_sweep32: 8 seeds x 4 learning rates (fewer of both for --quick), one vmapped group."""
+  """The sweep of mlp_sweep32: 8 seeds x 4 learning rates (fewer of both when `runs` < 32), one vmapped group."""
   seeds = list(range(max(1, runs // 4)))
   lrs = [1e-3, 2e-3, 3e-3, 5e-3][: runs // len(seeds)]
   return {"name": "bench_mlp", "base": {"model": "mlp", "data": "mnist1d", "steps": steps, "batch_size": 128,
