@@ -24,6 +24,7 @@ METHODS = ("grid", "varpro")
 SMALL = 1 << 16  # rows x points below which screening in float32 costs more (compiling) than it saves
 SEGMENT = 16  # iterations between compactions of the rows still going
 MIN_ROWS = 64  # below this many rows a batch is not compacted: per-pass overhead outweighs the arithmetic saved
+SHRINK = 4  # the batch is compacted once at most 1/SHRINK of its rows are still going
 _SOLVERS = {}
 
 
@@ -51,8 +52,8 @@ def solve_batch(law, theta0_SxP, W_SxN, logX_KxN, logL_N, *, delta=1e-3, max_ite
   """L-BFGS from every row of theta0 with per-row point weights W, in float64 (or float32); numpy results.
 
   A vmapped while loop runs every row until the slowest stops, and starts differ ~10x in the iterations they
-  need, so the batch runs `segment` iterations at a time and each segment takes only the rows still going,
-  gathered into a batch rounded up to a power of two >= MIN_ROWS (500 Chinchilla starts: ~1/3 of the row-iterations).
+  need, so the batch runs `segment` iterations at a time, and once at most 1/SHRINK of its rows are still going
+  they carry on alone, gathered into a batch rounded up to a power of two >= MIN_ROWS.
   Each row runs the same algorithm either way (its rounding can differ with the batch's shape)."""
   with jax.enable_x64(True):  # float32 runs in here too, so the float64 inputs are cast, not truncated with a warning
     dt = jnp.float64 if x64 else jnp.float32
@@ -66,11 +67,12 @@ def solve_batch(law, theta0_SxP, W_SxN, logX_KxN, logL_N, *, delta=1e-3, max_ite
     W, logX, logL = (jnp.asarray(a, dt) for a in (W_SxN, logX_KxN, logL_N))
     state = jax.tree.map(np.array, start(jnp.asarray(theta0_SxP, dt), W, logX, logL))
     W = np.asarray(W)
-    going = np.flatnonzero(~state.stopped)
-    if going.size <= MIN_ROWS:  # a small batch: one call, no padding
+    going, size = np.flatnonzero(~state.stopped), len(theta0_SxP)
+    if size <= MIN_ROWS:  # a small batch: one call
       segment = max_iter
     while going.size and int(state.it[going[0]]) < max_iter:
-      size = going.size if segment == max_iter else _rows(max(going.size, MIN_ROWS))
+      if going.size <= size // SHRINK:  # a smaller batch (each size is a program to compile, so not too many)
+        size = max(_rows(going.size), MIN_ROWS)
       rows = np.concatenate([going, np.full(size - going.size, going[0])])  # pad with a repeat
       until = min(int(state.it[going[0]]) + segment, max_iter)
       got = advance(lbfgs.State(*(a[rows] for a in state)), W[rows], logX, logL, until)
