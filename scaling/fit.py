@@ -58,7 +58,7 @@ def solve_batch(law, theta0_SxP, W_SxN, logX_KxN, logL_N, *, delta=1e-3, max_ite
   with jax.enable_x64(True):  # float32 runs in here too, so the float64 inputs are cast, not truncated with a warning
     dt = jnp.float64 if x64 else jnp.float32
     # pad the points with zero-weight copies to a power of two (>= 64): fits of nearby sizes share one program
-    pad = _bucket(logL_N.shape[0]) - logL_N.shape[0]
+    pad = _pow2(logL_N.shape[0], 64) - logL_N.shape[0]
     if pad:
       W_SxN = np.concatenate([W_SxN, np.zeros((W_SxN.shape[0], pad))], axis=1)
       logX_KxN = np.concatenate([logX_KxN, np.repeat(logX_KxN[:, :1], pad, axis=1)], axis=1)
@@ -72,7 +72,7 @@ def solve_batch(law, theta0_SxP, W_SxN, logX_KxN, logL_N, *, delta=1e-3, max_ite
       segment = max_iter
     while going.size and int(state.it[going[0]]) < max_iter:
       if going.size <= size // SHRINK:  # a smaller batch (each size is a program to compile, so not too many)
-        size = max(_rows(going.size), MIN_ROWS)
+        size = _pow2(going.size, MIN_ROWS)
       rows = np.concatenate([going, np.full(size - going.size, going[0])])  # pad with a repeat
       until = min(int(state.it[going[0]]) + segment, max_iter)
       got = advance(lbfgs.State(*(a[rows] for a in state)), W[rows], logX, logL, until)
@@ -82,12 +82,9 @@ def solve_batch(law, theta0_SxP, W_SxN, logX_KxN, logL_N, *, delta=1e-3, max_ite
     return lbfgs.Result(*(np.asarray(a) for a in lbfgs.result(state)))
 
 
-def _rows(n: int) -> int:
-  return 1 << (n - 1).bit_length()
-
-
-def _bucket(n: int) -> int:
-  return max(64, 1 << (n - 1).bit_length())
+def _pow2(n: int, least: int) -> int:
+  """The smallest power of two >= n, and at least `least`: batch shapes that share compiled programs."""
+  return max(least, 1 << (n - 1).bit_length())
 
 
 def _best(res: lbfgs.Result, axis=-1):
@@ -103,7 +100,7 @@ def screen_and_polish(law, starts_SxP, W_GxN, logX, logL, *, delta, max_iter, ke
   Returns (best theta (G, P), best objective (G,), screening result, polish result).
   """
   G, S = W_GxN.shape[0], starts_SxP.shape[0]
-  if G * S * _bucket(logL.shape[0]) <= SMALL:  # small batch: one float64 run, half the compiling
+  if G * S * _pow2(logL.shape[0], 64) <= SMALL:  # small batch: one float64 run, half the compiling
     res = solve_batch(law, np.tile(starts_SxP, (G, 1)), np.repeat(W_GxN, S, axis=0), logX, logL, delta=delta,
                       max_iter=max_iter)
     i, f = _best(lbfgs.Result(*(a.reshape((G, S) + a.shape[1:]) for a in res)))

@@ -87,9 +87,10 @@ def init_states(eng: Engine, keys: list[jax.Array], arrays: dict, lrs) -> list[T
 def stack(eng: Engine, states: list[TrainState]) -> TrainState:
   """The states of a vmapped group as one TrainState with a leading axis: one cached program, not an eagerly
   compiled stack per leaf shape."""
-  fn = exec_cache.cached(jax.jit(lambda *ts: jax.tree.map(lambda *xs: jnp.stack(xs), *ts)), eng, "stack",
-                         group=len(states))
-  return fn(*states)
+  return exec_cache.cached(_stack, eng, "stack", group=len(states))(*states)
+
+
+_stack = jax.jit(lambda *trees: jax.tree.map(lambda *xs: jnp.stack(xs), *trees))  # one jit: traced once per shape
 
 
 def permutation(key: jax.Array, n: int) -> jax.Array:
