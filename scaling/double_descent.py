@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.signal import find_peaks
 
-from scaling.checks import as_array
+from scalezoo.scaling.checks import as_array
 
 
 @dataclass

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scaling.checks import as_array
-from scaling.fit import Fit, fit_law
+from scalezoo.scaling.checks import as_array
+from scalezoo.scaling.fit import Fit, fit_law
 
 
 @dataclass

@@ -15,10 +15,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from scaling import laws as _laws
-from scaling import lbfgs
-from scaling.checks import as_positive_inputs
-from scaling.varpro import varpro_starts
+from scalezoo.scaling import laws as _laws
+from scalezoo.scaling import lbfgs
+from scalezoo.scaling.checks import as_positive_inputs
+from scalezoo.scaling.varpro import varpro_starts
 
 METHODS = ("grid", "varpro")
 SMALL = 1 << 16  # rows x points below which screening in float32 costs more (compiling) than it saves

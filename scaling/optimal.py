@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scaling.checks import as_array
+from scalezoo.scaling.checks import as_array
 
 
 def _pct(samples: np.ndarray, ci: float, axis=0):

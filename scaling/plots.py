@@ -10,7 +10,7 @@ from matplotlib import cm, colors, ticker
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from scaling.optimal import compute_optimal, envelope
+from scalezoo.scaling.optimal import compute_optimal, envelope
 
 RC = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 7.5, "xtick.labelsize": 8,
       "ytick.labelsize": 8, "lines.linewidth": 1.4, "axes.spines.top": False, "axes.spines.right": False}

@@ -9,9 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import minimize
 
-from scaling import laws as _laws
-from scaling.checks import as_positive_inputs
-from scaling.fit import Fit, _stats, huber
+from scalezoo.scaling import laws as _laws
+from scalezoo.scaling.checks import as_positive_inputs
+from scalezoo.scaling.fit import Fit, _stats, huber
 
 
 def fit_reference_scipy(law, inputs: dict, loss, *, grid=None, huber_delta: float = 1e-3) -> Fit:

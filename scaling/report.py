@@ -4,11 +4,11 @@ from pathlib import Path
 
 import numpy as np
 
-from scaling import laws as _laws
-from scaling import plots
-from scaling.fit import Fit, fit_law
-from scaling.optimal import pareto_frontier
-from scaling.table import finished, table
+from scalezoo.scaling import laws as _laws
+from scalezoo.scaling import plots
+from scalezoo.scaling.fit import Fit, fit_law
+from scalezoo.scaling.optimal import pareto_frontier
+from scalezoo.scaling.table import finished, table
 
 X_ALIASES = {"params": "N", "n": "N", "data": "D", "examples": "D", "tokens": "D", "compute": "C", "flops": "C"}
 
@@ -104,7 +104,7 @@ def plot_dir(path, *, y: str = "metrics.test_loss") -> list[Path]:
 
 def _by_group(X, L, ok, x, other, path):
   """Final loss vs x, one line per value of the other variable (no fit yet)."""
-  from scaling.plots import _cmap, _figure, _log, save
+  from scalezoo.scaling.plots import _cmap, _figure, _log, save
 
   fig, (ax,) = _figure(width=4.8, height=3.5)
   sm = _cmap(X[other][ok])

@@ -41,27 +41,27 @@ def _column(values: list) -> np.ndarray:
 
 
 def read_rows(path) -> list[dict]:
-  """The JSON rows of runs.jsonl (or of the file itself). A torn last line (power cut mid-append) is skipped;
-  a bad line elsewhere raises ValueError with its line number."""
+  """The records of runs.jsonl (or of the file itself): the one reader, used by the sweep's store too.
+
+  A torn last line (no newline at the end: a writer killed mid-append) is ignored, with a warning, and the next
+  append cuts it off; any other line that is not a JSON object raises ValueError naming the file and line."""
   p = Path(path)
   if p.is_dir():
     p = p / "runs.jsonl"
   if not p.exists():
     raise ValueError(f"no results file at {p}")
-  lines = p.read_text().split("\n")
-  while lines and not lines[-1].strip():
-    lines.pop()
+  *lines, tail = p.read_bytes().split(b"\n")  # tail: what follows the last newline, b"" unless torn
+  if tail.strip():
+    warnings.warn(f"{p}: ignored a torn last line ({len(tail)} bytes, no newline)", stacklevel=2)
   rows = []
   for i, line in enumerate(lines):
     if not line.strip():
       continue
     try:
       row = json.loads(line)
-    except json.JSONDecodeError as e:
-      if i == len(lines) - 1:
-        warnings.warn(f"{p}: skipped a torn last line ({len(line)} chars)", stacklevel=2)
-        continue
-      raise ValueError(f"{p}:{i + 1}: not valid JSON ({e.msg}); only a torn last line is skipped") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+      why = e.msg if isinstance(e, json.JSONDecodeError) else "not UTF-8"
+      raise ValueError(f"{p}:{i + 1}: not valid JSON ({why}); only a torn last line (no newline) is ignored") from None
     if not isinstance(row, dict):
       raise ValueError(f"{p}:{i + 1}: expected a JSON object, got {type(row).__name__}")
     rows.append(row)

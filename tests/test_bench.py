@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-import zoo
-from train import bench
+from scalezoo import zoo
+from scalezoo.train.bench.driver import driver as bench
 
 needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed (make bench)")
 
@@ -20,7 +20,7 @@ def test_torch_is_not_imported_on_the_normal_path():
 
 @needs_torch
 def test_torch_twins_have_our_parameter_counts():
-  from train import bench_torch as T
+  from scalezoo.train import bench_torch as T
 
   assert T.count_params(T.GPT(**bench.GPT)) == zoo.count_params("gpt", **bench.GPT)
   assert T.count_params(T.ResNetCifar(20)) == zoo.count_params("resnet20") == 269_722
@@ -34,7 +34,7 @@ def test_torch_gpt_computes_what_ours_computes():
   import numpy as np
   import torch
 
-  from train import bench_torch as T
+  from scalezoo.train import bench_torch as T
 
   cfg = dict(vocab=11, context=8, d_model=16, n_layers=2, n_heads=2)
   tokens = np.random.default_rng(0).integers(0, 11, (2, 8))

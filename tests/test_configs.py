@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from train import config, gallery, sweep
+from scalezoo.train import config, gallery, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.toml"))

@@ -4,8 +4,8 @@ import sys
 import numpy as np
 import pytest
 
-import train.data as data
-from train.data import bytelm, idx, pycode, random_features
+from scalezoo.train import data
+from scalezoo.train.data import bytelm, idx, pycode, random_features
 
 SMALL = {  # name -> options small enough for the whole file to stay fast
   "digits": {},
@@ -109,7 +109,7 @@ def test_teacher_student_regression_and_nesting_in_n():
   assert s.task == "regression" and s.train["y"].dtype == np.float32 and s.train["y"].ndim == 1
   with pytest.raises(ValueError, match="label noise needs a classification"):
     data.load("teacher_student", noise=0.1, num_classes=0, n=100)
-  from train.data.teacher_student import _generate
+  from scalezoo.train.data.teacher_student import _generate
   assert np.array_equal(_generate(8, 100, 10, 0.0, 64, 2, 0)[0], _generate(8, 200, 10, 0.0, 64, 2, 0)[0][:100])
 
 

@@ -2,7 +2,7 @@
 
 import json
 
-from train import gallery, store
+from scalezoo.train.studies import gallery, store
 
 
 def test_gallery_quick_subset(tmp_path, capsys):

@@ -4,8 +4,8 @@ import jax
 import numpy as np
 import pytest
 
-from train import generative as G
-from train import mlm
+from scalezoo.train.recipes import generative as G
+from scalezoo.train.recipes import mlm
 
 
 def _images(n=64, size=8, seed=0):

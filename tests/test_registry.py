@@ -2,7 +2,7 @@ import jax
 import numpy as np
 import pytest
 
-import zoo
+from scalezoo import zoo
 
 
 def test_mlp_count_matches_layer_arithmetic():

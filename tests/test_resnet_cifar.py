@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from zoo.resnet_cifar import Conv, conv
+from scalezoo.zoo.resnet_cifar import Conv, conv
 
 # (input size, in channels, out channels, kernel, stride): every shape family ResNet-20/56 and option B use, odd
 # sizes too (a strided window that does not reach the last row)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import scaling
+from scalezoo import scaling
 
 
 def _random_features(n=40, d=8, widths=None, seeds=4, noise=0.3):

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import scaling
-from scaling import laws
+from scalezoo import scaling
+from scalezoo.scaling import laws
 
 EPOCH = Path("/work/shared/data/chinchilla_epoch/svg_extracted_data.csv")
 # Besiroglu et al. 2024 (arXiv:2404.10102), Table 1: estimate (standard error)
@@ -172,7 +172,7 @@ def test_compacted_batch_finds_what_the_uncompacted_one_finds():
   """solve_batch pauses the batch every `segment` iterations and drops finished rows. Rows follow the same
   algorithm either way; rounding may differ with the batch's shape, which can tip a long ill-conditioned run
   into another basin, so: the same best optimum, and nearly every row at the same objective."""
-  from scaling.fit import solve_batch
+  from scalezoo.scaling.fit import solve_batch
 
   rng = np.random.default_rng(0)
   N, D = np.exp(rng.uniform(np.log(1e6), np.log(1e9), 60)), np.exp(rng.uniform(np.log(1e8), np.log(1e11), 60))

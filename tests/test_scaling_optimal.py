@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-import scaling
-from scaling import laws
+from scalezoo import scaling
+from scalezoo.scaling import laws
 
 TRUE = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}  # Hoffmann et al.'s approach-3 law
 A_TRUE = TRUE["beta"] / (TRUE["alpha"] + TRUE["beta"])  # 0.4516

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-import scaling
+from scalezoo import scaling
 
 
 def _row(i, width, n_train, status="finished"):
@@ -73,7 +73,7 @@ def test_fit_dir_and_plot_dir(results):
 
 
 def test_error_curves_shapes_values_and_missing_runs(tmp_path):
-  from scaling import error_curves, select, table
+  from scalezoo.scaling import error_curves, select, table
 
   rows = [{"run_id": f"{s}{w}", "status": "finished", "config": {"seed": s, "model_args": {"width": w}},
            "metrics": {"train_accuracy": 1 - 0.1 * w, "test_accuracy": 0.5 + 0.01 * s}}

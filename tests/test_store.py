@@ -2,7 +2,7 @@
 
 import json
 
-from train import store
+from scalezoo.train.sweep import store
 
 
 def test_append_and_read_round_trip(tmp_path):

@@ -16,8 +16,8 @@ import jax
 import pytest
 from jax.experimental.compilation_cache import compilation_cache
 
-from train import cli, store, sweep
-from train.config import ConfigError
+from scalezoo.train import cli, store, sweep
+from scalezoo.train.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "sweep_tiny.toml"

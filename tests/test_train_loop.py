@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from train import config, loop
-from train import step as S
+from scalezoo.train import config, loop
+from scalezoo.train import step as S
 
 TINY = dict(model="mlp", data="digits", data_args={"flat": True, "n_train": 512}, model_args={"width": 32},
             steps=60, batch_size=32, eval_every=20)
@@ -110,8 +110,8 @@ def test_each_schedule_decreases_the_loss(schedule):
 
 
 def test_schedules_have_the_shape_they_claim():
-  from train import optim
-  from train.config import ScheduleConfig
+  from scalezoo.train import optim
+  from scalezoo.train.config import ScheduleConfig
 
   cos = optim.schedule(ScheduleConfig(name="cosine", warmup=10), 110, 1.0)
   assert float(cos(0)) == 0.0 and float(cos(10)) == pytest.approx(1.0) and float(cos(110)) == pytest.approx(0.0)
@@ -196,7 +196,7 @@ n_train = 512
 
 
 def test_sequence_accuracy_counts_only_scored_positions():
-  from train.tasks import get
+  from scalezoo.train.tasks import get
 
   task = get("seq_labeling")
   y = jnp.asarray([[1, 2, 3, 4]])

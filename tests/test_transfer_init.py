@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from train import config, loop
-from train.run import train_to_dir
+from scalezoo.train import config, loop
+from scalezoo.train.run import train_to_dir
 
 BASE = dict(model="mlp", data="digits", data_args={"flat": True, "n_train": 256}, model_args={"width": 16},
             steps=40, batch_size=32, eval_every=20, checkpoint_every=40)

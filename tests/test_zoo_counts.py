@@ -6,9 +6,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-import zoo
-from zoo import gpt as gpt_module
-from zoo import transformer as transformer_module
+from scalezoo import zoo
+from scalezoo.zoo import gpt as gpt_module
+from scalezoo.zoo import transformer as transformer_module
 
 REFERENCED = [n for n in zoo.names() if zoo.spec(n).reference_params is not None]
 TASKS = {"classification", "lm", "seq2seq", "mlm", "generative", "node_classification", "graph_classification",

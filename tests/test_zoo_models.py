@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import zoo
+from scalezoo import zoo
 
 B = 2
 VGG = dict(image_size=32, width=4, hidden=16, pool_size=2, num_classes=10, depth=11)  # the layouts differ in counts

@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_models(args) -> int:
-  import zoo
+  from scalezoo import zoo
 
   rows = []
   for name in zoo.names():
@@ -85,20 +85,27 @@ def cmd_models(args) -> int:
 
 
 def cmd_train(args) -> int:
-  from train import config
-  from train.run import train_to_dir
+  from scalezoo.train import config, loop
+  from scalezoo.train.progress import Progress
 
   cfg = config.load(args.config, args.set)  # validate fully before anything is written
-  export = Path(args.export) if args.export else None
-  rec = train_to_dir(cfg, Path(args.out), progress=not args.quiet, export=export)
-  m = rec["metrics"]
-  summary = ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float))
-  print(f"{rec['status']}: {rec['run_id']} {summary}")
-  return 0 if rec["status"] in ("finished", "diverged") else 1
+  split = loop.load_split_checked(cfg)
+  bar = Progress(cfg.steps, f"train {cfg.model}", enabled=not args.quiet)
+  rec, state, eng = loop.fit(cfg, out=args.out, split=split, progress=lambda d, t, m: bar.update(d, m))
+  rec = rec[0]
+  bar.update(cfg.steps if rec.status == "finished" else rec.steps_run, rec.status, force=True)
+  bar.close()
+  if args.export and rec.status == "finished":
+    from scalezoo.train import export
+
+    export.save(args.export, export.export_apply(eng, state, split.test))
+  summary = ", ".join(f"{k} {v:.4f}" for k, v in rec.metrics.items() if isinstance(v, float))
+  print(f"{rec.status}: {rec.run_id} {summary}")
+  return 0 if rec.status in ("finished", "diverged") else 1
 
 
 def cmd_sweep(args) -> int:
-  from train import sweep
+  from scalezoo.train import sweep
 
   spec = sweep.load(args.spec, args.set)  # the whole grid is validated before anything is written
   if args.executor:
@@ -117,7 +124,7 @@ def cmd_sweep(args) -> int:
 
 def cmd_fit(args) -> int:
   _results_dir(args.dir)
-  from scaling import report
+  from scalezoo.scaling import report
 
   _, text = report.fit_dir(args.dir, args.law, x=args.x, y=args.y, bootstrap=args.bootstrap)
   print(text)
@@ -126,7 +133,7 @@ def cmd_fit(args) -> int:
 
 def cmd_plot(args) -> int:
   _results_dir(args.dir)
-  from scaling import report
+  from scalezoo.scaling import report
 
   for path in report.plot_dir(args.dir):
     print(path)
@@ -139,7 +146,7 @@ def _results_dir(d: str) -> None:
 
 
 def cmd_bench(args) -> int:
-  from train import bench
+  from scalezoo.train.bench.driver import driver as bench
 
   rows = tuple(r.strip() for r in args.rows.split(",")) if args.rows else bench.ROWS
   if bad := [r for r in rows if r not in bench.ROWS]:
@@ -148,13 +155,13 @@ def cmd_bench(args) -> int:
 
 
 def cmd_gallery(args) -> int:
-  from train import gallery
+  from scalezoo.train.studies import gallery
 
   return gallery.main(args.out, quick=args.quick, only=args.only)
 
 
 def cmd_demo(args) -> int:
-  from train import demo
+  from scalezoo.train.studies import demo
 
   return demo.main(Path(args.out), progress=not args.quiet, fresh=args.fresh)
 
@@ -166,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     import jax
 
     jax.distributed.initialize()  # coordinator from JAX_COORDINATOR_ADDRESS / SLURM / TPU metadata
-  from train.config import ConfigError
+  from scalezoo.train.config import ConfigError
 
   try:
     return globals()[f"cmd_{args.command}"](args)

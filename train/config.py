@@ -149,8 +149,8 @@ def parse(raw: dict[str, Any], where: str = "config") -> RunConfig:
 
 
 def _check_names(cfg: RunConfig, where: str) -> None:
-  import zoo
-  from train import data
+  from scalezoo import zoo
+  from scalezoo.train import data
 
   try:
     zoo.resolve(cfg.model, **cfg.model_args)

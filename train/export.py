@@ -8,7 +8,8 @@ from pathlib import Path
 import jax
 from jax import export as jax_export
 
-from train import step as S
+from scalezoo.train import files
+from scalezoo.train import step as S
 
 
 def export_apply(eng: S.Engine, state: S.TrainState, example: dict) -> bytes:
@@ -24,12 +25,4 @@ def export_apply(eng: S.Engine, state: S.TrainState, example: dict) -> bytes:
 
 
 def save(path: str | Path, blob: bytes) -> None:
-  path = Path(path)
-  tmp = path.with_suffix(path.suffix + ".tmp")
-  tmp.write_bytes(blob)
-  tmp.replace(path)
-
-
-def load(path: str | Path):
-  """The exported function: call it with the model's inputs (numpy or jax arrays)."""
-  return jax_export.deserialize(bytearray(Path(path).read_bytes())).call
+  files.write_atomic(path, blob)

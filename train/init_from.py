@@ -9,7 +9,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from train import step as S
+from scalezoo.train import step as S
 
 
 def load_init(path: str | Path) -> dict[str, Any]:

@@ -1,31 +1,35 @@
-"""The training loop: a RunConfig in, a trained model and a record out.
+"""The training loop: RunConfigs in, trained states and RunRecords out.
 
 `fit_group` trains runs that share a compiled shape (they differ only in seed and learning rate) together under
-jax.vmap; `fit` is the group of one. Steps run in lax.scan chunks between evaluations; divergence, early
-stopping, checkpoints and progress are handled at chunk boundaries, so a resumed run repeats the same chunks.
+jax.vmap; `fit` trains one run, into a run folder when given one. Steps run in lax.scan chunks between
+evaluations; divergence, early stopping, checkpoints and progress are handled at chunk boundaries, so a resumed run
+repeats the same chunks.
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-import zoo
-from train import data as data_lib
-from train import step as S
-from train import store
-from train.checkpoint import Checkpointer
-from train.config import RunConfig
-from train.init_from import load_init, start_from
-from train.tasks import get as get_task
+from scalezoo import zoo
+from scalezoo.train import data as data_lib
+from scalezoo.train import files
+from scalezoo.train import step as S
+from scalezoo.train.checkpoint import Checkpointer
+from scalezoo.train.config import ConfigError, RunConfig
+from scalezoo.train.record import RunRecord, now
+from scalezoo.train.init_from import load_init, start_from
+from scalezoo.train.tasks import get as get_task
 
 # Model options a data set fills in when the config leaves them out.
 FROM_DATA = {
@@ -54,6 +58,14 @@ def load_split(cfg: RunConfig) -> data_lib.Split:
   return _own_masks(data_lib.load(cfg.data, seed=cfg.data_seed, **cfg.data_args))
 
 
+def load_split_checked(cfg: RunConfig) -> data_lib.Split:
+  """load_split with a data error (a missing user file, a bad option) as bad input, before anything is written."""
+  try:
+    return load_split(cfg)
+  except ValueError as e:
+    raise ConfigError(f"data {cfg.data!r}: {e}") from None
+
+
 def _own_masks(split: data_lib.Split) -> data_lib.Split:
   """One-graph node tasks hold the graph in every split with three masks: each split keeps its own as `mask`."""
   if "train_mask" not in split.train:
@@ -76,16 +88,67 @@ def make_engine(cfg: RunConfig, split: data_lib.Split) -> S.Engine:
                   n_train, mesh)
 
 
-TRAIN_EVAL_MAX = 10_000
+TRAIN_EVAL_MAX = 10_000  # examples of the training set an evaluation uses at most
+EVAL_BATCH = 512
 
 
-def _subset(arrays: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
-  """A fixed random subset of k examples (all of them when k covers the set)."""
+def chunk_length(steps: int, eval_every: int) -> int:
+  """Steps per lax.scan chunk: eval_every, else about 20 chunks (and evaluations) per run."""
+  return eval_every or max(1, math.ceil(steps / 20))
+
+
+def eval_subset(arrays: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
+  """The examples an evaluation uses: a fixed random subset of k (all of them when k is 0 or covers the set)."""
   n = len(arrays["y"])
   if not 0 < k < n:
     return arrays
   keep = np.sort(np.random.default_rng(0).permutation(n)[:k])
   return {key: v[keep] for key, v in arrays.items()}
+
+
+def eval_sets(cfg: RunConfig, split: data_lib.Split) -> dict[str, list]:
+  """Padded evaluation batches of each split: every example, or eval_examples of each when set (a language model's
+  splits hold far more windows than are worth a pass); the training set at most TRAIN_EVAL_MAX examples."""
+  batch = min(EVAL_BATCH, max(len(p["y"]) for p in (split.train, split.val, split.test)))
+  k = cfg.eval_examples
+  return {name: S.pad_for_eval(eval_subset(arrs, k or cap), batch)
+          for name, arrs, cap in (("train", split.train, TRAIN_EVAL_MAX), ("val", split.val, 0),
+                                  ("test", split.test, 0))}
+
+
+class ChunkTimer:
+  """Wall time of the chunks: a chunk length's first call compiles (and runs), so it counts as compile time."""
+
+  def __init__(self, compile_time: float = 0.0, train_time: float = 0.0, timed_steps: int = 0):
+    self.compile_time, self.train_time, self.timed_steps, self.seen = compile_time, train_time, timed_steps, set()
+
+  def run(self, fn, length: int, *args):
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    dt = time.perf_counter() - t0
+    if length in self.seen:
+      self.train_time, self.timed_steps = self.train_time + dt, self.timed_steps + length
+    else:
+      self.seen.add(length)
+      self.compile_time += dt
+    return out
+
+  @property
+  def step_time(self) -> float | None:
+    return self.train_time / self.timed_steps if self.timed_steps else None
+
+  def state(self) -> dict[str, float]:
+    return {"compile_time": self.compile_time, "train_time": self.train_time, "timed_steps": self.timed_steps}
+
+
+class Trained(NamedTuple):
+  records: list[RunRecord]  # one per run, in order
+  state: S.TrainState  # the final (or best) state, stacked over the group when it has several runs
+  engine: S.Engine
+
+  @property
+  def record(self) -> RunRecord:
+    return self.records[0]
 
 
 def _index(tree, i):
@@ -97,21 +160,17 @@ def _status_record(cfg: RunConfig) -> dict[str, Any]:
           "stopped_step": None, "first_loss": None, "best_val": math.inf, "evals_since_best": 0}
 
 
-def fit_group(cfgs: Sequence[RunConfig], **kwargs) -> list[dict[str, Any]]:
-  """Train runs that share a shape (same group_key) together; returns one record per run, in order."""
-  return train_group(cfgs, **kwargs)[0]
-
-
-def train_group(
+def fit_group(
   cfgs: Sequence[RunConfig],
   *,
   checkpoint_dir: str | Path | None = None,
   progress: Callable[[int, int, str], None] | None = None,
   split: data_lib.Split | None = None,
-) -> tuple[list[dict[str, Any]], S.TrainState, S.Engine]:
-  """`fit_group` that also returns the final state (stacked over the group when it has several runs) and the
-  engine, for export or further use."""
+) -> Trained:
+  """Train runs that share a shape (same group_key) together, resuming from `checkpoint_dir` when it holds a
+  checkpoint of theirs."""
   cfgs = list(cfgs)
+  started = now()
   base = cfgs[0]
   if any(group_key(c) != group_key(base) for c in cfgs):
     raise ValueError("fit_group needs runs that differ only in seed and optimizer.lr")
@@ -131,22 +190,15 @@ def train_group(
     source = load_init(base.init_from)
     pairs = [start_from(eng, s, source, lr) for s, lr in zip(states, lrs)]
     states, init_report = [p[0] for p in pairs], pairs[0][1]
-  state = S.stack(eng, states) if vm else states[0]
+  state = S.stack(states) if vm else states[0]
   lr, key = (lrs, jnp.stack(train_keys)) if vm else (lrs[0], train_keys[0])
   if eng.mesh is not None:
     state = jax.tree.map(put, state)
 
   steps = base.steps
-  chunk = base.eval_every or max(1, math.ceil(steps / 20))
-  eval_batch = min(512, max(len(p["y"]) for p in (split.train, split.val, split.test)))
-  # Evaluations use every example of a split, or a fixed random subset of eval_examples of each when set (a
-  # language model's splits hold far more windows than are worth a pass); the training set at most
-  # TRAIN_EVAL_MAX examples.
-  k = base.eval_examples
-  eval_sets = {name: S.pad_for_eval(_subset(arrs, k or cap), eval_batch)
-               for name, arrs, cap in (("train", split.train, TRAIN_EVAL_MAX), ("val", split.val, 0),
-                                       ("test", split.test, 0))}
-  curve_set = eval_sets["val"]
+  chunk = chunk_length(steps, base.eval_every)
+  evals = eval_sets(base, split)
+  curve_set = evals["val"]
   runs = [_status_record(c) for c in cfgs]
   curve: dict[str, list] = {k: [] for k in ("step", "examples", "flops", "train_loss", "val_loss", "grad_norm")}
   curves = [{k: [] for k in curve} for _ in cfgs]
@@ -156,33 +208,24 @@ def train_group(
   flops_step = S.flops_of_step(eng, states[0], arrays, lrs[0], train_keys[0])
 
   ckpt = Checkpointer(checkpoint_dir) if checkpoint_dir and base.checkpoint_every else None
-  done, compile_time, train_time = 0, 0.0, 0.0
+  done, timer = 0, ChunkTimer()
   if ckpt:
     abstract = {"state": state, "best": best}
     got = ckpt.restore_latest(jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), abstract))
     if got is not None:
       done, restored, meta = got
       state, best = restored["state"], restored["best"]
-      runs, curves = meta["runs"], meta["curves"]
-      compile_time, train_time = meta["compile_time"], meta["train_time"]
+      runs, curves, started = meta["runs"], meta["curves"], meta.get("started_at", started)
+      timer = ChunkTimer(meta["compile_time"], meta["train_time"], meta.get("timed_steps", 0))
   for r in runs:
     r["best_val"] = math.inf if r["best_val"] is None else r["best_val"]
 
-  last_saved, compiled = done, set()
+  last_saved = done
   while done < steps and any(r["status"] == "running" for r in runs):
     n = min(chunk, steps - done)
-    fn = S.compiled_chunk(eng, n, G)
-    t0 = time.perf_counter()
-    first_call = n not in compiled
-    compiled.add(n)
-    state, m = fn(state, arrays, lr, key)
+    state, m = timer.run(S.compiled_chunk(eng, n, G), n, state, arrays, lr, key)
     loss = np.asarray(m["loss"]).reshape(G, n)
     gnorm = np.asarray(m["grad_norm"]).reshape(G, n)
-    dt = time.perf_counter() - t0
-    if first_call:  # the first call of a shape pays for compilation (and runs one chunk)
-      compile_time += dt
-    else:
-      train_time += dt
     ev = S.evaluate_split(eng, G, state.params, state.model_state, curve_set)
     val = ev["loss"].reshape(G) / np.maximum(ev["weight"].reshape(G), 1)
     for i, r in enumerate(runs):
@@ -218,24 +261,20 @@ def train_group(
       msg = f"loss {np.mean(alive):.4f}" if alive else "diverged"
       progress(done, steps, msg)
     if ckpt and (done - last_saved >= base.checkpoint_every or done == steps):
-      meta = {"runs": runs, "curves": curves, "compile_time": compile_time, "train_time": train_time}
-      ckpt.save(done, {"state": state, "best": best}, store.json_safe(meta))
+      meta = {"runs": runs, "curves": curves, "started_at": started, **timer.state()}
+      ckpt.save(done, {"state": state, "best": best}, files.json_safe(meta))
       last_saved = done
   if ckpt:
     ckpt.close()
 
   final = best if base.early_stopping_patience else state
   results = {name: S.evaluate_split(eng, G, final.params, final.model_state, batches)
-             for name, batches in eval_sets.items()}  # the test set: evaluated once, here
+             for name, batches in evals.items()}  # the test set: evaluated once, here
   wall = time.perf_counter() - t_start
-  records = []
   n_split = zoo.count_params_split(base.model, **model_args(base, split.info))  # traces init: once, not once per run
-  for i, (cfg, r) in enumerate(zip(cfgs, runs)):
-    records.append(_record(cfg, r, curves[i], results, i, vm, eng, split, flops_step, done, compile_time,
-                           train_time, wall, n_split))
-    if init_report is not None:
-      records[-1]["init"] = init_report
-  return records, final, eng
+  records = [_record(cfg, r, curves[i], _index(results, i) if vm else results, eng, split, flops_step, done, timer,
+                     wall, n_split, G, init_report, started) for i, (cfg, r) in enumerate(zip(cfgs, runs))]
+  return Trained(records, final, eng)
 
 
 def _put_member(best, state, i, vm):
@@ -244,12 +283,12 @@ def _put_member(best, state, i, vm):
   return jax.tree.map(lambda b, s: b.at[i].set(s[i]), best, state)
 
 
-def _record(cfg, r, curve, results, i, vm, eng, split, flops_step, done, compile_time, train_time, wall, n_split):
+def _record(cfg, r, curve, results, eng, split, flops_step, done, timer, wall, n_split, G, init_report,
+            started) -> RunRecord:
   status = "finished" if r["status"] in ("running", "stopped") else r["status"]
   steps_run = r["diverged_step"] or r["stopped_step"] or done
   metrics: dict[str, Any] = {}
   for name, res in results.items():
-    res = _index(res, i) if vm else res
     mean = float(res["loss"] / max(res["weight"], 1))
     metrics[f"{name}_loss"] = mean if status == "finished" else float("nan")
     extra = eng.task.finish({k: v for k, v in res.items() if k not in ("loss", "weight")})
@@ -261,31 +300,37 @@ def _record(cfg, r, curve, results, i, vm, eng, split, flops_step, done, compile
     metrics["test_bits_per_byte"] = metrics["test_loss"] / math.log(2)
   tokens_per_example = int(np.prod(split.train["y"].shape[1:])) if split.task in ("lm", "seq_labeling") else None
   examples = steps_run * eng.batch_size
-  return {
-    "run_id": cfg.run_id(),
-    "status": status,
-    "config": cfg.to_dict(),
-    "model_args": model_args(cfg, split.info),
-    "data_info": {k: v for k, v in split.info.items() if isinstance(v, str | int | float | bool | list | tuple)},
-    "metrics": metrics,
-    "params": n_split["all"],
-    "params_non_embedding": n_split["non_embedding"],
-    "flops_per_step": flops_step,
-    "flops_total": flops_step * steps_run,
-    "steps_run": steps_run,
-    "examples_seen": examples,
-    "tokens_seen": examples * tokens_per_example if tokens_per_example else None,
-    "diverged_step": r["diverged_step"],
-    "stopped_step": r["stopped_step"],
-    "wall_time": wall,
-    "step_time": train_time / max(done, 1),
-    "compile_time": compile_time,
-    "group_size": len(results["test"]["loss"]) if vm else 1,
-    "curve": curve,
-  }
+  return RunRecord(
+    run_id=cfg.run_id(), status=status, config=cfg.to_dict(), metrics=metrics,
+    model_args=model_args(cfg, split.info),
+    data_info={k: v for k, v in split.info.items() if isinstance(v, str | int | float | bool | list | tuple)},
+    params=n_split["all"], params_non_embedding=n_split["non_embedding"],
+    flops_per_step=flops_step, flops_total=flops_step * steps_run, steps_run=steps_run, examples_seen=examples,
+    tokens_seen=examples * tokens_per_example if tokens_per_example else None,
+    diverged_step=r["diverged_step"], stopped_step=r["stopped_step"],
+    wall_time=wall, step_time=timer.step_time, compile_time=timer.compile_time, group_size=G, curve=curve,
+    init=init_report, started_at=started, ended_at=now(),
+  )
 
 
-def fit(cfg: RunConfig, *, checkpoint_dir: str | Path | None = None,
-        progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
-  """Train one run; returns its record (see `fit_group`)."""
-  return fit_group([cfg], checkpoint_dir=checkpoint_dir, progress=progress)[0]
+def fit(cfg: RunConfig, *, out: str | Path | None = None, progress: Callable[[int, int, str], None] | None = None,
+        split: data_lib.Split | None = None) -> Trained:
+  """Train one run. With `out`, a run folder: checkpoints/ (when checkpoint_every > 0, resumed from on a rerun),
+  then record.json and curve.csv."""
+  if out is None:
+    return fit_group([cfg], progress=progress, split=split)
+  split = split if split is not None else load_split_checked(cfg)
+  out = Path(out)
+  out.mkdir(parents=True, exist_ok=True)
+  trained = fit_group([cfg], checkpoint_dir=out / "checkpoints", progress=progress, split=split)
+  files.write_json(out / "record.json", trained.record.to_dict())
+  write_curve_csv(out / "curve.csv", trained.record.curve)
+  return trained
+
+
+def write_curve_csv(path: Path, curve: dict[str, list]) -> None:
+  text = io.StringIO()
+  w = csv.writer(text)
+  w.writerow(list(curve))
+  w.writerows(zip(*curve.values()))
+  files.write_atomic(path, text.getvalue())

@@ -20,11 +20,6 @@ def mse(pred: jax.Array, target: jax.Array) -> jax.Array:
   return jnp.mean(d.reshape(d.shape[0], -1) ** 2, axis=1)
 
 
-def huber(pred: jax.Array, target: jax.Array, delta: float = 1.0) -> jax.Array:
-  h = optax.huber_loss(pred.astype(jnp.float32), target.astype(jnp.float32), delta=delta)
-  return jnp.mean(h.reshape(h.shape[0], -1), axis=1)
-
-
 def vae_elbo(recon_logits: jax.Array, x: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.Array:
   """Negative ELBO per example: Bernoulli reconstruction (x in [0, 1]) plus KL(q(z|x) || N(0, I))."""
   b = x.shape[0]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 
@@ -24,11 +22,3 @@ def macro_f1(confusion_KxK: np.ndarray) -> float:
   f1 = np.where(precision_den + recall_den > 0, 2 * tp / np.maximum(precision_den + recall_den, 1), 0.0)
   present = recall_den > 0
   return float(f1[present].mean()) if present.any() else 0.0
-
-
-def bits_per_byte(nats_per_byte: float) -> float:
-  return nats_per_byte / math.log(2)
-
-
-def perplexity(nats_per_token: float) -> float:
-  return math.exp(min(nats_per_token, 700.0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import optax
 
-from train.config import OptimizerConfig, ScheduleConfig
+from scalezoo.train.config import OptimizerConfig, ScheduleConfig
 
 
 def schedule(s: ScheduleConfig, steps: int, lr) -> optax.Schedule:

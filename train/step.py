@@ -19,10 +19,10 @@ from flax import struct
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from train import exec_cache, heap, optim
-from train.as_eager import NotBitExact, as_eager
-from train.config import RunConfig
-from train.tasks import Task
+from scalezoo import zoo
+from scalezoo.train import optim
+from scalezoo.train.config import RunConfig
+from scalezoo.train.tasks import Task
 
 
 class TrainState(struct.PyTreeNode):
@@ -59,38 +59,22 @@ def init_state(eng: Engine, key: jax.Array, arrays: dict, lr) -> TrainState:
 
 
 def init_states(eng: Engine, keys: list[jax.Array], arrays: dict, lrs) -> list[TrainState]:
-  """A fresh TrainState per (key, lr). Model and optimizer init run as one program compiled once for all keys
-  (not hundreds of eagerly compiled ops) and kept in the executable cache, bit for bit the eager init
-  (train.as_eager); it is freed afterwards."""
+  """A fresh TrainState per (key, lr): model and optimizer init as one jitted program, compiled once for all keys."""
   example = jax.tree.map(lambda a: a[:1], arrays)
-  heap.trim_after_compiles()
 
+  @jax.jit
   def fresh(key, lr, *xs):
     variables = dict(eng.model.init({"params": key, "dropout": key, "noise": key}, *xs, train=False))
     params = variables.pop("params")
     return TrainState(jnp.zeros((), jnp.int32), params, variables, eng.tx(lr).init(params))
 
-  init = exec_cache.cached(jax.jit(as_eager(fresh)), eng, "init")
-  states = []
-  for key, lr in zip(keys, lrs):
-    lr = jnp.asarray(lr, jnp.float32)
-    try:
-      states.append(init(key, lr, *eng.inputs(example)))
-    except NotBitExact:  # an op pair XLA may contract: the eager init, op by op
-      init = fresh
-      states.append(init(key, lr, *eng.inputs(example)))
-  del init
-  heap.trim()  # the init's compiler memory, before the train step's compile and temporary buffer pile on
-  return states
+  return [fresh(key, jnp.asarray(lr, jnp.float32), *eng.inputs(example)) for key, lr in zip(keys, lrs)]
 
 
-def stack(eng: Engine, states: list[TrainState]) -> TrainState:
-  """The states of a vmapped group as one TrainState with a leading axis: one cached program, not an eagerly
-  compiled stack per leaf shape."""
-  return exec_cache.cached(_stack, eng, "stack", group=len(states))(*states)
-
-
-_stack = jax.jit(lambda *trees: jax.tree.map(lambda *xs: jnp.stack(xs), *trees))  # one jit: traced once per shape
+@jax.jit
+def stack(states: list[TrainState]) -> TrainState:
+  """The states of a vmapped group as one TrainState with a leading axis."""
+  return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
 
 
 def permutation(key: jax.Array, n: int) -> jax.Array:
@@ -174,11 +158,17 @@ def train_step(eng: Engine, state: TrainState, arrays: dict, idx_B: jax.Array, l
   return new, {"loss": loss, "grad_norm": optax.global_norm(grads)}
 
 
+def scan_steps(step_fn, state, data_key: jax.Array, *, length: int, n: int, b: int):
+  """`length` steps of `step_fn(state, idx_B) -> (state, metrics)` fused in one lax.scan (one dispatch, no host
+  sync in between), on the batches of the data order for steps state.step .. state.step + length - 1."""
+  idx = batch_indices(data_key, state.step, length, n, b)
+  return jax.lax.scan(step_fn, state, idx)
+
+
 def train_chunk(eng: Engine, state: TrainState, arrays: dict, lr, key: jax.Array, *, length: int):
-  """`length` train steps fused in one lax.scan: one dispatch, no host sync in between."""
   k_data = jax.random.split(key, 3)[0]
-  idx = batch_indices(k_data, state.step, length, eng.n_train, eng.batch_size)
-  return jax.lax.scan(lambda s, idx_B: train_step(eng, s, arrays, idx_B, lr, key), state, idx)
+  return scan_steps(lambda s, idx_B: train_step(eng, s, arrays, idx_B, lr, key), state, k_data, length=length,
+                    n=eng.n_train, b=eng.batch_size)
 
 
 @functools.lru_cache(maxsize=64)
@@ -187,8 +177,7 @@ def compiled_chunk(eng: Engine, length: int, group: int):
   fn = functools.partial(train_chunk, eng, length=length)
   if group > 1:
     fn = jax.vmap(fn, in_axes=(0, None, 0, 0))
-  return exec_cache.cached(jax.jit(fn, donate_argnums=0, compiler_options=_chunk_options()), eng, "train_chunk",
-                           length=length, group=group)
+  return jax.jit(fn, donate_argnums=0, compiler_options=_chunk_options())
 
 
 def _chunk_options() -> dict[str, str] | None:
@@ -223,7 +212,7 @@ def compiled_eval(eng: Engine, group: int):
   fn = functools.partial(evaluate, eng)
   if group > 1:
     fn = jax.vmap(fn, in_axes=(0, 0, None, None))
-  return exec_cache.cached(jax.jit(fn), eng, "evaluate", group=group)
+  return jax.jit(fn)
 
 
 def evaluate_split(eng: Engine, group: int, params, model_state, batches) -> dict[str, np.ndarray]:
@@ -239,13 +228,4 @@ def evaluate_split(eng: Engine, group: int, params, model_state, batches) -> dic
 def flops_of_step(eng: Engine, state: TrainState, arrays: dict, lr, key: jax.Array) -> float:
   """FLOPs of one train step by XLA's cost analysis of the lowered program (no compile needed)."""
   idx = jnp.zeros((eng.batch_size,), jnp.int32)
-
-  def count() -> float:
-    cost = jax.jit(functools.partial(train_step, eng)).lower(state, arrays, idx, lr, key).cost_analysis()
-    if isinstance(cost, list):
-      cost = cost[0] if cost else {}
-    return float((cost or {}).get("flops", 0.0))
-
-  flops = exec_cache.value(eng, "flops_of_step", (state, arrays, idx, lr, key), count)
-  heap.trim()  # tracing and lowering the step leave ~15 MB of freed heap, under the chunk's peak to come
-  return flops
+  return zoo.flops_of(jax.jit(functools.partial(train_step, eng)), state, arrays, idx, lr, key)

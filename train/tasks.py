@@ -7,14 +7,13 @@ is sum(loss) / sum(weight). `stats` returns sums an evaluation accumulates; `fin
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from train import losses, metrics
+from scalezoo.train import losses, metrics
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +125,3 @@ def get(name: str) -> Task:
     return TASKS[name]
   except KeyError:
     raise ValueError(f"no training task {name!r}; tasks: {', '.join(sorted(TASKS))}") from None
-
-
-def nats_to_bits(x: float) -> float:
-  return x / math.log(2)

@@ -1,7 +1,7 @@
 """scalezoo's model zoo: reference architectures as pure flax.linen modules, found by name."""
 
 # importing a model file registers its models
-from zoo import (  # noqa: F401
+from scalezoo.zoo import (  # noqa: F401
   autoencoder,
   bert,
   dcgan,
@@ -18,8 +18,8 @@ from zoo import (  # noqa: F401
   vgg,
   vit,
 )
-from zoo.gpt import gpt_shape_for
-from zoo.registry import (
+from scalezoo.zoo.gpt import gpt_shape_for
+from scalezoo.zoo.registry import (
   ModelSpec,
   abstract_variables,
   count_flops,

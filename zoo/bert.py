@@ -10,7 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from zoo.registry import ModelSpec, register, token_input
+from scalezoo.zoo.registry import ModelSpec, register, token_input
 
 _init = nn.initializers.normal(0.02)
 

@@ -11,7 +11,7 @@ import math
 import flax.linen as nn
 import jax
 
-from zoo.registry import ModelSpec, normal_input, register
+from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
 _init = nn.initializers.normal(0.02)
 

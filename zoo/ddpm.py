@@ -12,7 +12,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from zoo.registry import ModelSpec, normal_input, register
+from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
 
 def timestep_embedding(t_B: jax.Array, dim: int) -> jax.Array:

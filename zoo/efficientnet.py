@@ -7,7 +7,7 @@ import math
 import flax.linen as nn
 import jax
 
-from zoo.registry import ModelSpec, normal_input, register
+from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
 # B0 stages: (expand ratio, kernel, stride, out channels, repeats)
 STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3), (6, 5, 1, 112, 3),

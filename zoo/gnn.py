@@ -10,7 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from zoo.registry import ModelSpec, normal_input, register
+from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
 
 def _with_self_loops(adj_BxNxN: jax.Array, mask_BxN: jax.Array) -> jax.Array:

@@ -14,7 +14,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from zoo.registry import ModelSpec, register, token_input
+from scalezoo.zoo.registry import ModelSpec, register, token_input
 
 
 class Block(nn.Module):

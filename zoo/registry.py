@@ -122,8 +122,9 @@ def count_flops(name: str, batch_size: int = 1, **overrides: Any) -> float:
 
 
 def flops_of(fn, *args) -> float:
-  """XLA's FLOP count for the jitted `fn` at these (possibly abstract) arguments."""
-  cost = fn.lower(*args).compile().cost_analysis()
+  """XLA's FLOP count for the jitted `fn` at these (possibly abstract) arguments: the kit's one FLOP counter, by
+  cost analysis of the lowered program (no compile)."""
+  cost = fn.lower(*args).cost_analysis()
   if isinstance(cost, list):  # older jax returned one dict per program
     cost = cost[0] if cost else {}
   return float(cost.get("flops", 0.0))

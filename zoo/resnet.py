@@ -8,7 +8,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 
-from zoo.registry import ModelSpec, normal_input, register
+from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
 
 def _conv(features: int, k: int, stride: int = 1, name: str | None = None) -> nn.Conv:

@@ -10,7 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from zoo.registry import ModelSpec, normal_input, register, token_input
+from scalezoo.zoo.registry import ModelSpec, normal_input, register, token_input
 
 CELLS = {"rnn": nn.SimpleCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
 

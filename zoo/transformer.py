@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from zoo.registry import ModelSpec, register, token_input
+from scalezoo.zoo.registry import ModelSpec, register, token_input
 
 
 def sinusoids(length: int, d: int) -> np.ndarray:

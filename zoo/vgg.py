@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from zoo.registry import ModelSpec, normal_input, register
+from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
 # conv widths in units of the base width (64); 0 is a 2x2 max pool
 LAYOUTS = {

@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from zoo.registry import ModelSpec, normal_input, register
+from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
 
 class EncoderBlock(nn.Module):

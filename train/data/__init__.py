@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from train.data import (  # noqa: F401  (each registers its data sets)
+from scalezoo.train.data import (  # noqa: F401  (each registers its data sets)
   digits,
   idx,
   karate,
@@ -18,8 +18,8 @@ from train.data import (  # noqa: F401  (each registers its data sets)
   teacher_student,
   text,
 )
-from train.data.base import Arrays, DataSpec, Split, add_label_noise, names, register, spec, standardize
-from train.data.base import subsample_train as _subsample
+from scalezoo.train.data.base import Arrays, DataSpec, Split, add_label_noise, names, register, spec, standardize
+from scalezoo.train.data.base import subsample_train as _subsample
 
 
 def load(name: str, *, n_train: int | None = None, noise: float = 0.0, seed: int = 0, **options: Any) -> Split:

@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from train.data.base import Split, random_split
+from scalezoo.train.data.base import Split, random_split
 
 Docs = tuple[tuple[str, bytes], ...]  # (name, content), sorted by name
 MIN_UNITS = 20  # fewer documents than this: cut the stream into equal segments so every split gets some

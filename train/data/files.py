@@ -6,7 +6,7 @@ import pathlib
 
 import numpy as np
 
-from train.data.base import Split, random_split, stratified_split, take
+from scalezoo.train.data.base import Split, random_split, stratified_split, take
 
 
 def existing(path: str, name: str, expected: str) -> pathlib.Path:

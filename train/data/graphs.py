@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from train.data.base import Split, stratified_split
+from scalezoo.train.data.base import Split, stratified_split
 
 LAYOUT = ("one graph as a batch of one: x (1, N, F), adj (1, N, N), y (1, N), train_mask/val_mask/test_mask (1, N) "
           "bool; every split holds the same graph, its own mask picks the scored nodes")

@@ -10,8 +10,8 @@ import gzip
 
 import numpy as np
 
-from train.data.base import DataSpec, Split, register
-from train.data.files import existing, split_given
+from scalezoo.train.data.base import DataSpec, Split, register
+from scalezoo.train.data.files import existing, split_given
 
 DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 OPTIONS = {"images": "", "labels": "", "test_images": "", "test_labels": ""}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from train.data.base import DataSpec, Split, register
-from train.data.graphs import node_features, node_split
+from scalezoo.train.data.base import DataSpec, Split, register
+from scalezoo.train.data.graphs import node_features, node_split
 
 
 def load(*, seed: int, features: str = "identity") -> Split:

@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from train.data.base import DataSpec, Split, register, stratified_split, take
+from scalezoo.train.data.base import DataSpec, Split, register, stratified_split, take
 
 
 @functools.lru_cache(maxsize=4)

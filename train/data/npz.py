@@ -10,8 +10,8 @@ import zipfile
 
 import numpy as np
 
-from train.data.base import DataSpec, Split, register
-from train.data.files import existing, split_given, task_of
+from scalezoo.train.data.base import DataSpec, Split, register
+from scalezoo.train.data.files import existing, split_given, task_of
 
 EXPECTED = "a .npz with arrays x, y or x_train, y_train, x_test, y_test (optionally x_val, y_val)"
 

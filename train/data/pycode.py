@@ -10,8 +10,8 @@ import sysconfig
 
 import numpy as np
 
-from train.data import bytelm
-from train.data.base import DataSpec, Split, register
+from scalezoo.train.data import bytelm
+from scalezoo.train.data.base import DataSpec, Split, register
 
 EXCLUDE = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"}  # test data, add-ons
 OPTIONS = {"context": 128, "max_bytes": 8_000_000}

@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from train.data.base import DataSpec, Split, random_split, register, take
+from scalezoo.train.data.base import DataSpec, Split, random_split, register, take
 
 OPTIONS = {"dim": 100, "n": 4000, "noise_std": 0.5, "data_seed": 0}
 

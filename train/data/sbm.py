@@ -13,8 +13,8 @@ import functools
 
 import numpy as np
 
-from train.data.base import DataSpec, Split, register, stratified_split, take
-from train.data.graphs import node_features, node_split
+from scalezoo.train.data.base import DataSpec, Split, register, stratified_split, take
+from scalezoo.train.data.graphs import node_features, node_split
 
 OPTIONS = {"graphs": False, "blocks": 3, "block_size": 40, "p_in": 0.25, "p_out": 0.03, "features": "identity",
            "num_graphs": 1000, "n_min": 16, "n_max": 32, "num_classes": 3, "mean_degree": 5.0, "ratio": 8.0,

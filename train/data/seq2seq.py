@@ -13,7 +13,7 @@ import functools
 
 import numpy as np
 
-from train.data.base import DataSpec, Split, random_split, register, take
+from scalezoo.train.data.base import DataSpec, Split, random_split, register, take
 
 PAD, BOS, EOS = 0, 1, 2
 CLASSES = ("det", "adj", "noun", "verb", "prep")

@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from train.data.base import DataSpec, Split, random_split, register, take
+from scalezoo.train.data.base import DataSpec, Split, random_split, register, take
 
 BLANK, GO, EQ, FIRST = 0, 1, 2, 3
 OPTIONS = {"length": 10, "vocab": 8, "n": 10000, "data_seed": 0}

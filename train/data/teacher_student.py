@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from train.data.base import DataSpec, Split, random_split, register, stratified_split, take
+from scalezoo.train.data.base import DataSpec, Split, random_split, register, stratified_split, take
 
 OPTIONS = {"dim": 20, "n": 10000, "num_classes": 10, "noise_std": 0.0, "width": 64, "depth": 2, "data_seed": 0}
 

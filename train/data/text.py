@@ -6,8 +6,8 @@ import pathlib
 
 import numpy as np
 
-from train.data import bytelm
-from train.data.base import DataSpec, Split, register
+from scalezoo.train.data import bytelm
+from scalezoo.train.data.base import DataSpec, Split, register
 
 
 def corpus(path: str) -> bytelm.Docs:

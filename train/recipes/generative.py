@@ -1,15 +1,14 @@
 """Generative training the supervised engine does not cover: a GAN (two optimizers, alternating), a VAE (the ELBO)
 and DDPM (noise prediction, ancestral sampler).
 
-Each kind is a `Recipe` of four pure functions over a `GenState`; `fit` runs any recipe with steps fused in
-lax.scan chunks and the data order of the engine (a pure function of seed and step), so a run is a pure function
-of its arguments. Images come in [0, 1] (B, H, W, C); samples go out in [0, 1].
+Each kind is a `Recipe` of pure functions over the engine's `TrainState`; `fit` runs any recipe through the
+engine's chunks (`step.scan_steps`, `loop.ChunkTimer`) and data order (a pure function of seed and step), so a run
+is a pure function of its arguments. Images come in [0, 1] (B, H, W, C); samples go out in [0, 1].
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,23 +17,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import struct
 
-import zoo
-from train import losses
-from train.step import batch_indices
-
-
-class GenState(struct.PyTreeNode):
-  step: jax.Array
-  params: Any  # for a GAN {"g": ..., "d": ...}
-  model_state: Any  # batch_stats and the like, same layout as params; {} when none
-  opt_state: Any
+from scalezoo import zoo
+from scalezoo.train import losses
+from scalezoo.train.loop import ChunkTimer, chunk_length
+from scalezoo.train.record import now
+from scalezoo.train.step import TrainState, scan_steps
 
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-  """init(key, x_B) -> GenState; step(state, x_B, key) -> (state, metrics); evaluate(state, x, key) -> metrics;
+  """init(key, x_B) -> TrainState (a GAN's params, model_state and opt_state are {"g": ..., "d": ...}); step(state, x_B, key) -> (state, metrics); evaluate(state, x, key) -> metrics;
   sample(state, key, n) -> images in [0, 1] (None for models that do not sample)."""
 
   init: Callable
@@ -64,7 +57,7 @@ def vae(model_args: dict, lr: float = 1e-3) -> Recipe:
 
   def init(key, x):
     params, ms = _split_vars(model.init({"params": key}, x[:1]))
-    return GenState(jnp.zeros((), jnp.int32), params, ms, tx.init(params))
+    return TrainState(jnp.zeros((), jnp.int32), params, ms, tx.init(params))
 
   def neg_elbo(params, x, key):
     logits, mean, logvar = model.apply({"params": params}, x, train=True, rngs={"noise": key})
@@ -99,7 +92,7 @@ def gan(model_args: dict, lr: float = 2e-4, b1: float = 0.5) -> Recipe:
     gp, gs = _split_vars(G.init(kg, jnp.zeros((1, latent))))
     dp, ds = _split_vars(D.init(kd, x[:1]))
     params = {"g": gp, "d": dp}
-    return GenState(jnp.zeros((), jnp.int32), params, {"g": gs, "d": ds},
+    return TrainState(jnp.zeros((), jnp.int32), params, {"g": gs, "d": ds},
                     {"g": tx.init(gp), "d": tx.init(dp)})
 
   def generate(gp, gs, z, train):
@@ -131,7 +124,7 @@ def gan(model_args: dict, lr: float = 2e-4, b1: float = 0.5) -> Recipe:
 
     (lg, gs), g = jax.value_and_grad(g_loss, has_aux=True)(gp)
     gp, g_opt = _update(tx, g, s.opt_state["g"], gp)
-    new = GenState(s.step + 1, {"g": gp, "d": dp}, {"g": gs, "d": ds}, {"g": g_opt, "d": d_opt})
+    new = TrainState(s.step + 1, {"g": gp, "d": dp}, {"g": gs, "d": ds}, {"g": g_opt, "d": d_opt})
     return new, {"loss": lg, "d_loss": ld, "g_loss": lg}
 
   def evaluate(s, x, key):
@@ -156,7 +149,7 @@ def ddpm(model_args: dict, lr: float = 2e-4, clip_norm: float = 1.0, sample_step
 
   def init(key, x):
     params, ms = _split_vars(model.init({"params": key}, x[:1], jnp.zeros((1,), jnp.int32)))
-    return GenState(jnp.zeros((), jnp.int32), params, ms, tx.init(params))
+    return TrainState(jnp.zeros((), jnp.int32), params, ms, tx.init(params))
 
   def loss(params, x, key, train):
     k_noise, k_drop = jax.random.split(key)
@@ -218,26 +211,25 @@ def median_bandwidth(x_NxD: np.ndarray) -> float:
 
 
 def fit(recipe: Recipe, train_x: np.ndarray, eval_x: np.ndarray, *, steps: int, batch_size: int = 64, seed: int = 0,
-        chunk: int = 0, n_samples: int = 64, mmd_real: np.ndarray | None = None) -> tuple[GenState, dict]:
+        chunk: int = 0, n_samples: int = 64, mmd_real: np.ndarray | None = None) -> tuple[TrainState, dict]:
   """Train `recipe` on `train_x` for `steps` steps; evaluate on `eval_x` (fixed keys) before, during and after.
 
   Returns the final state and a record: params, step/compile time, curve (train and eval metrics per chunk),
   metrics before and after, samples before and after (n_samples, in [0, 1]) and, when `mmd_real` is given, the
   samples' MMD to those real images (flattened) before and after.
   """
-  t_start = time.perf_counter()
+  t_start, started = time.perf_counter(), now()
   key = jax.random.key(seed)
   k_init, k_train, k_eval, k_sample = (jax.random.fold_in(key, i) for i in range(4))
   x_train = jnp.asarray(train_x)
   x_eval = jnp.asarray(eval_x)
   n, b = len(x_train), min(batch_size, len(x_train))
-  chunk = chunk or max(1, math.ceil(steps / 20))
+  chunk = chunk or chunk_length(steps, 0)
 
   def one(s, idx_B):
     return recipe.step(s, jnp.take(x_train, idx_B, axis=0), jax.random.fold_in(k_train, s.step))
 
-  run_chunk = jax.jit(lambda s, idx: jax.lax.scan(one, s, idx))  # compiled once per chunk length
-
+  run_chunk = jax.jit(lambda s, length: scan_steps(one, s, k_train, length=length, n=n, b=b), static_argnums=1)
   evaluate = jax.jit(lambda s: recipe.evaluate(s, x_eval, k_eval))
   sample = jax.jit(lambda s: recipe.sample(s, k_sample, n_samples)) if recipe.sample else None
   bandwidth = median_bandwidth(mmd_real.reshape(len(mmd_real), -1)) if mmd_real is not None else 0.0
@@ -252,32 +244,25 @@ def fit(recipe: Recipe, train_x: np.ndarray, eval_x: np.ndarray, *, steps: int, 
   state = recipe.init(k_init, x_train)
   before, samples_before = snapshot(state)
   curve: dict[str, list] = {"step": []}
-  done, timed, compile_time, train_time, compiled = 0, 0, 0.0, 0.0, set()
+  done, timer = 0, ChunkTimer()
   while done < steps:
     length = min(chunk, steps - done)
-    idx = batch_indices(k_train, jnp.asarray(done), length, n, b)
-    t0 = time.perf_counter()
-    state, m = run_chunk(state, idx)
-    m = jax.tree.map(np.asarray, m)  # waits for the chunk
-    dt = time.perf_counter() - t0
-    if length in compiled:
-      train_time, timed = train_time + dt, timed + length
-    else:  # a first call compiles (and runs one chunk)
-      compiled.add(length)
-      compile_time += dt
+    state, m = timer.run(run_chunk, length, state, length)
     done += length
     curve["step"].append(done)
     for k, v in m.items():
-      curve.setdefault(f"train_{k}", []).append(float(v.mean()))
+      curve.setdefault(f"train_{k}", []).append(float(np.mean(v)))
     for k, v in evaluate(state).items():
       curve.setdefault(f"eval_{k}", []).append(float(v))
   after, samples_after = snapshot(state)
   record = {
     "params": recipe.params(state),
     "steps_run": done,
-    "step_time": train_time / timed if timed else None,  # seconds per step, chunks that did not compile
-    "compile_time": compile_time,
+    "step_time": timer.step_time,  # seconds per step, chunks that did not compile
+    "compile_time": timer.compile_time,
     "wall_time": time.perf_counter() - t_start,
+    "started_at": started,
+    "ended_at": now(),
     "metrics_before": before,
     "metrics_after": after,
     "curve": curve,

@@ -1,7 +1,7 @@
 """Where a sweep's groups train: `local` (this process), `process` (a pool of worker processes) or `ray`.
 
-Each executor yields (group, records) as groups end; the driver (train.sweep.run) alone appends to runs.jsonl.
-Every executor trains the same groups with the same code (`sweep.run_group`), so they give the same numbers.
+Each executor yields (group, records) as groups end; the driver (sweep.driver.run) alone appends to runs.jsonl.
+Every executor trains the same groups with the same code (`sweep.group.run_group`), so they give the same numbers.
 Workers get their group as JSON and send records back as JSON: configs are data, never code or pickles.
 A worker that dies (killed, out of memory) leaves its group without records: running again retries it from its
 checkpoints.
@@ -14,13 +14,16 @@ import json
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from train import config as C
-from train import store
-from train import sweep as S
+from scalezoo.train import config as C
+from scalezoo.train.files import dumps
+from scalezoo.train.progress import Progress
+from scalezoo.train.sweep.group import checkpoint_step, run_group, use_compile_cache
+from scalezoo.train.sweep.spec import group_id
 
 Result = tuple[list[C.RunConfig], list[dict[str, Any]]]
 
@@ -40,19 +43,17 @@ def get(name: str) -> Callable[[Job], Iterator[Result]]:
 
 
 def _bar(group: list[C.RunConfig], out: Path, enabled: bool):
-  from train.progress import Progress
-
-  step = S.checkpoint_step(out, group)
+  step = checkpoint_step(out, group)
   resume = f", resuming from its checkpoint at step {step}" if step else ""
-  return Progress(group[0].steps, f"  group {S.group_id(group)} ({len(group)} runs{resume})", enabled=enabled)
+  return Progress(group[0].steps, f"  group {group_id(group)} ({len(group)} runs{resume})", enabled=enabled)
 
 
 def local(job: Job) -> Iterator[Result]:
   """In this process, one group after another (shape-sharing runs under jax.vmap)."""
-  S.use_compile_cache(job.cache)
+  use_compile_cache(job.cache)
   for group in job.groups:
     bar = _bar(group, job.out, job.progress)
-    records = S.run_group(group, job.out, job.settings["checkpoint_every"], lambda d, t, m, bar=bar: bar.update(d, m))
+    records = run_group(group, job.out, job.settings["checkpoint_every"], lambda d, t, m, bar=bar: bar.update(d, m))
     bar.close()
     yield group, records
 
@@ -87,16 +88,16 @@ def work(payload: str) -> str:
   _exit_if_orphaned()
   p = json.loads(payload)
   group = [C.parse(d, "sweep worker") for d in p["configs"]]
-  S.use_compile_cache(Path(p["cache"]))
+  use_compile_cache(Path(p["cache"]))
   bar = _bar(group, Path(p["out"]), p["progress"])
 
   def progress(done: int, total: int, msg: str) -> None:
     _exit_if_orphaned()
     bar.update(done, msg)
 
-  records = S.run_group(group, Path(p["out"]), p["every"], progress)
+  records = run_group(group, Path(p["out"]), p["every"], progress)
   bar.close()
-  return "[" + ",".join(store.dumps(r) for r in records) + "]"
+  return "[" + ",".join(dumps(r) for r in records) + "]"
 
 
 def process(job: Job) -> Iterator[Result]:
@@ -122,13 +123,13 @@ def process(job: Job) -> Iterator[Result]:
           try:
             yield group, json.loads(f.result())
           except BrokenProcessPool:
-            job.log(f"a worker died while training group {S.group_id(group)}: no record; run again to retry it")
+            job.log(f"a worker died while training group {group_id(group)}: no record; run again to retry it")
         if any(f.done() and isinstance(f.exception(), BrokenProcessPool) for f in running):
           break  # the pool is broken: start a new one for what is left
     finally:
       for f, group in running.items():
         if f.done() and isinstance(f.exception(), BrokenProcessPool):
-          job.log(f"a worker died while training group {S.group_id(group)}: no record; run again to retry it")
+          job.log(f"a worker died while training group {group_id(group)}: no record; run again to retry it")
       pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -137,17 +138,17 @@ def ray_cluster(job: Job) -> Iterator[Result]:
   sweep starts and stops. Workers write checkpoints to `out`, which must be shared storage on a real cluster."""
   import ray
 
-  repo = str(Path(__file__).resolve().parents[1])
   address = job.settings["address"] or os.environ.get("RAY_ADDRESS", "")
   started = not ray.is_initialized()
-  if started and address:  # remote nodes get the code from here; their Python needs scalezoo's dependencies
-    env = {"working_dir": repo, "excludes": [".git", ".venv", "results", "**/checkpoints", "**/.cache"]}
+  passed = {k: os.environ[k] for k in ("XLA_FLAGS", "JAX_PLATFORMS") if k in os.environ}
+  staging = None
+  if started and address:  # remote nodes get this package (not site-packages); their Python needs its dependencies
+    staging = tempfile.TemporaryDirectory(prefix="scalezoo-ray-")
+    env = {"py_modules": [package_copy(Path(staging.name))], "env_vars": passed}
     ray.init(address=address, runtime_env=env, log_to_driver=job.progress)
-  elif started:
-    passed = {k: os.environ[k] for k in ("XLA_FLAGS", "JAX_PLATFORMS") if k in os.environ}
-    path = os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))
+  elif started:  # a local cluster: its workers run this Python, where scalezoo is installed
     ray.init(num_cpus=job.settings["workers"], include_dashboard=False, log_to_driver=job.progress,
-             runtime_env={"env_vars": {"PYTHONPATH": path, **passed}})
+             runtime_env={"env_vars": passed})
   try:
     task = ray.remote(num_cpus=1)(work)
     refs = {task.remote(payload(job, g)): g for g in job.groups}
@@ -157,10 +158,25 @@ def ray_cluster(job: Job) -> Iterator[Result]:
       try:
         records = json.loads(ray.get(ready[0]))
       except ray.exceptions.RayError as e:
-        job.log(f"group {S.group_id(group)} was lost on the cluster ({str(e).splitlines()[0][:200]}): no record; "
+        job.log(f"group {group_id(group)} was lost on the cluster ({str(e).splitlines()[0][:200]}): no record; "
                 "run again to retry it")
         continue
       yield group, records
   finally:
     if started:
       ray.shutdown()
+    if staging is not None:
+      staging.cleanup()
+
+
+def package_copy(into: Path) -> str:
+  """The installed scalezoo package (zoo, train, scaling, configs) copied to into/scalezoo, for Ray to ship."""
+  import shutil
+
+  from scalezoo import configs, scaling, train, zoo
+
+  root = into / "scalezoo"
+  for mod in (zoo, train, scaling, configs):
+    shutil.copytree(Path(mod.__file__).parent, root / mod.__name__.split(".")[-1],
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+  return str(root)

@@ -6,23 +6,22 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-import scaling
-from scaling import plots
-from train import sweep
+from scalezoo import scaling
+from scalezoo.scaling import plots
+from scalezoo.train import files, sweep
 
-SPEC = Path(__file__).resolve().parent.parent / "configs" / "demo.toml"
-
-
-def main(out: Path, progress: bool = True, spec: Path = SPEC, fresh: bool = False) -> int:
+def main(out: Path, progress: bool = True, spec: Path | None = None, fresh: bool = False) -> int:
   t0 = time.perf_counter()
   if fresh:  # the committed runs would otherwise resume as "already ended": train them all again
     (out / "runs.jsonl").unlink(missing_ok=True)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
-  counts = sweep.run(sweep.load(spec), out, progress=progress)
+  with resources.as_file(resources.files("scalezoo.configs") / "demo.toml") as packaged:
+    counts = sweep.run(sweep.load(spec or packaged), out, progress=progress)
   t = scaling.finished(scaling.table(out))
   N, D, C, L = t["params"], t["config.data_args.n_train"].astype(float), t["C"], t["metrics.test_loss"]
 
@@ -57,7 +56,7 @@ def main(out: Path, progress: bool = True, spec: Path = SPEC, fresh: bool = Fals
   secs = time.perf_counter() - t0
   train_secs = float(np.sum(t["wall_time"] / t["group_size"]))  # of the runs, whenever they ran
   summary = {"runs": counts, "fits": rows, "training_seconds": round(train_secs, 1)}
-  (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+  files.write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
   print(f"\n{sum(counts.values())} runs ({', '.join(f'{v} {k}' for k, v in counts.items())}) in {secs:.0f}s; "
         f"wrote {out}/: runs.jsonl, fit_power_*.json, summary.json, loss_vs_compute.png, loss_vs_params.png, "
         "loss_vs_data.png")

@@ -1,4 +1,4 @@
-"""BERT's masked-language-model objective as a `train.generative.Recipe` (the engine's tasks take no rng, and the
+"""BERT's masked-language-model objective as a `recipes.generative.Recipe` (the engine's tasks take no rng, and the
 masks here are drawn afresh every step: dynamic masking, as RoBERTa does).
 
 Each position is chosen with probability `rate`; a chosen token becomes MASK 80% of the time, a random token 10%
@@ -12,9 +12,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-import zoo
-from train import losses
-from train.generative import GenState, Recipe, _count
+from scalezoo import zoo
+from scalezoo.train import losses
+from scalezoo.train.recipes.generative import Recipe, _count
+from scalezoo.train.step import TrainState
 
 MASK = 256
 
@@ -36,7 +37,7 @@ def mlm(model_args: dict, lr: float = 1e-3, rate: float = 0.15, warmup: int = 50
 
   def init(key, x):
     params = model.init({"params": key}, x[:1])["params"]
-    return GenState(jnp.zeros((), jnp.int32), params, {}, tx.init(params))
+    return TrainState(jnp.zeros((), jnp.int32), params, {}, tx.init(params))
 
   def loss_and_acc(params, x, key, train):
     k_mask, k_drop = jax.random.split(key)

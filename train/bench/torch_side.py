@@ -188,7 +188,7 @@ class TorchSide:
     self.rng = np.random.default_rng(0)
 
   def setup_gpt(self, compile: bool = False, model_args: dict | None = None):
-    from train.bench import GPT
+    from scalezoo.train.bench.driver import GPT
 
     args = {**GPT, **(model_args or {})}
     toks = np.random.default_rng(0).integers(0, args["vocab"], (2048, args["context"] + 1))
@@ -203,7 +203,7 @@ class TorchSide:
     return {"params": count_params(tr.model)}
 
   def run(self, name: str, steps: int):
-    from train.bench import _cpu_s
+    from scalezoo.train.bench.driver import _cpu_s
 
     tr = self.s[name]
     b = getattr(tr, "batch", 16)
@@ -223,7 +223,7 @@ class TorchSide:
 
   def mlp_sweep(self, runs: list[dict], steps: int, batch: int, eval_every: int):
     """`runs` ({seed, lr}) one after another, as 32 separate PyTorch scripts would; the data loaded once."""
-    from train.data import load
+    from scalezoo.train.data import load
 
     split = load("mnist1d", seed=0)
     t = time.perf_counter()

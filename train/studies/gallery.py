@@ -1,20 +1,22 @@
 """The zoo gallery: every model family trained briefly on a task that suits it, with a table and figures.
 
-Supervised runs go through the engine (`train.loop.fit` on configs/gallery/<name>.toml, each a plain RunConfig that
-`scalezoo train` also accepts); the GAN, VAE, DDPM and BERT's masked LM go through `train.generative.fit`
-(configs/gallery/<name>.toml with `kind = "gan" | "vae" | "ddpm" | "mlm"`). Each finished run is appended to
+Supervised runs go through the engine (`loop.fit` on configs/gallery/<name>.toml, each a plain RunConfig that
+`scalezoo train` also accepts); the GAN, VAE, DDPM and BERT's masked LM go through `recipes.fit`
+(configs/gallery/<name>.toml with `kind = "gan" | "vae" | "ddpm" | "mlm"`). Which entries there are, their order,
+figure groups and notes live in configs/gallery/entries.toml. Each finished run is appended to
 <out>/runs.jsonl and the table, figures and README are rewritten, so a run that is cut off keeps what it did and
 a rerun skips the entries already recorded with the same config.
 
-  python -m train.gallery --out results/zoo_gallery [--quick] [--only name ...]
+  scalezoo gallery --out results/zoo_gallery [--quick] [--only name ...]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
+import tomllib
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,65 +24,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import zoo
-from train import config as config_lib
-from train import data as data_lib
-from train import generative as G
-from train import loop, mlm, store
-from train import step as S
+from scalezoo import zoo
+from scalezoo.train import config as config_lib
+from scalezoo.train import data as data_lib
+from scalezoo.train import files, loop
+from scalezoo.train import step as S
+from scalezoo.train.recipes import generative as G
+from scalezoo.train.recipes import mlm
+from scalezoo.train.record import RunRecord
+from scalezoo.train.sweep import store
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "gallery"
+CONFIGS = resources.files("scalezoo.configs") / "gallery"
 
-# name -> (figure group, what the run shows). Every name has configs/gallery/<name>.toml.
-ENTRIES: dict[str, tuple[str, str]] = {
-  "lenet5_digits": ("images", "LeNet-5 as published (61,706 parameters) on digits upscaled to 32x32 (nearest "
-                    "neighbour, 4x)."),
-  "resnet20_digits": ("images", "CIFAR ResNet-20 as published (option-A shortcuts, width 16) with one input "
-                      "channel. Earlier records in runs.jsonl: width 8 at 16x16 and at 32x32 (0.98 and 0.99), run "
-                      "after a probe at 32x32 had measured 12 s per step while the machine was most loaded; at "
-                      "lighter load the published width took 0.11 s per step."),
-  "vgg11_bn_digits": ("images", "VGG-11 with batch norm, base width 8 instead of 64, a 128-128 head instead of "
-                      "4096-4096, 1x1 final pool (the 32x32 input is 1x1 after five pools)."),
-  "efficientnet_b0_digits": ("images", "EfficientNet-B0 at width x0.25 and depth x0.34 (one block per stage), "
-                             "stochastic depth and dropout as in B0. Its batch norm keeps running statistics with "
-                             "momentum 0.99 (torchvision's 0.01): at 120 steps the training loss fell to 0.35 but "
-                             "the evaluation, on running statistics still near their initial values, stayed at "
-                             "chance (0.10), so it runs 400 steps."),
-  "vit_digits": ("images", "ViT with 8x8 patches (16 tokens + class token), width 64, 4 layers, 4 heads, MLP 128."),
-  "gcn_karate": ("graphs", "GCN node classification of Zachary's karate club (which faction each member joins), "
-                 "one-hot node ids as features; 34 nodes, 70/15/15 node split."),
-  "gat_karate": ("graphs", "GAT (8 heads x 8 features, then one head) on the same karate split."),
-  "gin_karate": ("graphs", "GIN (two 16-wide layers, readout 'none' for node logits) on the same karate split."),
-  "gcn_sbm_nodes": ("graphs", "GCN node classification on one stochastic block model graph: 3 blocks of 40 nodes "
-                    "(p_in 0.25, p_out 0.03), the block is the class, one-hot node ids as features."),
-  "gat_sbm_nodes": ("graphs", "GAT on the same block-model graph."),
-  "gin_sbm_nodes": ("graphs", "GIN on the same block-model graph."),
-  "gcn_sbm": ("graphs", "GCN graph classification on stochastic block models: how many communities (1-3) a graph "
-              "of 16-32 nodes has, at equal expected degree, mean readout."),
-  "gat_sbm": ("graphs", "GAT on the same block-model graphs, mean readout."),
-  "gin_sbm": ("graphs", "GIN on the same block-model graphs, sum readout (its designed use). This task is hard at "
-              "this budget for all three: GCN's normalised averaging of near-constant features stays near chance, "
-              "GAT gets part of the way, GIN fits the training graphs (train loss 0.33) while its validation loss "
-              "rises: it overfits. 300 steps (the first attempt) left all three at or near chance."),
-  "rnn_copy": ("sequences", "Elman RNN recalling 8 symbols after a GO token (copy task): scored on the 8 answers."),
-  "lstm_copy": ("sequences", "LSTM on the same copy task."),
-  "gru_copy": ("sequences", "GRU on the same copy task."),
-  "transformer_seq2seq": ("text", "Encoder-decoder Transformer (d_model 64, 2+2 layers, 4 heads, d_ff 256) on the "
-                          "toy SVO->SOV translation (reordering, agreement); token accuracy, teacher forcing."),
-  "gpt_pycode": ("text", "GPT (d_model 128, 2 layers, 4 heads, context 64) as a byte-level LM on the Python "
-                 "standard library's source, held-out files for test."),
-  "bert_pycode": ("text", "BERT (d_model 128, 2 layers, 4 heads, d_ff 512) with the masked-LM objective on the "
-                  "same bytes: 15% of positions chosen, 80/10/10 mask/random/keep, dynamic masks (train/mlm.py). "
-                  "400 steps take it only a little past byte frequencies: masked loss 2.86 nats = 4.13 bits against "
-                  "4.66 bits for the training set's byte frequencies, accuracy 0.34 against 0.30 for always "
-                  "guessing a space (GPT: 2.66 bits/byte). Undertrained: it needs far more steps than this."),
-  "vae_digits": ("generative", "VAE (Kingma & Welling's MLP, 400 hidden, 20 latent) on the 8x8 digits, "
-                 "Bernoulli ELBO."),
-  "gan_digits": ("generative", "DCGAN at 8x8 (the smallest size the zoo's DCGAN builds), 64 base features, "
-                 "non-saturating loss, Adam 2e-4/0.5 for both networks, D then G each step."),
-  "ddpm_digits": ("generative", "DDPM U-Net (ch 16, mults 1-2, attention at 4x4) on the 8x8 digits, T = 1000; "
-                  "samples by ancestral sampling over 50 respaced steps."),
-}
+
+def entries() -> dict[str, dict[str, str]]:
+  """name -> {"group": figure group, "note": what the run shows}, in table order (configs/gallery/entries.toml)."""
+  return tomllib.loads((CONFIGS / "entries.toml").read_text())
+
+
 GENERATIVE_KEYS = {"kind", "model", "data", "data_args", "model_args", "recipe", "steps", "batch_size", "seed",
                    "data_seed", "eval_every", "eval_examples", "n_samples"}
 QUICK_STEPS = 4
@@ -89,7 +50,7 @@ QUICK_STEPS = 4
 def load_entry(name: str, quick: bool = False) -> dict[str, Any]:
   """The entry's config: {"kind": "engine", "cfg": RunConfig} or the generative table (validated keys)."""
   path = CONFIGS / f"{name}.toml"
-  raw = config_lib.read_toml(path)
+  raw = tomllib.loads(path.read_text())
   if "kind" not in raw:
     if quick:
       raw = {**raw, "steps": QUICK_STEPS, "eval_every": QUICK_STEPS // 2, "eval_examples": 64}
@@ -110,15 +71,6 @@ def _task_metric(task: str) -> tuple[str, str]:
   return ("test_bits_per_byte", "test bits/byte") if task == "lm" else ("test_accuracy", "test accuracy")
 
 
-def _test_set(cfg: config_lib.RunConfig, split: data_lib.Split) -> dict[str, np.ndarray]:
-  """The test examples loop.fit evaluates: all, or its fixed subset of eval_examples."""
-  test = split.test
-  if 0 < cfg.eval_examples < len(test["y"]):
-    keep = np.sort(np.random.default_rng(0).permutation(len(test["y"]))[:cfg.eval_examples])
-    test = {k: v[keep] for k, v in test.items()}
-  return test
-
-
 def answer_accuracy(eng: S.Engine, params, model_state, test: dict[str, np.ndarray]) -> float:
   """Token accuracy on the scored positions only (mask == 1). The engine's seq_labeling accuracy counts every
   position with y >= 0, the unscored blanks before the answer included, so it cannot reach 1 on copy tasks."""
@@ -134,9 +86,8 @@ def before_metrics(cfg: config_lib.RunConfig) -> dict[str, float]:
   eng = loop.make_engine(cfg, split)
   arrays = {k: jnp.asarray(v) for k, v in split.train.items()}
   state = S.init_state(eng, jax.random.fold_in(jax.random.key(cfg.seed), 0), arrays, cfg.optimizer.lr)
-  eval_batch = min(512, max(len(p["y"]) for p in (split.train, split.val, split.test)))
-  test = _test_set(cfg, split)
-  res = S.evaluate_split(eng, 1, state.params, state.model_state, S.pad_for_eval(test, eval_batch))
+  test = loop.eval_subset(split.test, cfg.eval_examples)
+  res = S.evaluate_split(eng, 1, state.params, state.model_state, loop.eval_sets(cfg, split)["test"])
   out = {"test_loss": float(res["loss"] / max(res["weight"], 1))}
   out.update({f"test_{k}": v for k, v in eng.task.finish({k: v for k, v in res.items()
                                                           if k not in ("loss", "weight")}).items()
@@ -148,24 +99,22 @@ def before_metrics(cfg: config_lib.RunConfig) -> dict[str, float]:
   return out
 
 
-def run_engine(name: str, entry: dict) -> dict[str, Any]:
+def run_engine(name: str, entry: dict) -> RunRecord:
   cfg = entry["cfg"]
   before = before_metrics(cfg)
-  [rec], state, eng = loop.train_group([cfg])  # loop.fit, keeping the final state
-  task = rec["data_info"]["task"]
-  key, label = _task_metric(task)
+  rec, state, eng = loop.fit(cfg)
+  rec = rec[0]  # the one run's record
+  key, label = _task_metric(rec.data_info["task"])
   if "test_answer_accuracy" in before:
     key, label = "test_answer_accuracy", "test answer accuracy"
     split = loop.load_split(cfg)
-    rec["metrics"][key] = answer_accuracy(eng, state.params, state.model_state, _test_set(cfg, split))
-  chunk = cfg.eval_every or max(1, math.ceil(cfg.steps / 20))
-  timed = rec["steps_run"] - chunk  # loop.fit's step_time spreads the timed chunks' time over every step
-  step_time = rec["step_time"] * rec["steps_run"] / timed if timed > 0 else None
-  rec["gallery"] = {
-    "name": name, "config": entry["raw"], "task": task, "metric": label,
-    "before": before.get(key), "after": rec["metrics"].get(key),
-    "loss": "test loss (nats)", "loss_before": before["test_loss"], "loss_after": rec["metrics"].get("test_loss"),
-    "metrics_before": before, "step_time_timed": step_time,
+    rec.metrics[key] = answer_accuracy(eng, state.params, state.model_state, loop.eval_subset(split.test,
+                                                                                              cfg.eval_examples))
+  rec.gallery = {
+    "name": name, "config": entry["raw"], "task": rec.data_info["task"], "metric": label,
+    "before": before.get(key), "after": rec.metrics.get(key),
+    "loss": "test loss (nats)", "loss_before": before["test_loss"], "loss_after": rec.metrics.get("test_loss"),
+    "metrics_before": before, "step_time_timed": rec.step_time,
   }
   return rec
 
@@ -179,7 +128,7 @@ GEN_METRICS = {  # kind -> (metric key, label, loss key, loss label)
 }
 
 
-def run_generative(name: str, e: dict) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def run_generative(name: str, e: dict) -> tuple[RunRecord, dict[str, np.ndarray]]:
   kind = e["kind"]
   split = data_lib.load(e["data"], seed=e.get("data_seed", 0), **e.get("data_args", {}))
   x_train, x_test = split.train["x"], split.test["x"]
@@ -193,17 +142,20 @@ def run_generative(name: str, e: dict) -> tuple[dict[str, Any], dict[str, np.nda
   _, rec = G.fit(recipe, x_train, x_eval, steps=e["steps"], batch_size=e.get("batch_size", 64),
                  seed=e.get("seed", 0), chunk=e.get("eval_every", 0), n_samples=e.get("n_samples", 64),
                  mmd_real=None if kind == "mlm" else x_test)
-  samples = {k: rec.pop(k) for k in ("samples_before", "samples_after")}
+  samples = {k: rec[k] for k in ("samples_before", "samples_after")}
   mkey, label, lkey, llabel = GEN_METRICS[kind]
-  rec.update({"run_id": _hash(e["raw"]), "status": "finished", "config": e["raw"], "data_info": {
-    k: v for k, v in split.info.items() if isinstance(v, str | int | float | bool | list | tuple)}})
-  rec["gallery"] = {
-    "name": name, "config": e["raw"], "task": f"generative:{kind}" if kind != "mlm" else "mlm", "metric": label,
-    "before": rec["metrics_before"].get(mkey), "after": rec["metrics_after"].get(mkey), "loss": llabel,
-    "loss_before": rec["metrics_before"].get(lkey), "loss_after": rec["metrics_after"].get(lkey),
-    "step_time_timed": rec["step_time"],
-  }
-  return rec, {k: v for k, v in samples.items() if v is not None}
+  before, after = rec["metrics_before"], rec["metrics_after"]
+  out = RunRecord(
+    run_id=_hash(e["raw"]), status="finished", config=e["raw"], metrics=after, params=rec["params"],
+    data_info={k: v for k, v in split.info.items() if isinstance(v, str | int | float | bool | list | tuple)},
+    steps_run=rec["steps_run"], wall_time=rec["wall_time"], step_time=rec["step_time"],
+    compile_time=rec["compile_time"], curve=rec["curve"], started_at=rec["started_at"], ended_at=rec["ended_at"],
+    gallery={"name": name, "config": e["raw"], "task": f"generative:{kind}" if kind != "mlm" else "mlm",
+             "metric": label, "before": before.get(mkey), "after": after.get(mkey), "loss": llabel,
+             "loss_before": before.get(lkey), "loss_after": after.get(lkey), "metrics_before": before,
+             "step_time_timed": rec["step_time"]},
+  )
+  return out, {k: v for k, v in samples.items() if v is not None}
 
 
 def _hash(raw: dict) -> str:
@@ -221,7 +173,7 @@ def row(rec: dict[str, Any]) -> dict[str, Any]:
     model = "dcgan_generator + dcgan_discriminator"  # params: the two networks together
   st = g["step_time_timed"]
   return {
-    "name": g["name"], "group": ENTRIES[g["name"]][0], "family": _family(c.get("model", ""), c.get("kind")),
+    "name": g["name"], "group": entries()[g["name"]]["group"], "family": _family(c.get("model", ""), c.get("kind")),
     "model": model,
     "overrides": c.get("model_args", {}), "data": c.get("data"), "data_args": c.get("data_args", {}),
     "task": g["task"], "params": rec["params"], "steps": rec["steps_run"], "batch_size": c.get("batch_size"),
@@ -283,7 +235,7 @@ def figures(out: Path, recs: list[dict], samples: dict[str, dict]) -> list[str]:
   written = []
   groups: dict[str, list] = {}
   for r in recs:
-    groups.setdefault(ENTRIES[r["gallery"]["name"]][0], []).append(r)
+    groups.setdefault(entries()[r["gallery"]["name"]]["group"], []).append(r)
   for group, rs in groups.items():
     fig, axes = plt.subplots(1, len(rs), figsize=(3.2 * len(rs), 2.9), squeeze=False)
     for ax, r in zip(axes[0], rs):
@@ -292,7 +244,7 @@ def figures(out: Path, recs: list[dict], samples: dict[str, dict]) -> list[str]:
     fig.savefig(out / f"curves_{group}.png", dpi=110)
     plt.close(fig)
     written.append(f"curves_{group}.png")
-  gen = [n for n in ENTRIES if n in samples]
+  gen = [n for n in entries() if n in samples]
   if gen:
     fig, axes = plt.subplots(len(gen), 2, figsize=(6, 3.1 * len(gen)), squeeze=False)
     by_name = {r["gallery"]["name"]: r for r in recs}
@@ -320,7 +272,7 @@ def _grid(x_NxHxWx1: np.ndarray, cols: int = 8) -> np.ndarray:
 
 
 def readme(rows: list[dict], figs: list[str], seconds: float, command: str, pending: list[str]) -> str:
-  notes = "\n".join(f"- **{r['name']}**: {ENTRIES[r['name']][1]}" for r in rows)
+  notes = "\n".join(f"- **{r['name']}**: {entries()[r['name']]['note']}" for r in rows)
   todo = f"\n\nNot run yet: {', '.join(pending)}." if pending else ""
   return f"""# Zoo gallery
 
@@ -333,7 +285,7 @@ configs/gallery/<name>.toml and stated below; parameters are the trained model's
 Metric and loss are on each data set's test split (before: the initial parameters, same init as the run; after:
 the final ones). Step time is the mean wall time of one optimizer step in the chunks that did not compile, on a
 2-core CPU machine shared with other jobs (this gallery ran at nice 10): read it as an upper bound.
-Engine runs: `loop.fit` records in runs.jsonl. Generative runs (and BERT's masked LM): `train.generative.fit`.
+Engine runs: `loop.fit` records in runs.jsonl. Generative runs (and BERT's masked LM): `recipes.fit`.
 The MMD^2 (Gaussian kernel, median-distance bandwidth on the test images) compares 64 samples with the test
 images' pixels: lower is closer, about 0 is indistinguishable to this kernel; `test D loss` is the
 discriminator's loss on test images and fresh samples.
@@ -378,10 +330,11 @@ def main(out: str | Path, quick: bool = False, only: list[str] | None = None) ->
   out = Path(out)
   out.mkdir(parents=True, exist_ok=True)
   (out / "samples").mkdir(exist_ok=True)
-  names = list(only or ENTRIES)
-  unknown = [n for n in names if n not in ENTRIES]
+  known = entries()
+  names = list(only or known)
+  unknown = [n for n in names if n not in known]
   if unknown:
-    raise SystemExit(f"unknown gallery entries: {', '.join(unknown)}; known: {', '.join(ENTRIES)}")
+    raise config_lib.ConfigError(f"unknown gallery entries: {', '.join(unknown)}; known: {', '.join(known)}")
   entries = {n: load_entry(n, quick) for n in names}  # every config checked before anything runs
   done = {r["gallery"]["name"]: r for r in store.read(out) if "gallery" in r}
   failed = []
@@ -403,6 +356,7 @@ def main(out: str | Path, quick: bool = False, only: list[str] | None = None) ->
       print(f"{n}: FAILED {type(err).__name__}: {err}", flush=True)
       failed.append(n)
       continue
+    rec = rec.to_dict()
     store.append(out / "runs.jsonl", rec)
     done[n] = rec
     g = rec["gallery"]
@@ -415,7 +369,7 @@ def main(out: str | Path, quick: bool = False, only: list[str] | None = None) ->
 
 def write_summary(out: Path, done: dict, quick: bool) -> None:
   """Table, figures and README over every entry recorded in `out` (not only this call's)."""
-  names = list(ENTRIES)
+  names = list(entries())
   recs = [done[n] for n in names if n in done]
   rows = [row(r) for r in recs]
   samples = {}
@@ -426,21 +380,8 @@ def write_summary(out: Path, done: dict, quick: bool) -> None:
         samples[n] = dict(z)
   figs = figures(out, recs, samples) if recs else []
   seconds = sum(r["wall_time"] for r in recs)
-  cmd = f"nohup nice -n 10 .venv/bin/python -m train.gallery --out {out}" + (" --quick" if quick else "")
+  cmd = f"nohup nice -n 10 .venv/bin/scalezoo gallery --out {out}" + (" --quick" if quick else "")
   pending = [n for n in names if n not in done]
-  store.write_json(out / "summary.json", {"rows": rows, "seconds": round(seconds, 1), "command": cmd,
+  files.write_json(out / "summary.json", {"rows": rows, "seconds": round(seconds, 1), "command": cmd,
                                           "quick": quick, "pending": pending, "figures": figs})
-  (out / "README.md").write_text(readme(rows, figs, seconds, cmd, pending))
-
-
-def cli(argv: list[str] | None = None) -> int:
-  p = argparse.ArgumentParser(prog="python -m train.gallery", description=__doc__.splitlines()[0])
-  p.add_argument("--out", default="results/zoo_gallery")
-  p.add_argument("--quick", action="store_true", help=f"{QUICK_STEPS} steps per run: a smoke test")
-  p.add_argument("--only", nargs="*", help="entries to run (default: all)")
-  a = p.parse_args(argv)
-  return main(a.out, quick=a.quick, only=a.only)
-
-
-if __name__ == "__main__":
-  raise SystemExit(cli())
+  files.write_atomic(out / "README.md", readme(rows, figs, seconds, cmd, pending))

@@ -54,10 +54,10 @@ class JaxSide:
   def _engine(self, name, model, model_args, data, optimizer, batch):
     import jax.numpy as jnp
 
-    import zoo
-    from train import config
-    from train import step as S
-    from train.tasks import get as get_task
+    from scalezoo import zoo
+    from scalezoo.train import config
+    from scalezoo.train import step as S
+    from scalezoo.train.tasks import get as get_task
 
     cfg = config.parse(dict(model=model, data="text", steps=100_000, batch_size=batch, model_args=model_args,
                             optimizer=optimizer))
@@ -88,7 +88,7 @@ class JaxSide:
                                                                     weight_decay=5e-4), 64)
 
   def _setup(self, name, steps, model, args, data, opt, batch):
-    from train import step as S
+    from scalezoo.train import step as S
 
     info = self._engine(name, model, args, data, opt, batch)
     t = time.perf_counter()
@@ -128,8 +128,8 @@ class JaxSide:
     spent finding and loading executables from the engine's executable cache (which skips those events)."""
     from jax import monitoring
 
-    from train import exec_cache
-    from train import sweep as SW
+    from scalezoo.train import exec_cache
+    from scalezoo.train import sweep as SW
 
     if cache:
       os.environ["JAX_COMPILATION_CACHE_DIR"] = cache
@@ -149,7 +149,7 @@ class JaxSide:
       wall = time.perf_counter() - t
     finally:
       monitoring.unregister_event_duration_listener(listen)
-    from train import store
+    from scalezoo.train.sweep import store
 
     recs = [r for r in store.read(Path(out)) if r.get("status") == "finished"]
     ec = {k: v - before[k] for k, v in exec_cache.stats.items()}
@@ -159,10 +159,10 @@ class JaxSide:
             "test_loss": float(np.median([r["metrics"]["test_loss"] for r in recs])) if recs else None}
 
   def chinchilla(self, which, n_points, n_starts):
-    from scaling import laws
-    from scaling.bench import synthetic_chinchilla
-    from scaling.fit import fit_law
-    from scaling.reference import fit_reference_scipy
+    from scalezoo.scaling import laws
+    from scalezoo.scaling.synthetic import synthetic_chinchilla
+    from scalezoo.scaling.fit import fit_law
+    from scalezoo.scaling.reference import fit_reference_scipy
 
     X, L = synthetic_chinchilla(n_points, seed=0)
     grid = laws.chinchilla.grid(None, None)
@@ -205,7 +205,7 @@ def worker(kind: str) -> None:
   if kind == "jax":
     side = JaxSide()
   else:
-    from train.bench_torch import TorchSide
+    from scalezoo.train.bench.torch_side import TorchSide
 
     side = TorchSide()
   for line in sys.stdin:

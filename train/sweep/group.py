@@ -1,0 +1,58 @@
+"""One group of a sweep trained where an executor put it: into out/checkpoints/<group id>, resumable, and every
+failure turned into `failed` records (a sweep goes on past a failed group)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from scalezoo.train import config as C
+from scalezoo.train.loop import fit_group
+from scalezoo.train.record import RunRecord, now
+from scalezoo.train.sweep.spec import checkpoint_cadence, group_id
+
+
+def run_group(cfgs: list[C.RunConfig], out: Path, every: int | None,
+              progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, Any]]:
+  """Train one group into out/checkpoints/<group id>; a failure becomes a `failed` record per run, never a raise.
+
+  The checkpoint cadence is a sweep setting, not part of a run's config: the records keep the spec's config
+  and run id, so they match `scalezoo train` on the same config.
+  """
+  n, started = checkpoint_cadence(cfgs[0], every), now()
+  try:
+    records = fit_group([c.replace(checkpoint_every=n) for c in cfgs], checkpoint_dir=out / "checkpoints" /
+                        group_id(cfgs), progress=progress).records
+  except Exception as e:  # noqa: BLE001 - a failed run is recorded and the sweep goes on
+    error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    records = [RunRecord.failed(c.run_id(), c.to_dict(), error, started) for c in cfgs]
+  for rec, cfg in zip(records, cfgs):
+    rec.run_id, rec.config = cfg.run_id(), cfg.to_dict()
+  return [r.to_dict() for r in records]
+
+
+def checkpoint_step(out: Path, group: list[C.RunConfig]) -> int | None:
+  """The newest checkpoint's step of a group that was cut off, if any."""
+  d = out / "checkpoints" / group_id(group)
+  steps = [int(p.name) for p in d.iterdir() if p.name.isdigit()] if d.is_dir() else []
+  return max(steps, default=None)
+
+
+def compile_cache_dir(out: Path) -> Path:
+  """out/.cache/jax, or $JAX_COMPILATION_CACHE_DIR to share one cache across sweeps."""
+  return Path(os.environ.get("JAX_COMPILATION_CACHE_DIR") or out / ".cache" / "jax").absolute()
+
+
+def use_compile_cache(cache: Path) -> None:
+  """JAX's persistent compilation cache: a repeated or resumed sweep, and every worker process, loads compiled
+  programs from here instead of compiling them again."""
+  import jax
+  from jax.experimental.compilation_cache import compilation_cache
+
+  if jax.config.jax_compilation_cache_dir != str(cache):
+    jax.config.update("jax_compilation_cache_dir", str(cache))
+    compilation_cache.reset_cache()  # JAX reads the setting once per process; a new folder needs a reset
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
