@@ -4,11 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from scalezoo.train import config, gallery, sweep
+from scalezoo.train import config, sweep
+from scalezoo.train.studies import gallery
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.toml"))
-GALLERY = sorted((ROOT / "configs" / "gallery").glob("*.toml"))
+GALLERY = sorted(p for p in (ROOT / "configs" / "gallery").glob("*.toml") if p.stem != "entries")
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])

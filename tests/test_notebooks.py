@@ -15,6 +15,9 @@ def test_notebook_executes(path, tmp_path, monkeypatch):
   monkeypatch.setenv("XLA_FLAGS", "")  # the kernel is a fresh process: one CPU device, as a user has
   monkeypatch.setenv("MPLBACKEND", "Agg")
   monkeypatch.setenv("SCALEZOO_NOTEBOOK_OUT", str(tmp_path))  # notebooks write figures here, not into results/
+  # execute() raises on the first cell that errors; what is left to check is that the notebook did its job
   NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-  errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-  assert not errors
+  code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+  assert all(c.execution_count for c in code), "a code cell did not run"
+  figures = list(tmp_path.rglob("*.png"))
+  assert figures and all(f.stat().st_size > 1000 for f in figures), "the notebook drew no figures"

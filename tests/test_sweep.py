@@ -16,7 +16,8 @@ import jax
 import pytest
 from jax.experimental.compilation_cache import compilation_cache
 
-from scalezoo.train import cli, store, sweep
+from scalezoo.train import cli, sweep
+from scalezoo.train.sweep import store
 from scalezoo.train.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,36 +210,39 @@ def test_a_diverging_run_is_recorded_and_a_failed_one_exits_1_after_the_rest(tmp
 
 
 def _sweep_cmd(out, *extra):
-  return [sys.executable, "-m", "train.cli", "sweep", str(TINY), "--out", str(out), "--quiet", *extra]
+  return [sys.executable, "-m", "scalezoo.train.cli", "sweep", str(TINY), "--out", str(out), "--quiet", *extra]
 
 
-def _kill_when(p: subprocess.Popen, ready, delay: float) -> bool:
-  """SIGKILL `p` `delay` seconds after `ready()` first holds (False if it ended before)."""
+def _checkpoints(out: Path) -> list[Path]:
+  return [d for d in (out / "checkpoints").glob("*/*") if d.name.isdigit()]
+
+
+def _kill_after(p: subprocess.Popen, event, delay: float) -> None:
+  """SIGKILL `p` `delay` seconds after `event()` first holds; fails the test if `p` ended first."""
   t_end = time.monotonic() + 120
-  while not ready() and p.poll() is None and time.monotonic() < t_end:
-    time.sleep(0.05)
-  try:
+  while not event() and p.poll() is None and time.monotonic() < t_end:
+    time.sleep(0.02)
+  assert event(), "the sweep ended (or stalled) before the moment to kill it"
+  with pytest.raises(subprocess.TimeoutExpired):  # still running after the delay: kill it now
     p.wait(delay)
-    return False
-  except subprocess.TimeoutExpired:
-    p.send_signal(signal.SIGKILL)
-    p.wait()
-    return True
+  p.send_signal(signal.SIGKILL)
+  p.wait()
 
 
 @pytest.mark.parametrize("trial", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)])
 def test_sigkill_at_random_moments_then_resume_gives_every_run_once_with_the_same_numbers(trial, reference, tmp_path):
-  rng, out, kills = random.Random(trial), tmp_path / "out", []
+  rng, out = random.Random(trial), tmp_path / "out"
   jsonl = out / "runs.jsonl"
-  # the first kill lands at a random moment of the first group, the second just after the first group's appends
-  for ready, delay in [(lambda: True, rng.uniform(3.0, 7.0)), (lambda: jsonl.exists(), rng.uniform(0.0, 2.0))]:
+  # the first kill lands at a random moment after the first group's first checkpoint (mid-group), the second at a
+  # random moment after the first group's records were appended (mid second group)
+  for event, delay in [(lambda: _checkpoints(out), rng.uniform(0.0, 0.5)), (lambda: jsonl.exists(), rng.uniform(0.0, 0.5))]:
     p = subprocess.Popen(_sweep_cmd(out), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if _kill_when(p, ready, delay):
-      kills.append(f"{delay:.1f}s in, with {len(store.read(out))} records")
+    _kill_after(p, event, delay)
+    assert len(store.read(out)) < 12, "killed after every run had ended"
+  assert len(store.read(out)) == 6  # the first group's runs, once each
   done = subprocess.run(_sweep_cmd(out), cwd=ROOT, capture_output=True, text=True)
   assert done.returncode == 0, done.stderr[-2000:]
   assert_same_numbers(out, reference)
-  print(f"trial {trial}: killed {kills}")
 
 
 def _alive(pid: int) -> bool:
@@ -257,8 +261,10 @@ def test_process_workers_die_with_a_killed_driver_and_the_sweep_resumes(referenc
   kids = Path(f"/proc/{p.pid}/task/{p.pid}/children")
   t_end = time.monotonic() + 60
   while len(kids.read_text().split()) < 3 and time.monotonic() < t_end:  # 2 workers and the resource tracker
-    time.sleep(0.1)
-  time.sleep(2.0)  # the workers are importing or training
+    time.sleep(0.05)
+  while not _checkpoints(out) and p.poll() is None and time.monotonic() < t_end:  # a worker is training
+    time.sleep(0.02)
+  assert _checkpoints(out) and p.poll() is None
   children = [int(c) for c in kids.read_text().split()]
   p.send_signal(signal.SIGKILL)
   p.wait()

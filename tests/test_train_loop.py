@@ -20,6 +20,14 @@ TINY = dict(model="mlp", data="digits", data_args={"flat": True, "n_train": 512}
             steps=60, batch_size=32, eval_every=20)
 
 
+def fit(cfg, **kw) -> dict:
+  return loop.fit(cfg, **kw).record.to_dict()
+
+
+def fit_group(cfgs) -> list[dict]:
+  return [r.to_dict() for r in loop.fit_group(cfgs).records]
+
+
 def tiny(**changes):
   raw = json.loads(json.dumps(TINY))
   for k, v in changes.items():
@@ -31,17 +39,17 @@ def tiny(**changes):
 
 
 def test_same_config_same_numbers_bit_for_bit():
-  a, b = loop.fit(tiny()), loop.fit(tiny())
+  a, b = fit(tiny()), fit(tiny())
   assert a["metrics"] == b["metrics"]
   assert a["curve"]["train_loss"] == b["curve"]["train_loss"]
-  c = loop.fit(tiny(seed=1))
+  c = fit(tiny(seed=1))
   assert c["metrics"]["test_loss"] != a["metrics"]["test_loss"]
 
 
 def test_vmap_of_seeds_and_lrs_equals_single_runs():
   cfgs = [tiny(seed=s, optimizer={"lr": lr}) for s, lr in [(1, 1e-3), (2, 3e-3)]]
-  together = loop.fit_group(cfgs)
-  alone = [loop.fit(c) for c in cfgs]
+  together = fit_group(cfgs)
+  alone = [fit(c) for c in cfgs]
   for t, a in zip(together, alone):
     assert t["group_size"] == 2 and a["group_size"] == 1
     np.testing.assert_allclose(t["curve"]["train_loss"], a["curve"]["train_loss"], rtol=1e-5)
@@ -95,7 +103,7 @@ def test_permutation_is_jax_random_permutation_bit_for_bit():
 @pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop", "adagrad", "lion"])
 def test_each_optimizer_decreases_the_loss(name):
   lr = {"sgd": 0.1, "adagrad": 0.05, "lion": 2e-3}.get(name, 3e-3)
-  r = loop.fit(tiny(optimizer={"name": name, "lr": lr, "momentum": 0.9 if name == "sgd" else 0.0}))
+  r = fit(tiny(optimizer={"name": name, "lr": lr, "momentum": 0.9 if name == "sgd" else 0.0}))
   c = r["curve"]["train_loss"]
   assert r["status"] == "finished" and c[-1] < 0.7 * c[0], c
 
@@ -104,7 +112,7 @@ def test_each_optimizer_decreases_the_loss(name):
                                       {"name": "step", "step_every": 20, "step_factor": 0.5},
                                       {"name": "constant", "plateau_patience": 5}])
 def test_each_schedule_decreases_the_loss(schedule):
-  r = loop.fit(tiny(schedule=schedule, optimizer={"lr": 1e-2}))
+  r = fit(tiny(schedule=schedule, optimizer={"lr": 1e-2}))
   c = r["curve"]["train_loss"]
   assert r["status"] == "finished" and c[-1] < 0.7 * c[0], c
 
@@ -120,27 +128,27 @@ def test_schedules_have_the_shape_they_claim():
 
 
 def test_divergence_is_recorded_not_raised():
-  r = loop.fit(tiny(optimizer={"name": "sgd", "lr": 1e4}))
+  r = fit(tiny(optimizer={"name": "sgd", "lr": 1e4}))
   assert r["status"] == "diverged" and 1 <= r["diverged_step"] <= 60
   assert np.isnan(r["metrics"]["test_loss"])
 
 
 def test_one_run_of_a_group_diverging_leaves_the_others_alone():
   good, bad = tiny(optimizer={"name": "sgd", "lr": 0.1}), tiny(optimizer={"name": "sgd", "lr": 1e4})
-  rg, rb = loop.fit_group([good, bad])
+  rg, rb = fit_group([good, bad])
   assert rg["status"] == "finished" and rb["status"] == "diverged"
-  np.testing.assert_allclose(rg["metrics"]["test_loss"], loop.fit(good)["metrics"]["test_loss"], rtol=1e-5)
+  np.testing.assert_allclose(rg["metrics"]["test_loss"], fit(good)["metrics"]["test_loss"], rtol=1e-5)
 
 
 def test_early_stopping_keeps_the_best_checkpoint():
-  r = loop.fit(tiny(steps=400, eval_every=10, early_stopping_patience=2, data_args={"n_train": 64},
+  r = fit(tiny(steps=400, eval_every=10, early_stopping_patience=2, data_args={"n_train": 64},
                     model_args={"width": 256}, optimizer={"lr": 1e-2}))
   assert r["stopped_step"] is not None and r["stopped_step"] < 400
   assert r["metrics"]["val_loss"] == pytest.approx(min(r["curve"]["val_loss"]), rel=1e-5)
 
 
 def test_record_counts_flops_and_examples():
-  r = loop.fit(tiny())
+  r = fit(tiny())
   assert r["params"] == 64 * 32 + 32 + 32 * 32 + 32 + 32 * 10 + 10
   assert r["flops_per_step"] > 3 * 2 * 32 * r["params"] * 0.8  # forward + backward ~ 6 N per example
   assert r["flops_total"] == pytest.approx(60 * r["flops_per_step"])
@@ -151,13 +159,13 @@ def test_record_counts_flops_and_examples():
 
 def test_four_devices_match_one():
   assert len(jax.devices()) == 4
-  one, four = loop.fit(tiny()), loop.fit(tiny(devices=4))
+  one, four = fit(tiny()), fit(tiny(devices=4))
   np.testing.assert_allclose(four["metrics"]["test_loss"], one["metrics"]["test_loss"], atol=1e-4)
   np.testing.assert_allclose(four["curve"]["train_loss"], one["curve"]["train_loss"], atol=1e-4)
 
 
 def test_bf16_compute_trains():
-  r = loop.fit(tiny(precision="bf16", optimizer={"lr": 3e-3}))
+  r = fit(tiny(precision="bf16", optimizer={"lr": 3e-3}))
   c = r["curve"]["train_loss"]
   assert r["status"] == "finished" and c[-1] < 0.7 * c[0]
 
@@ -177,16 +185,20 @@ width = 32
 flat = true
 n_train = 512
 """)
-  cmd = [sys.executable, "-m", "train.cli", "train", str(cfg_path), "--out", str(tmp_path / "a"), "--quiet"]
+  cmd = [sys.executable, "-m", "scalezoo.train.cli", "train", str(cfg_path), "--out", str(tmp_path / "a"), "--quiet"]
   env = {**os.environ, "XLA_FLAGS": ""}
   p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
   ckpts = tmp_path / "a" / "checkpoints"
-  deadline = time.time() + 120
-  while time.time() < deadline and len([d for d in ckpts.glob("*") if d.name.isdigit()]) < 2:
-    time.sleep(0.05)
+  saved = lambda: sorted(int(d.name) for d in ckpts.glob("*") if d.name.isdigit())
+  deadline = time.monotonic() + 120
+  while p.poll() is None and time.monotonic() < deadline and len(saved()) < 2:  # wait for the second checkpoint
+    time.sleep(0.02)
+  assert p.poll() is None, "the run ended before it could be killed"
   p.send_signal(signal.SIGKILL)
   p.wait()
-  assert not (tmp_path / "a" / "record.json").exists(), "the run ended before it could be killed"
+  steps = saved()
+  assert len(steps) >= 2 and steps[-1] < 2000, f"killed with checkpoints at {steps}: not mid-run"
+  assert not (tmp_path / "a" / "record.json").exists()
   subprocess.run(cmd, env=env, check=True, capture_output=True)
   subprocess.run([*cmd[:-3], "--out", str(tmp_path / "b"), "--quiet"], env=env, check=True, capture_output=True)
   ra = json.loads((tmp_path / "a" / "record.json").read_text())

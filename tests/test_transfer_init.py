@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from scalezoo.train import config, loop
-from scalezoo.train.run import train_to_dir
 
 BASE = dict(model="mlp", data="digits", data_args={"flat": True, "n_train": 256}, model_args={"width": 16},
             steps=40, batch_size=32, eval_every=20, checkpoint_every=40)
@@ -21,7 +20,7 @@ def cfg(**changes):
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
   out = tmp_path_factory.mktemp("pre")
-  rec = train_to_dir(cfg(), out, progress=False)
+  rec = loop.fit(cfg(), out=out).record.to_dict()
   assert rec["status"] == "finished"
   return out, rec
 
@@ -58,8 +57,8 @@ def test_zero_steps_of_finetuning_reproduce_the_source(pretrained):
 
 def test_finetuned_run_starts_where_the_source_ended(pretrained):
   out, rec = pretrained
-  scratch = loop.fit(cfg(checkpoint_every=0, steps=20, seed=3))
-  tuned = loop.fit(cfg(init_from=str(out), checkpoint_every=0, steps=20, seed=3))
+  scratch = loop.fit(cfg(checkpoint_every=0, steps=20, seed=3)).record.to_dict()
+  tuned = loop.fit(cfg(init_from=str(out), checkpoint_every=0, steps=20, seed=3)).record.to_dict()
   assert tuned["init"]["restored"] == 6 and tuned["init"]["checkpoint_step"] == 40
   assert tuned["curve"]["train_loss"][0] < scratch["curve"]["train_loss"][0]
   assert tuned["config"]["init_from"] == str(out)
@@ -67,7 +66,7 @@ def test_finetuned_run_starts_where_the_source_ended(pretrained):
 
 def test_parameters_without_a_match_keep_their_fresh_init(pretrained):
   out, _ = pretrained  # depth 2 has dense_0, dense_1 and the head; depth 3 adds dense_2
-  rec = loop.fit(cfg(init_from=str(out), checkpoint_every=0, steps=20, model_args={"width": 16, "depth": 3}))
+  rec = loop.fit(cfg(init_from=str(out), checkpoint_every=0, steps=20, model_args={"width": 16, "depth": 3})).record.to_dict()
   assert rec["status"] == "finished"
   assert rec["init"]["restored"] == 6 and rec["init"]["fresh"] == ["dense_2/bias", "dense_2/kernel"]
 
@@ -80,5 +79,5 @@ def test_bad_sources_are_refused(tmp_path, pretrained):
     loop.fit(cfg(init_from=str(tmp_path / "empty"), checkpoint_every=0))
   out, _ = pretrained  # matching is by path and shape alone: of an MLP, LeNet-5 finds only the head's bias
   rec = loop.fit(cfg(init_from=str(out), checkpoint_every=0, steps=20, model="lenet5", model_args={},
-                     data_args={"size": 32, "n_train": 256}))
+                     data_args={"size": 32, "n_train": 256})).record.to_dict()
   assert rec["init"]["restored"] == 1 and "head/bias" not in rec["init"]["fresh"]

@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
   d = sub.add_parser("demo", help="the main job: an MLP scaling sweep on MNIST-1D, fitted and plotted")
   d.add_argument("--out", default="results/demo")
   d.add_argument("--fresh", action="store_true", help="train every run again (drop OUT's runs.jsonl and checkpoints)")
+  d.add_argument("--spec", help="another sweep spec to run, fit and plot the demo's way (default: the packaged demo)")
+  d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec key")
   d.add_argument("--quiet", action="store_true")
   return p
 
@@ -146,7 +148,7 @@ def _results_dir(d: str) -> None:
 
 
 def cmd_bench(args) -> int:
-  from scalezoo.train.bench.driver import driver as bench
+  from scalezoo.train.bench import driver as bench
 
   rows = tuple(r.strip() for r in args.rows.split(",")) if args.rows else bench.ROWS
   if bad := [r for r in rows if r not in bench.ROWS]:
@@ -163,7 +165,7 @@ def cmd_gallery(args) -> int:
 def cmd_demo(args) -> int:
   from scalezoo.train.studies import demo
 
-  return demo.main(Path(args.out), progress=not args.quiet, fresh=args.fresh)
+  return demo.main(Path(args.out), progress=not args.quiet, fresh=args.fresh, spec=args.spec, overrides=args.set)
 
 
 def main(argv: list[str] | None = None) -> int:

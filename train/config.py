@@ -173,15 +173,23 @@ def _check_names(cfg: RunConfig, where: str) -> None:
 
 
 def set_key(raw: dict[str, Any], assignment: str, where: str = "--set") -> None:
-  """Apply one `a.b=value` override (value parsed as a TOML value, else kept as a string)."""
+  """Apply one `a.b=value` override. The key is a TOML key (quote a part holding dots: `axes."model_args.width"`);
+  the value a TOML value, else kept as a string."""
   if "=" not in assignment:
     raise ConfigError(f"{where}: expected key=value, got {assignment!r}")
   key, text = assignment.split("=", 1)
   try:
+    node, path = tomllib.loads(f"{key.strip()} = 0"), []
+  except tomllib.TOMLDecodeError:
+    raise ConfigError(f"{where}: {key.strip()!r} is not a TOML key") from None
+  while isinstance(node, dict):
+    (part, node), = node.items()
+    path.append(part)
+  try:
     value = tomllib.loads(f"v = {text}")["v"]
   except tomllib.TOMLDecodeError:
     value = text
-  *parents, leaf = key.strip().split(".")
+  *parents, leaf = path
   node = raw
   for p in parents:
     node = node.setdefault(p, {})

@@ -11,6 +11,7 @@ import math
 import flax.linen as nn
 import jax
 
+from scalezoo.zoo.conv import Conv, ConvTranspose
 from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
 _init = nn.initializers.normal(0.02)
@@ -37,14 +38,14 @@ class Generator(nn.Module):
   def __call__(self, z_BxZ: jax.Array, *, train: bool = False) -> jax.Array:
     n = _levels(self.image_size)
     h = z_BxZ.reshape(z_BxZ.shape[0], 1, 1, -1)
-    h = nn.ConvTranspose(self.features * 2 ** (n - 1), (4, 4), padding="VALID", use_bias=False, kernel_init=_init,
+    h = ConvTranspose(self.features * 2 ** (n - 1), (4, 4), padding="VALID", use_bias=False, kernel_init=_init,
                          name="convt_0")(h)  # 1x1 -> 4x4
     h = nn.relu(_bn(train, "bn_0")(h))
     for i in range(1, n):
-      h = nn.ConvTranspose(self.features * 2 ** (n - 1 - i), (4, 4), (2, 2), padding="SAME", use_bias=False,
+      h = ConvTranspose(self.features * 2 ** (n - 1 - i), (4, 4), (2, 2), padding="SAME", use_bias=False,
                            kernel_init=_init, name=f"convt_{i}")(h)
       h = nn.relu(_bn(train, f"bn_{i}")(h))
-    h = nn.ConvTranspose(self.channels, (4, 4), (2, 2), padding="SAME", use_bias=False, kernel_init=_init,
+    h = ConvTranspose(self.channels, (4, 4), (2, 2), padding="SAME", use_bias=False, kernel_init=_init,
                          name=f"convt_{n}")(h)
     return nn.tanh(h)  # images in [-1, 1]
 
@@ -58,12 +59,12 @@ class Discriminator(nn.Module):
     n = _levels(self.image_size)
     h = x_BxHxWxC
     for i in range(n):
-      h = nn.Conv(self.features * 2**i, (4, 4), (2, 2), padding=((1, 1), (1, 1)), use_bias=False, kernel_init=_init,
+      h = Conv(self.features * 2**i, (4, 4), (2, 2), padding=((1, 1), (1, 1)), use_bias=False, kernel_init=_init,
                   name=f"conv_{i}")(h)
       if i > 0:
         h = _bn(train, f"bn_{i}")(h)
       h = nn.leaky_relu(h, 0.2)
-    h = nn.Conv(1, (4, 4), padding="VALID", use_bias=False, kernel_init=_init, name=f"conv_{n}")(h)  # 4x4 -> 1x1
+    h = Conv(1, (4, 4), padding="VALID", use_bias=False, kernel_init=_init, name=f"conv_{n}")(h)  # 4x4 -> 1x1
     return h.reshape(h.shape[0])  # logits_B
 
 

@@ -12,6 +12,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from scalezoo.zoo.conv import Conv
 from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
 
@@ -30,11 +31,11 @@ class ResBlock(nn.Module):
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, temb_BxT: jax.Array, train: bool) -> jax.Array:
     h = nn.swish(nn.GroupNorm(self.groups, epsilon=1e-6, name="norm1")(x_BxHxWxC))
-    h = nn.Conv(self.out, (3, 3), name="conv1")(h)
+    h = Conv(self.out, (3, 3), name="conv1")(h)
     h = h + nn.Dense(self.out, name="temb_proj")(nn.swish(temb_BxT))[:, None, None, :]
     h = nn.swish(nn.GroupNorm(self.groups, epsilon=1e-6, name="norm2")(h))
     h = nn.Dropout(self.dropout, deterministic=not train)(h)
-    h = nn.Conv(self.out, (3, 3), kernel_init=nn.initializers.zeros, name="conv2")(h)  # block starts as identity
+    h = Conv(self.out, (3, 3), kernel_init=nn.initializers.zeros, name="conv2")(h)  # block starts as identity
     x = x_BxHxWxC
     if x.shape[-1] != self.out:
       x = nn.Dense(self.out, name="nin_shortcut")(x)
@@ -71,7 +72,7 @@ class UNet(nn.Module):
     res = lambda c, name: ResBlock(c, self.dropout, self.groups, name=name)
     attn = lambda name: AttnBlock(self.groups, name=name)
 
-    h = nn.Conv(self.ch, (3, 3), name="conv_in")(x_BxHxWxC)
+    h = Conv(self.ch, (3, 3), name="conv_in")(x_BxHxWxC)
     skips = [h]
     for lvl, mult in enumerate(self.ch_mult):
       for i in range(self.num_res_blocks):
@@ -80,7 +81,7 @@ class UNet(nn.Module):
           h = attn(f"down{lvl}_attn{i}")(h)
         skips.append(h)
       if lvl != len(self.ch_mult) - 1:
-        h = nn.Conv(h.shape[-1], (3, 3), (2, 2), padding="SAME", name=f"down{lvl}_downsample")(h)
+        h = Conv(h.shape[-1], (3, 3), (2, 2), padding="SAME", name=f"down{lvl}_downsample")(h)
         skips.append(h)
 
     h = res(h.shape[-1], "mid_res0")(h, temb_BxT, train)
@@ -95,11 +96,11 @@ class UNet(nn.Module):
       if lvl != 0:
         B, H, W, C = h.shape
         h = jax.image.resize(h, (B, 2 * H, 2 * W, C), "nearest")
-        h = nn.Conv(C, (3, 3), name=f"up{lvl}_upsample")(h)
+        h = Conv(C, (3, 3), name=f"up{lvl}_upsample")(h)
 
     h = nn.swish(nn.GroupNorm(self.groups, epsilon=1e-6, name="norm_out")(h))
     out = self.out_channels or x_BxHxWxC.shape[-1]
-    return nn.Conv(out, (3, 3), kernel_init=nn.initializers.zeros, name="conv_out")(h)
+    return Conv(out, (3, 3), kernel_init=nn.initializers.zeros, name="conv_out")(h)
 
 
 def _inputs(b: int, cfg: dict) -> tuple[jax.Array, jax.Array]:

@@ -7,6 +7,7 @@ import math
 import flax.linen as nn
 import jax
 
+from scalezoo.zoo.conv import Conv
 from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
 # B0 stages: (expand ratio, kernel, stride, out channels, repeats)
@@ -36,16 +37,16 @@ class MBConv(nn.Module):
     mid = _divisible(cin * self.expand)
     h = x_BxHxWxC
     if mid != cin:
-      h = nn.silu(_bn(train, "expand_bn")(nn.Conv(mid, (1, 1), use_bias=False, name="expand")(h)))
+      h = nn.silu(_bn(train, "expand_bn")(Conv(mid, (1, 1), use_bias=False, name="expand")(h)))
     p = self.kernel // 2
-    h = nn.Conv(mid, (self.kernel, self.kernel), (self.stride, self.stride), padding=((p, p), (p, p)),
+    h = Conv(mid, (self.kernel, self.kernel), (self.stride, self.stride), padding=((p, p), (p, p)),
                 feature_group_count=mid, use_bias=False, name="depthwise")(h)
     h = nn.silu(_bn(train, "depthwise_bn")(h))
     # squeeze-excitation, squeezed to a quarter of the block's input width
     s = h.mean(axis=(1, 2), keepdims=True)
-    s = nn.silu(nn.Conv(max(1, cin // 4), (1, 1), name="se_reduce")(s))
-    h = h * nn.sigmoid(nn.Conv(mid, (1, 1), name="se_expand")(s))
-    h = _bn(train, "project_bn")(nn.Conv(self.out, (1, 1), use_bias=False, name="project")(h))
+    s = nn.silu(Conv(max(1, cin // 4), (1, 1), name="se_reduce")(s))
+    h = h * nn.sigmoid(Conv(mid, (1, 1), name="se_expand")(s))
+    h = _bn(train, "project_bn")(Conv(self.out, (1, 1), use_bias=False, name="project")(h))
     if self.stride == 1 and cin == self.out:
       # stochastic depth: drop the residual branch per example, rescaled like torchvision's "row" mode
       h = nn.Dropout(self.drop_path, broadcast_dims=(1, 2, 3), deterministic=not train)(h)
@@ -63,7 +64,7 @@ class EfficientNet(nn.Module):
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
     w = lambda c: _divisible(c * self.width_mult)
-    stem = nn.Conv(w(32), (3, 3), (2, 2), padding=((1, 1), (1, 1)), use_bias=False, name="stem")(x_BxHxWxC)
+    stem = Conv(w(32), (3, 3), (2, 2), padding=((1, 1), (1, 1)), use_bias=False, name="stem")(x_BxHxWxC)
     h = nn.silu(_bn(train, "stem_bn")(stem))
     repeats = [int(math.ceil(r * self.depth_mult)) for *_, r in STAGES]
     total, k = sum(repeats), 0
@@ -72,7 +73,7 @@ class EfficientNet(nn.Module):
         h = MBConv(w(out), expand, kernel, stride if i == 0 else 1, self.stochastic_depth * k / total,
                    name=f"stage{s + 1}_{i}")(h, train)
         k += 1
-    h = nn.Conv(4 * w(320), (1, 1), use_bias=False, name="head_conv")(h)
+    h = Conv(4 * w(320), (1, 1), use_bias=False, name="head_conv")(h)
     h = nn.silu(_bn(train, "head_bn")(h)).mean(axis=(1, 2))
     h = nn.Dropout(self.dropout, deterministic=not train)(h)
     return nn.Dense(self.num_classes, name="classifier")(h)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 
+from scalezoo.zoo.conv import Conv
 from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "sigmoid": nn.sigmoid}
@@ -19,8 +20,8 @@ class LeNet5(nn.Module):
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
     act = ACTIVATIONS[self.activation]
     pool = nn.avg_pool if self.pool == "avg" else nn.max_pool
-    h = pool(act(nn.Conv(6, (5, 5), padding="VALID", name="c1")(x_BxHxWxC)), (2, 2), (2, 2))  # 28 -> 14
-    h = pool(act(nn.Conv(16, (5, 5), padding="VALID", name="c3")(h)), (2, 2), (2, 2))  # 10 -> 5
+    h = pool(act(Conv(6, (5, 5), padding="VALID", name="c1")(x_BxHxWxC)), (2, 2), (2, 2))  # 28 -> 14
+    h = pool(act(Conv(16, (5, 5), padding="VALID", name="c3")(h)), (2, 2), (2, 2))  # 10 -> 5
     h = h.reshape(h.shape[0], -1)
     h = act(nn.Dense(120, name="c5")(h))
     h = act(nn.Dense(84, name="f6")(h))

@@ -8,12 +8,13 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 
+from scalezoo.zoo.conv import Conv
 from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
 
-def _conv(features: int, k: int, stride: int = 1, name: str | None = None) -> nn.Conv:
+def _conv(features: int, k: int, stride: int = 1, name: str | None = None) -> Conv:
   # torch-style symmetric padding (flax "SAME" pads stride-2 convs asymmetrically)
-  return nn.Conv(features, (k, k), (stride, stride), padding=((k // 2, k // 2),) * 2, use_bias=False, name=name)
+  return Conv(features, (k, k), (stride, stride), padding=((k // 2, k // 2),) * 2, use_bias=False, name=name)
 
 
 def _bn(train: bool, name: str, zero: bool = False) -> nn.BatchNorm:

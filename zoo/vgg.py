@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from scalezoo.zoo.conv import Conv
 from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
 # conv widths in units of the base width (64); 0 is a 2x2 max pool
@@ -51,7 +52,7 @@ class VGG(nn.Module):
       if mult == 0:
         h = nn.max_pool(h, (2, 2), (2, 2))
         continue
-      h = nn.Conv(mult * self.width, (3, 3), padding=((1, 1), (1, 1)), name=f"conv_{i}")(h)
+      h = Conv(mult * self.width, (3, 3), padding=((1, 1), (1, 1)), name=f"conv_{i}")(h)
       if self.batch_norm:
         h = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name=f"bn_{i}")(h)
       h = nn.relu(h)

@@ -6,6 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from scalezoo.zoo.conv import Conv
 from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
 
@@ -37,7 +38,7 @@ class ViT(nn.Module):
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
     B, D, P = x_BxHxWxC.shape[0], self.d_model, self.patch
-    h = nn.Conv(D, (P, P), (P, P), padding="VALID", name="conv_proj")(x_BxHxWxC)
+    h = Conv(D, (P, P), (P, P), padding="VALID", name="conv_proj")(x_BxHxWxC)
     x_BxNxD = h.reshape(B, -1, D)
     cls_1x1xD = self.param("class_token", nn.initializers.zeros, (1, 1, D))
     x_BxNxD = jnp.concatenate([jnp.broadcast_to(cls_1x1xD, (B, 1, D)), x_BxNxD], axis=1)

@@ -15,13 +15,15 @@ from scalezoo import scaling
 from scalezoo.scaling import plots
 from scalezoo.train import files, sweep
 
-def main(out: Path, progress: bool = True, spec: Path | None = None, fresh: bool = False) -> int:
+def main(out: Path, progress: bool = True, spec: str | Path | None = None, fresh: bool = False,
+         overrides: list[str] = ()) -> int:
   t0 = time.perf_counter()
+  with resources.as_file(resources.files("scalezoo.configs") / "demo.toml") as packaged:
+    grid = sweep.load(spec or packaged, overrides)  # bad input stops here, before anything is removed or written
   if fresh:  # the committed runs would otherwise resume as "already ended": train them all again
     (out / "runs.jsonl").unlink(missing_ok=True)
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
-  with resources.as_file(resources.files("scalezoo.configs") / "demo.toml") as packaged:
-    counts = sweep.run(sweep.load(spec or packaged), out, progress=progress)
+  counts = sweep.run(grid, out, progress=progress)
   t = scaling.finished(scaling.table(out))
   N, D, C, L = t["params"], t["config.data_args.n_train"].astype(float), t["C"], t["metrics.test_loss"]
 
