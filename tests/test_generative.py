@@ -1,4 +1,4 @@
-"""train.generative and train.mlm at tiny sizes: losses fall, runs repeat bit for bit, samplers give images."""
+"""recipes.generative and recipes.mlm at tiny sizes: losses fall, runs repeat bit for bit, samplers give images."""
 
 import jax
 import numpy as np

@@ -293,3 +293,30 @@ def test_ray_executor_on_a_local_cluster_gives_the_same_records(reference, tmp_p
 def test_lock_errors_are_config_errors(tmp_path):
   with sweep.Lock(tmp_path), pytest.raises(ConfigError, match="another sweep"):
     sweep.Lock(tmp_path).__enter__()
+
+
+def test_ray_ships_the_package_itself(tmp_path):
+  """What a remote Ray cluster gets: the package's own folders (configs included), importable as scalezoo."""
+  from scalezoo.train.sweep.executors import package_copy
+
+  root = Path(package_copy(tmp_path))
+  assert {p.name for p in root.iterdir()} == {"zoo", "train", "scaling", "configs"}
+  assert (root / "configs" / "demo.toml").is_file() and (root / "train" / "sweep" / "executors.py").is_file()
+  assert not list(root.rglob("__pycache__")) and not list(root.rglob("site-packages"))
+  code = "import sys; sys.path.insert(0, sys.argv[1]); import scalezoo.train.sweep as s; print(s.__file__)"
+  where = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+  assert where.stdout.strip().startswith(str(root))
+
+
+def test_a_corrupt_line_in_runs_jsonl_stops_the_sweep_with_one_line_and_appends_nothing(reference, tmp_path, capsys):
+  out = tmp_path / "out"
+  shutil.copytree(reference, out, ignore=shutil.ignore_patterns("checkpoints"))
+  lines = (out / "runs.jsonl").read_text().splitlines(keepends=True)
+  lines[3] = lines[3][:40] + "\n"  # a middle line cut short: not a torn last line
+  (out / "runs.jsonl").write_text("".join(lines))
+  before = (out / "runs.jsonl").read_bytes()
+  assert cli.main(["sweep", str(TINY), "--out", str(out), "--quiet"]) == 2
+  err = capsys.readouterr().err
+  assert err.count("\n") == 1 and "runs.jsonl:4: not valid JSON" in err
+  assert (out / "runs.jsonl").read_bytes() == before
+  assert cli.main(["fit", str(out)]) == 2 and "runs.jsonl:4: not valid JSON" in capsys.readouterr().err

@@ -36,12 +36,15 @@ def main(out: Path, progress: bool = True, spec: str | Path | None = None, fresh
                             meta={"x": "D (n_train)", "y": "metrics.test_loss", "at": f"params={int(N.max())}"}),
   }
   front = scaling.pareto_frontier(C, L)  # the runs no cheaper run beats
-  fits["compute"] = scaling.fit_law("power", {"C": C[front]}, L[front], bootstrap=500, seed=0,
-                                    meta={"x": "C", "y": "metrics.test_loss", "at": "compute frontier"})
+  if len(front) >= 3:  # a power law has 3 parameters
+    fits["compute"] = scaling.fit_law("power", {"C": C[front]}, L[front], bootstrap=500, seed=0,
+                                      meta={"x": "C", "y": "metrics.test_loss", "at": "compute frontier"})
+  else:
+    print(f"compute frontier: {len(front)} runs, too few for a power law; not fitted")
   for name, f in fits.items():
     f.save(out / f"fit_power_{name}.json")
 
-  plots.loss_vs_compute(t, loss="metrics.test_loss", curve_y="curve.val_loss", fit=fits["compute"],
+  plots.loss_vs_compute(t, loss="metrics.test_loss", curve_y="curve.val_loss", fit=fits.get("compute"),
                         title="MLP on MNIST-1D: loss vs compute", path=out / "loss_vs_compute.png")
   plots.fitted_law(fits["params"], {"N": N[at_d]}, L[at_d], path=out / "loss_vs_params.png",
                    title=f"test loss vs parameters (n_train={int(D.max())})")

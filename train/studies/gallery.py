@@ -12,6 +12,7 @@ a rerun skips the entries already recorded with the same config.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
@@ -328,18 +329,17 @@ shared machine described above.{todo}
 
 def main(out: str | Path, quick: bool = False, only: list[str] | None = None) -> int:
   out = Path(out)
-  out.mkdir(parents=True, exist_ok=True)
-  (out / "samples").mkdir(exist_ok=True)
   known = entries()
   names = list(only or known)
   unknown = [n for n in names if n not in known]
   if unknown:
     raise config_lib.ConfigError(f"unknown gallery entries: {', '.join(unknown)}; known: {', '.join(known)}")
-  entries = {n: load_entry(n, quick) for n in names}  # every config checked before anything runs
+  loaded = {n: load_entry(n, quick) for n in names}  # every config checked before anything is written
+  (out / "samples").mkdir(parents=True, exist_ok=True)
   done = {r["gallery"]["name"]: r for r in store.read(out) if "gallery" in r}
   failed = []
   for n in names:
-    e = entries[n]
+    e = loaded[n]
     if n in done and done[n]["gallery"]["config"] == e["raw"]:
       print(f"{n}: recorded, skipped", flush=True)
       continue
@@ -351,7 +351,9 @@ def main(out: str | Path, quick: bool = False, only: list[str] | None = None) ->
       else:
         rec, samples = run_generative(n, e)
         if samples:
-          np.savez_compressed(out / "samples" / f"{n}.npz", **samples)
+          buf = io.BytesIO()
+          np.savez_compressed(buf, **samples)
+          files.write_atomic(out / "samples" / f"{n}.npz", buf.getvalue())
     except Exception as err:  # one family failing does not stop the gallery
       print(f"{n}: FAILED {type(err).__name__}: {err}", flush=True)
       failed.append(n)
