@@ -100,10 +100,6 @@ def finished(t: dict) -> dict[str, np.ndarray]:
   return select(t, t["status"] == "finished") if "status" in t else t
 
 
-def n_rows(t: dict) -> int:
-  return len(next(iter(t.values()))) if t else 0
-
-
 def error_curves(t: dict, x_key: str, *, seed_key: str = "config.seed", metric: str = "accuracy"):
   """Train and test error (1 - metric) of the finished runs as seeds x values of `x_key`.
 
