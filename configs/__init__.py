@@ -1,1 +1,1 @@
-"""Run configs and sweep specs, shipped as package data: read them with importlib.resources.files("scalezoo.configs")."""
+"""Run configs and sweep specs, shipped as package data: importlib.resources.files("scalezoo.configs")."""

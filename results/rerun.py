@@ -26,8 +26,11 @@ METRICS = ("test_loss", "test_accuracy", "test_bits_per_byte")
 
 def pick(spec: sweep.Sweep, old: dict[str, dict], budget_s: float, max_groups: int) -> list[list]:
   """Whole groups, cheapest first (by the committed records' wall time), while they fit the budget."""
-  gs = [g for g in sweep.groups(spec.runs, spec.settings["group"], spec.settings["max_group"])
-        if all(c.run_id() in old for c in g)]
+  gs = [
+    g
+    for g in sweep.groups(spec.runs, spec.settings["group"], spec.settings["max_group"])
+    if all(c.run_id() in old for c in g)
+  ]
   cost = lambda g: max((old[c.run_id()].get("wall_time") or math.inf) for c in g)
   chosen, total = [], 0.0
   for g in sorted(gs, key=cost):
@@ -50,8 +53,16 @@ def compare(old: dict[str, dict], new: list[dict]) -> dict:
         row[f"{m}_rel_change"] = (b - a) / abs(a) if a else b - a
     rows.append(row)
   changes = {m: [abs(r[f"{m}_rel_change"]) for r in rows if f"{m}_rel_change" in r] for m in METRICS}
-  summary = {m: {"runs": len(v), "median_abs_rel_change": float(np.median(v)), "max_abs_rel_change": float(max(v)),
-                 "identical": sum(x == 0 for x in v)} for m, v in changes.items() if v}
+  summary = {
+    m: {
+      "runs": len(v),
+      "median_abs_rel_change": float(np.median(v)),
+      "max_abs_rel_change": float(max(v)),
+      "identical": sum(x == 0 for x in v),
+    }
+    for m, v in changes.items()
+    if v
+  }
   return {"summary": summary, "runs": rows}
 
 
@@ -70,8 +81,10 @@ def main() -> None:
   counts = sweep.run(subset, out, progress=False)
   new = [r for r in scaling.read_rows(out) if r["run_id"] in old]
   commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-  write_json(out / "compare.json", {"study": str(study), "code_commit": commit, "counts": counts,
-                                    "groups": len(chosen), **compare(old, new)})
+  write_json(
+    out / "compare.json",
+    {"study": str(study), "code_commit": commit, "counts": counts, "groups": len(chosen), **compare(old, new)},
+  )
   print(json.dumps(compare(old, new)["summary"], indent=1))
 
 

@@ -29,5 +29,5 @@ def as_positive_inputs(inputs: dict, loss) -> dict:
     out["__loss__"] = as_array("loss", loss, positive=True)
   lengths = {k: a.shape[0] for k, a in out.items()}
   if len(set(lengths.values())) > 1:
-    raise ValueError(f"mismatched lengths: {({k.strip('_'): v for k, v in lengths.items()})}")
+    raise ValueError(f"mismatched lengths: { ({k.strip('_'): v for k, v in lengths.items()}) }")
   return out

@@ -83,9 +83,20 @@ def interpolation_threshold(x, train_error, tol: float | None = None) -> float |
   return float(x[np.argmax(zero)])
 
 
-def detect_double_descent(x, y=None, *, y_runs=None, train_error=None, train_tol: float | None = None,
-                          alpha: float = 0.01, z_min: float = 3.0, dominance: float = 0.5, n_null: int = 2000,
-                          log: bool | None = None, seed: int = 0) -> DoubleDescent:
+def detect_double_descent(
+  x,
+  y=None,
+  *,
+  y_runs=None,
+  train_error=None,
+  train_tol: float | None = None,
+  alpha: float = 0.01,
+  z_min: float = 3.0,
+  dominance: float = 0.5,
+  n_null: int = 2000,
+  log: bool | None = None,
+  seed: int = 0,
+) -> DoubleDescent:
   """Test-error curve y(x) (x: model size, training-set size or epochs). y_runs (R, n): one row per seed, y
   defaults to their (geometric, in log mode) mean. train_error (n,) marks the interpolation threshold.
   log (default: when every value is > 0) tests on log y: errors near the threshold vary multiplicatively
@@ -101,7 +112,8 @@ def detect_double_descent(x, y=None, *, y_runs=None, train_error=None, train_tol
     raise ValueError("give y or y_runs")
   if log is None:
     log = bool(np.all(np.asarray(y if y is not None else y_runs, np.float64) > 0)) and (
-      y_runs is None or bool(np.all(y_runs > 0)))
+      y_runs is None or bool(np.all(y_runs > 0))
+    )
   if y is None:
     y = np.exp(np.log(y_runs).mean(axis=0)) if log else y_runs.mean(axis=0)
   y = as_array("y", y)
@@ -131,8 +143,9 @@ def detect_double_descent(x, y=None, *, y_runs=None, train_error=None, train_tol
 
   peaks, props = find_peaks(y, prominence=0)
   if peaks.size == 0:
-    return DoubleDescent(False, "no interior peak (monotone or U-shaped)", interpolation_threshold=thr,
-                         noise=float(np.median(sigma)))
+    return DoubleDescent(
+      False, "no interior peak (monotone or U-shaped)", interpolation_threshold=thr, noise=float(np.median(sigma))
+    )
   order = np.argsort(props["prominences"])[::-1]
   k = order[0]
   p, lb, rb, prom = peaks[k], props["left_bases"][k], props["right_bases"][k], float(props["prominences"][k])
@@ -143,9 +156,20 @@ def detect_double_descent(x, y=None, *, y_runs=None, train_error=None, train_tol
   sims = null[None, :] + np.random.default_rng(seed).normal(size=(n_null, y.shape[0])) * sigma[None, :]
   p_value = float((1 + np.sum(_max_prominence(sims) >= prom)) / (1 + n_null))
   res = DoubleDescent(
-    found=False, reason="", peak_x=float(x[p]), peak_y=float(y_user[p]), min_before_x=float(x[lb]),
-    min_before_y=float(y_user[lb]), min_after_x=float(x[rb]), min_after_y=float(y_user[rb]), prominence=prom,
-    z=prom / noise, p_value=p_value, noise=noise, interpolation_threshold=thr)
+    found=False,
+    reason="",
+    peak_x=float(x[p]),
+    peak_y=float(y_user[p]),
+    min_before_x=float(x[lb]),
+    min_before_y=float(y_user[lb]),
+    min_after_x=float(x[rb]),
+    min_after_y=float(y_user[rb]),
+    prominence=prom,
+    z=prom / noise,
+    p_value=p_value,
+    noise=noise,
+    interpolation_threshold=thr,
+  )
   if p_value >= alpha or res.z < z_min:
     res.reason = f"peak not significant (p={p_value:.3g}, z={res.z:.2f}; need p<{alpha}, z>={z_min})"
   elif second > dominance * prom:

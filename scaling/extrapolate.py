@@ -21,12 +21,15 @@ class Extrapolation:
 
   def summary(self) -> str:
     e = np.abs(self.rel_err)
-    return (f"fit on {int(self.train.sum())} runs with by < {self.cut:.4g}, predicted {e.size} held-out runs: "
-            f"mean |rel. err| {np.mean(e):.4g}, median {np.median(e):.4g}, max {np.max(e):.4g}")
+    return (
+      f"fit on {int(self.train.sum())} runs with by < {self.cut:.4g}, predicted {e.size} held-out runs: "
+      f"mean |rel. err| {np.mean(e):.4g}, median {np.median(e):.4g}, max {np.max(e):.4g}"
+    )
 
 
-def extrapolation_check(law, inputs: dict, loss, *, by=None, cut: float | None = None, frac: float = 0.75,
-                        **fit_kwargs) -> Extrapolation:
+def extrapolation_check(
+  law, inputs: dict, loss, *, by=None, cut: float | None = None, frac: float = 0.75, **fit_kwargs
+) -> Extrapolation:
   """Fit `law` on runs with by < cut (default: the `frac` quantile of by), report relative errors above it.
 
   by: an array per run (e.g. compute C) or the name of one of `inputs`; default the first input.
@@ -47,5 +50,13 @@ def extrapolation_check(law, inputs: dict, loss, *, by=None, cut: float | None =
     raise ValueError(f"cut {cut:.4g} leaves {int(train.sum())} runs to fit and {int((~train).sum())} to predict")
   fit = fit_law(law, {k: v[train] for k, v in inputs.items()}, loss[train], **fit_kwargs)
   pred = fit.predict(inputs)
-  return Extrapolation(fit=fit, by=by, cut=cut, train=train, inputs=inputs, loss=loss, predicted=pred,
-                       rel_err=(pred[~train] - loss[~train]) / loss[~train])
+  return Extrapolation(
+    fit=fit,
+    by=by,
+    cut=cut,
+    train=train,
+    inputs=inputs,
+    loss=loss,
+    predicted=pred,
+    rel_err=(pred[~train] - loss[~train]) / loss[~train],
+  )

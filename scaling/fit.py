@@ -37,18 +37,22 @@ def _solver(law: _laws.Law, delta: float, x64: bool):
   """(start, advance): jitted, vmapped over rows (start, weights); points shared."""
   key = (law.name, tuple(sorted(law.kwargs.items())), law.formula, float(delta), x64)
   if key not in _SOLVERS:
+
     def objective(w, logX, logL):
       return lambda th: jnp.sum(w * huber(law.log_predict(th, logX, jnp) - logL, delta))
 
     start = lambda theta0, w, logX, logL: lbfgs.start(objective(w, logX, logL), theta0)
     advance = lambda s, w, logX, logL, until: lbfgs.advance(objective(w, logX, logL), s, until)
-    _SOLVERS[key] = (jax.jit(jax.vmap(start, in_axes=(0, 0, None, None))),
-                     jax.jit(jax.vmap(advance, in_axes=(0, 0, None, None, None))))
+    _SOLVERS[key] = (
+      jax.jit(jax.vmap(start, in_axes=(0, 0, None, None))),
+      jax.jit(jax.vmap(advance, in_axes=(0, 0, None, None, None))),
+    )
   return _SOLVERS[key]
 
 
-def solve_batch(law, theta0_SxP, W_SxN, logX_KxN, logL_N, *, delta=1e-3, max_iter=1000, x64=True,
-                segment: int = SEGMENT) -> lbfgs.Result:
+def solve_batch(
+  law, theta0_SxP, W_SxN, logX_KxN, logL_N, *, delta=1e-3, max_iter=1000, x64=True, segment: int = SEGMENT
+) -> lbfgs.Result:
   """L-BFGS from every row of theta0 with per-row point weights W, in float64 (or float32); numpy results.
 
   A vmapped while loop runs every row until the slowest stops, and starts differ ~10x in the iterations they
@@ -77,7 +81,7 @@ def solve_batch(law, theta0_SxP, W_SxN, logX_KxN, logL_N, *, delta=1e-3, max_ite
       until = min(int(state.it[going[0]]) + segment, max_iter)
       got = advance(lbfgs.State(*(a[rows] for a in state)), W[rows], logX, logL, until)
       for a, b in zip(state, got):
-        a[going] = np.asarray(b)[:going.size]
+        a[going] = np.asarray(b)[: going.size]
       going = going[~state.stopped[going]]
     return lbfgs.Result(*(np.asarray(a) for a in lbfgs.result(state)))
 
@@ -101,12 +105,21 @@ def screen_and_polish(law, starts_SxP, W_GxN, logX, logL, *, delta, max_iter, ke
   """
   G, S = W_GxN.shape[0], starts_SxP.shape[0]
   if G * S * _pow2(logL.shape[0], 64) <= SMALL:  # small batch: one float64 run, half the compiling
-    res = solve_batch(law, np.tile(starts_SxP, (G, 1)), np.repeat(W_GxN, S, axis=0), logX, logL, delta=delta,
-                      max_iter=max_iter)
+    res = solve_batch(
+      law, np.tile(starts_SxP, (G, 1)), np.repeat(W_GxN, S, axis=0), logX, logL, delta=delta, max_iter=max_iter
+    )
     i, f = _best(lbfgs.Result(*(a.reshape((G, S) + a.shape[1:]) for a in res)))
     return res.x.reshape(G, S, -1)[np.arange(G), i], f[np.arange(G), i], res, res
-  screen = solve_batch(law, np.tile(starts_SxP, (G, 1)), np.repeat(W_GxN, S, axis=0), logX, logL, delta=delta,
-                       max_iter=min(screen_iter, max_iter), x64=False)
+  screen = solve_batch(
+    law,
+    np.tile(starts_SxP, (G, 1)),
+    np.repeat(W_GxN, S, axis=0),
+    logX,
+    logL,
+    delta=delta,
+    max_iter=min(screen_iter, max_iter),
+    x64=False,
+  )
   _, f = _best(screen)
   order = np.argsort(f.reshape(G, S), axis=1)[:, :keep]  # (G, keep)
   x0 = screen.x.reshape(G, S, -1)[np.arange(G)[:, None], order].reshape(G * keep, -1)
@@ -166,24 +179,35 @@ class Fit:
   def summary(self) -> str:
     """A printable table: parameter, value, interval; then residual statistics."""
     pct = f"{100 * self.ci:g}% CI"
-    rows = [f"{self.law}: {self.law_obj.formula}   [{self.method}, n={self.stats['n']}, inputs={list(self.inputs)}]",
-            f"{'param':>10} {'value':>13} {pct:>29}"]
+    rows = [
+      f"{self.law}: {self.law_obj.formula}   [{self.method}, n={self.stats['n']}, inputs={list(self.inputs)}]",
+      f"{'param':>10} {'value':>13} {pct:>29}",
+    ]
     for k, v in self.params.items():
       lo, hi = self.intervals.get(k, (np.nan, np.nan))
       rows.append(f"{k:>10} {v:13.6g}  [{lo:12.6g}, {hi:12.6g}]")
     s = self.stats
-    rows.append(f"huber objective {s['objective']:.6g}, log-residual RMSE {s['rmse_log']:.4g}, "
-                f"mean |rel. err| {s['mean_abs_rel_err']:.4g}, max {s['max_abs_rel_err']:.4g}")
+    rows.append(
+      f"huber objective {s['objective']:.6g}, log-residual RMSE {s['rmse_log']:.4g}, "
+      f"mean |rel. err| {s['mean_abs_rel_err']:.4g}, max {s['max_abs_rel_err']:.4g}"
+    )
     return "\n".join(rows)
 
   def to_dict(self) -> dict:
     clean = lambda v: None if v is None or not np.isfinite(v) else float(v)
     return {
-      "law": self.law, "law_kwargs": self.law_kwargs, "inputs": list(self.inputs), "method": self.method,
-      "params": {k: clean(v) for k, v in self.params.items()}, "theta": [clean(v) for v in self.theta],
+      "law": self.law,
+      "law_kwargs": self.law_kwargs,
+      "inputs": list(self.inputs),
+      "method": self.method,
+      "params": {k: clean(v) for k, v in self.params.items()},
+      "theta": [clean(v) for v in self.theta],
       "intervals": {k: [clean(a), clean(b)] for k, (a, b) in self.intervals.items()},
-      "objective": clean(self.objective), "stats": {k: clean(v) for k, v in self.stats.items()},
-      "huber_delta": self.huber_delta, "ci": self.ci, "meta": self.meta,
+      "objective": clean(self.objective),
+      "stats": {k: clean(v) for k, v in self.stats.items()},
+      "huber_delta": self.huber_delta,
+      "ci": self.ci,
+      "meta": self.meta,
       "theta_samples": None if self.theta_samples is None else [[clean(v) for v in r] for r in self.theta_samples],
     }
 
@@ -196,13 +220,19 @@ class Fit:
     nan = lambda v: np.nan if v is None else float(v)
     ts = d.get("theta_samples")
     return cls(
-      law=d["law"], inputs=tuple(d["inputs"]), params={k: nan(v) for k, v in d["params"].items()},
-      theta=np.array([nan(v) for v in d["theta"]]), objective=nan(d["objective"]),
+      law=d["law"],
+      inputs=tuple(d["inputs"]),
+      params={k: nan(v) for k, v in d["params"].items()},
+      theta=np.array([nan(v) for v in d["theta"]]),
+      objective=nan(d["objective"]),
       stats={k: nan(v) for k, v in d["stats"].items()},
       intervals={k: (nan(a), nan(b)) for k, (a, b) in d["intervals"].items()},
       theta_samples=None if ts is None else np.array([[nan(v) for v in r] for r in ts], np.float64),
-      law_kwargs=d.get("law_kwargs", {}), method=d.get("method", "grid"), huber_delta=d.get("huber_delta", 1e-3),
-      ci=d.get("ci", 0.95), meta=d.get("meta", {}),
+      law_kwargs=d.get("law_kwargs", {}),
+      method=d.get("method", "grid"),
+      huber_delta=d.get("huber_delta", 1e-3),
+      ci=d.get("ci", 0.95),
+      meta=d.get("meta", {}),
     )
 
   def save(self, path) -> Path:
@@ -219,20 +249,41 @@ def _stats(law, theta, logX, logL, delta, res: lbfgs.Result | None) -> dict:
   r = law.log_predict(theta, logX, np) - logL
   rel = np.exp(r) - 1.0
   out = {
-    "n": float(logL.shape[0]), "n_params": float(law.n_params), "objective": float(np.sum(huber(r, delta, np))),
-    "rmse_log": float(np.sqrt(np.mean(r * r))), "mae_log": float(np.mean(np.abs(r))),
+    "n": float(logL.shape[0]),
+    "n_params": float(law.n_params),
+    "objective": float(np.sum(huber(r, delta, np))),
+    "rmse_log": float(np.sqrt(np.mean(r * r))),
+    "mae_log": float(np.mean(np.abs(r))),
     "max_abs_log": float(np.max(np.abs(r))),
-    "mean_abs_rel_err": float(np.mean(np.abs(rel))), "max_abs_rel_err": float(np.max(np.abs(rel))),
+    "mean_abs_rel_err": float(np.mean(np.abs(rel))),
+    "max_abs_rel_err": float(np.max(np.abs(rel))),
   }
   if res is not None:
-    out |= {"n_starts": float(res.f.shape[0]), "converged_frac": float(np.mean(res.converged)),
-            "max_iters": float(np.max(res.iters))}
+    out |= {
+      "n_starts": float(res.f.shape[0]),
+      "converged_frac": float(np.mean(res.converged)),
+      "max_iters": float(np.max(res.iters)),
+    }
   return out
 
 
-def fit_law(law, inputs: dict, loss, *, bootstrap: int = 0, seed: int = 0, huber_delta: float = 1e-3,
-            method: str = "grid", grid=None, max_iter: int = 1000, screen_iter: int = 100, polish: int = 16,
-            bootstrap_starts: int = 4, ci: float = 0.95, meta: dict | None = None) -> Fit:
+def fit_law(
+  law,
+  inputs: dict,
+  loss,
+  *,
+  bootstrap: int = 0,
+  seed: int = 0,
+  huber_delta: float = 1e-3,
+  method: str = "grid",
+  grid=None,
+  max_iter: int = 1000,
+  screen_iter: int = 100,
+  polish: int = 16,
+  bootstrap_starts: int = 4,
+  ci: float = 0.95,
+  meta: dict | None = None,
+) -> Fit:
   """Fit `law` (name or Law) to loss at `inputs` (dict name -> 1-D array).
 
   method="grid": L-BFGS from every row of the law's starting grid (Hoffmann's 4,500 points for chinchilla) or
@@ -246,8 +297,10 @@ def fit_law(law, inputs: dict, loss, *, bootstrap: int = 0, seed: int = 0, huber
   if method not in METHODS:
     raise ValueError(f"unknown method {method!r}; use one of {METHODS}")
   if not (huber_delta > 0) or bootstrap < 0 or bootstrap_starts < 1 or not (0 < ci < 1) or max_iter < 1:
-    raise ValueError(f"bad settings: huber_delta={huber_delta} (>0), bootstrap={bootstrap} (>=0), "
-                     f"bootstrap_starts={bootstrap_starts} (>=1), ci={ci} (in (0,1)), max_iter={max_iter} (>=1)")
+    raise ValueError(
+      f"bad settings: huber_delta={huber_delta} (>0), bootstrap={bootstrap} (>=0), "
+      f"bootstrap_starts={bootstrap_starts} (>=1), ci={ci} (in (0,1)), max_iter={max_iter} (>=1)"
+    )
   keys = law.input_names(inputs)
   X = as_positive_inputs({k: inputs[k] for k in keys}, loss)
   L = X.pop("__loss__")
@@ -264,22 +317,43 @@ def fit_law(law, inputs: dict, loss, *, bootstrap: int = 0, seed: int = 0, huber
     starts = varpro_starts(law, logX, L)
   else:
     starts = law.grid(logX, logL)
-  theta, f, screen, _ = screen_and_polish(law, starts, np.ones((1, n)), logX, logL, delta=huber_delta,
-                                          max_iter=max_iter, keep=min(polish, starts.shape[0]), screen_iter=screen_iter)
+  theta, f, screen, _ = screen_and_polish(
+    law,
+    starts,
+    np.ones((1, n)),
+    logX,
+    logL,
+    delta=huber_delta,
+    max_iter=max_iter,
+    keep=min(polish, starts.shape[0]),
+    screen_iter=screen_iter,
+  )
   theta, f = theta[0], float(f[0])
   if not np.isfinite(f):
     raise ValueError(f"no start of law {law.name!r} reached a finite objective; check the data or pass grid=")
-  fit = Fit(law=law.name, inputs=keys, params={k: float(v) for k, v in law.to_params(theta).items()}, theta=theta,
-            objective=f, stats=_stats(law, theta, logX, logL, huber_delta, screen), law_kwargs=law.kwargs,
-            method=method, huber_delta=huber_delta, ci=ci, meta=dict(meta or {}))
+  fit = Fit(
+    law=law.name,
+    inputs=keys,
+    params={k: float(v) for k, v in law.to_params(theta).items()},
+    theta=theta,
+    objective=f,
+    stats=_stats(law, theta, logX, logL, huber_delta, screen),
+    law_kwargs=law.kwargs,
+    method=method,
+    huber_delta=huber_delta,
+    ci=ci,
+    meta=dict(meta or {}),
+  )
   if bootstrap:
     _, f_screen = _best(screen)
-    top = screen.x[np.argsort(f_screen)[:bootstrap_starts - 1]]
+    top = screen.x[np.argsort(f_screen)[: bootstrap_starts - 1]]
     top = np.concatenate([theta[None], top])  # the polished optimum and the next-best screened basins
     W_BxN = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=bootstrap).astype(np.float64)
-    fit.theta_samples, _, _, _ = screen_and_polish(law, top, W_BxN, logX, logL, delta=huber_delta,
-                                                   max_iter=max_iter, keep=1, screen_iter=screen_iter)
+    fit.theta_samples, _, _, _ = screen_and_polish(
+      law, top, W_BxN, logX, logL, delta=huber_delta, max_iter=max_iter, keep=1, screen_iter=screen_iter
+    )
     q = 100 * (1 - ci) / 2
-    fit.intervals = {k: (float(np.nanpercentile(v, q)), float(np.nanpercentile(v, 100 - q)))
-                     for k, v in fit.samples.items()}
+    fit.intervals = {
+      k: (float(np.nanpercentile(v, q)), float(np.nanpercentile(v, 100 - q))) for k, v in fit.samples.items()
+    }
   return fit

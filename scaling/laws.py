@@ -103,7 +103,11 @@ chinchilla = Law(
   formula="L = E + A/N^α + B/D^β",
   log_predict=_chinchilla_log,
   to_params=lambda th: {
-    "E": np.exp(th[..., 0]), "A": np.exp(th[..., 1]), "B": np.exp(th[..., 2]), "alpha": th[..., 3], "beta": th[..., 4]
+    "E": np.exp(th[..., 0]),
+    "A": np.exp(th[..., 1]),
+    "B": np.exp(th[..., 2]),
+    "alpha": th[..., 3],
+    "beta": th[..., 4],
   },
   from_params=lambda p: np.array([np.log(p["E"]), np.log(p["A"]), np.log(p["B"]), p["alpha"], p["beta"]], np.float64),
   grid=lambda logX, logL: _product(HOFFMANN_E, HOFFMANN_AB, HOFFMANN_AB, HOFFMANN_EXP, HOFFMANN_EXP),
@@ -122,11 +126,16 @@ kaplan = Law(
   inputs=("N", "D"),
   formula="L = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D",
   log_predict=_kaplan_log,
-  to_params=lambda th: {"N_c": np.exp(th[..., 0]), "D_c": np.exp(th[..., 1]), "alpha_N": th[..., 2],
-                        "alpha_D": th[..., 3]},
+  to_params=lambda th: {
+    "N_c": np.exp(th[..., 0]),
+    "D_c": np.exp(th[..., 1]),
+    "alpha_N": th[..., 2],
+    "alpha_D": th[..., 3],
+  },
   from_params=lambda p: np.array([np.log(p["N_c"]), np.log(p["D_c"]), p["alpha_N"], p["alpha_D"]], np.float64),
-  grid=lambda logX, logL: _product((10.0, 20.0, 30.0, 40.0), (10.0, 20.0, 30.0, 40.0), (0.05, 0.1, 0.3, 0.6),
-                                   (0.05, 0.1, 0.3, 0.6)),
+  grid=lambda logX, logL: _product(
+    (10.0, 20.0, 30.0, 40.0), (10.0, 20.0, 30.0, 40.0), (0.05, 0.1, 0.3, 0.6), (0.05, 0.1, 0.3, 0.6)
+  ),
 )
 
 
@@ -172,8 +181,17 @@ def bnsl(k: int = 1) -> Law:
     axes = [(lo - 2.0, lo - 0.2), (hi, hi + 3.0), (0.0, 0.3, 1.0)] + per_break * k
     return _product(*axes)
 
-  return Law(name="bnsl", params=names, inputs=None, formula="L = E + B·x^(−c0)·Π(1+(x/d_i)^(1/f_i))^(−c_i f_i)",
-             log_predict=log_predict, to_params=to_params, from_params=from_params, grid=grid, kwargs={"k": k})
+  return Law(
+    name="bnsl",
+    params=names,
+    inputs=None,
+    formula="L = E + B·x^(−c0)·Π(1+(x/d_i)^(1/f_i))^(−c_i f_i)",
+    log_predict=log_predict,
+    to_params=to_params,
+    from_params=from_params,
+    grid=grid,
+    kwargs={"k": k},
+  )
 
 
 LAWS = {"power": power, "chinchilla": chinchilla, "kaplan": kaplan}

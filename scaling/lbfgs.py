@@ -45,6 +45,7 @@ def _direction(g, S, Y, rho, k, m):
 class State(NamedTuple):
   """Everything an L-BFGS run carries between function evaluations, so a batch can be paused, compacted and
   resumed. A run is always in a line search: along d from x, trying step t, after j tries at this iteration."""
+
   it: jax.Array
   x: jax.Array
   f: jax.Array

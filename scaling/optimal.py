@@ -145,8 +145,17 @@ def _envelope_once(curves, N, n_grid, D_of):
   return C, Nopt, D_of(Nopt, C), Lg[best[ok], np.arange(n_grid)[ok]]
 
 
-def envelope(flops_curves, loss_curves, N, *, n_grid: int = 1500, D_of: Callable | None = None, bootstrap: int = 0,
-             seed: int = 0, ci: float = 0.95) -> Frontier:
+def envelope(
+  flops_curves,
+  loss_curves,
+  N,
+  *,
+  n_grid: int = 1500,
+  D_of: Callable | None = None,
+  bootstrap: int = 0,
+  seed: int = 0,
+  ci: float = 0.95,
+) -> Frontier:
   """Approach 1: for each of n_grid compute values, the run with the lowest (interpolated) loss; fit N_opt(C).
 
   flops_curves, loss_curves: one array per run (the training curve); N: each run's size. D_opt = C/(6 N_opt)
@@ -154,8 +163,9 @@ def envelope(flops_curves, loss_curves, N, *, n_grid: int = 1500, D_of: Callable
   """
   N = as_array("N", N, positive=True)
   if len(flops_curves) != N.shape[0] or len(loss_curves) != N.shape[0]:
-    raise ValueError(f"mismatched lengths: {len(flops_curves)} flops curves, {len(loss_curves)} loss curves, "
-                     f"{N.shape[0]} sizes")
+    raise ValueError(
+      f"mismatched lengths: {len(flops_curves)} flops curves, {len(loss_curves)} loss curves, {N.shape[0]} sizes"
+    )
   curves = []
   for i, (f, l) in enumerate(zip(flops_curves, loss_curves)):
     f, l = as_array(f"flops curve {i}", f, positive=True), as_array(f"loss curve {i}", l)
@@ -208,8 +218,19 @@ def _isoflop_once(logN, L, C, labels, min_points):
   return np.array(rows).reshape(-1, 6)
 
 
-def isoflop(N, C, L, *, budgets=None, rtol: float = 0.05, min_points: int = 3, D_of: Callable | None = None,
-            bootstrap: int = 0, seed: int = 0, ci: float = 0.95) -> Frontier:
+def isoflop(
+  N,
+  C,
+  L,
+  *,
+  budgets=None,
+  rtol: float = 0.05,
+  min_points: int = 3,
+  D_of: Callable | None = None,
+  bootstrap: int = 0,
+  seed: int = 0,
+  ci: float = 0.95,
+) -> Frontier:
   """Approach 2: runs grouped by compute budget (labels `budgets`, else C within rtol); per budget a parabola
   L = p0 + p1·log N + p2·log² N gives N_opt at its vertex; N_opt(C) and D_opt(C) are then fitted as power
   laws. Bootstrap resamples runs within each budget. Budgets whose parabola opens downward are dropped."""
@@ -229,10 +250,20 @@ def isoflop(N, C, L, *, budgets=None, rtol: float = 0.05, min_points: int = 3, D
 
   r, a, b, cN, cD = once(np.arange(N.shape[0]))
   if r.shape[0] < 2:
-    raise ValueError(f"isoflop needs >= 2 budgets with >= {max(3, min_points)} model sizes and a minimum inside; "
-                     f"found {r.shape[0]} (budgets: {np.unique(labels).size})")
-  fr = Frontier(C=r[:, 0], N_opt=r[:, 1], D_opt=D_of(r[:, 1], r[:, 0]), L_opt=r[:, 2], a=a, b=b,
-                coef={"N": cN, "D": cD}, detail={"parabola": r[:, 3:6], "labels": labels})
+    raise ValueError(
+      f"isoflop needs >= 2 budgets with >= {max(3, min_points)} model sizes and a minimum inside; "
+      f"found {r.shape[0]} (budgets: {np.unique(labels).size})"
+    )
+  fr = Frontier(
+    C=r[:, 0],
+    N_opt=r[:, 1],
+    D_opt=D_of(r[:, 1], r[:, 0]),
+    L_opt=r[:, 2],
+    a=a,
+    b=b,
+    coef={"N": cN, "D": cD},
+    detail={"parabola": r[:, 3:6], "labels": labels},
+  )
   if bootstrap:
     rng = np.random.default_rng(seed)
     groups = [np.flatnonzero(labels == g) for g in np.unique(labels)]

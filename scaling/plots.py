@@ -12,10 +12,23 @@ from matplotlib.figure import Figure
 
 from scalezoo.scaling.optimal import compute_optimal, envelope
 
-RC = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 7.5, "xtick.labelsize": 8,
-      "ytick.labelsize": 8, "lines.linewidth": 1.4, "axes.spines.top": False, "axes.spines.right": False}
-LABELS = {"N": "parameters N", "D": "training examples / tokens D", "C": "training compute C (FLOPs)",
-          "epochs": "epochs"}
+RC = {
+  "font.size": 9,
+  "axes.titlesize": 10,
+  "axes.labelsize": 9,
+  "legend.fontsize": 7.5,
+  "xtick.labelsize": 8,
+  "ytick.labelsize": 8,
+  "lines.linewidth": 1.4,
+  "axes.spines.top": False,
+  "axes.spines.right": False,
+}
+LABELS = {
+  "N": "parameters N",
+  "D": "training examples / tokens D",
+  "C": "training compute C (FLOPs)",
+  "epochs": "epochs",
+}
 
 
 def _styled(f):
@@ -107,8 +120,18 @@ def _grid(v, n=200, pad=1.0):
 
 
 @_styled
-def loss_vs_compute(t: dict, *, loss="metrics.test_loss", curve_x="curve.flops", curve_y="curve.val_loss", fit=None,
-                    frontier: bool = True, color_by: str = "N", title: str | None = None, path=None) -> Figure:
+def loss_vs_compute(
+  t: dict,
+  *,
+  loss="metrics.test_loss",
+  curve_x="curve.flops",
+  curve_y="curve.val_loss",
+  fit=None,
+  frontier: bool = True,
+  color_by: str = "N",
+  title: str | None = None,
+  path=None,
+) -> Figure:
   """Every run's training curve over compute (coloured by N), final losses, the lower envelope (the compute-
   optimal frontier) and `fit`: a power law over C (with its band) or a chinchilla fit (its optimal L(C))."""
   fig, (ax,) = _figure(width=5.2, height=3.6)
@@ -122,8 +145,16 @@ def loss_vs_compute(t: dict, *, loss="metrics.test_loss", curve_x="curve.flops",
         ax.plot(cx[ok], cy[ok], color=sm.to_rgba(c), alpha=0.55, linewidth=0.9)
         curves.append((cx[ok], cy[ok]))
   if loss in t:
-    ax.scatter(t["C"], t[loss], c=sm.to_rgba(t[color_by]), s=14, edgecolor="k", linewidth=0.3, zorder=4,
-               label=f"final {loss.split('.')[-1]}")
+    ax.scatter(
+      t["C"],
+      t[loss],
+      c=sm.to_rgba(t[color_by]),
+      s=14,
+      edgecolor="k",
+      linewidth=0.3,
+      zorder=4,
+      label=f"final {loss.split('.')[-1]}",
+    )
   if frontier and len(curves) >= 2:
     fr = envelope([c[0] for c in curves], [c[1] for c in curves], np.ones(len(curves)), n_grid=300)
     ax.plot(fr.C, fr.L_opt, color="k", linestyle="--", linewidth=1.2, label="lower envelope", zorder=5)
@@ -149,8 +180,9 @@ def _groups(v, max_groups=8):
     return np.searchsorted(u, v), u
   edges = np.quantile(np.log(v), np.linspace(0, 1, max_groups + 1))
   lab = np.clip(np.searchsorted(edges, np.log(v), side="right") - 1, 0, max_groups - 1)
-  return lab, np.array([np.exp(np.median(np.log(v[lab == g]))) if np.any(lab == g) else np.nan
-                        for g in range(max_groups)])
+  return lab, np.array(
+    [np.exp(np.median(np.log(v[lab == g]))) if np.any(lab == g) else np.nan for g in range(max_groups)]
+  )
 
 
 @_styled
@@ -227,8 +259,9 @@ def extrapolation(ex, *, xlabel: str = "C", path=None) -> Figure:
   fig, (ax, bx) = _figure(ncols=2, width=4.0, height=3.2)
   tr = ex.train
   ax.scatter(ex.by[tr], ex.loss[tr], s=14, color="tab:blue", edgecolor="k", linewidth=0.3, label="fitted runs")
-  ax.scatter(ex.by[~tr], ex.loss[~tr], s=22, color="tab:orange", edgecolor="k", linewidth=0.3, marker="D",
-             label="held-out runs")
+  ax.scatter(
+    ex.by[~tr], ex.loss[~tr], s=22, color="tab:orange", edgecolor="k", linewidth=0.3, marker="D", label="held-out runs"
+  )
   o = np.argsort(ex.by)
   if ex.fit.theta_samples is not None:
     lo, hi = ex.fit.predict_interval({k: v[o] for k, v in ex.inputs.items()})
@@ -265,8 +298,15 @@ def double_descent(x, y, res, *, y_runs=None, train_error=None, xlabel: str = "N
   if res.peak_x is not None:
     style = {"color": "crimson" if res.found else "gray", "zorder": 5}
     ax.scatter([res.peak_x], [res.peak_y], marker="^", s=60, label=f"peak (p={res.p_value:.2g})", **style)
-    ax.scatter([res.min_before_x, res.min_after_x], [res.min_before_y, res.min_after_y], marker="v", s=40,
-               color="tab:green", zorder=5, label="minima")
+    ax.scatter(
+      [res.min_before_x, res.min_after_x],
+      [res.min_before_y, res.min_after_y],
+      marker="v",
+      s=40,
+      color="tab:green",
+      zorder=5,
+      label="minima",
+    )
   if res.interpolation_threshold is not None:
     ax.axvline(res.interpolation_threshold, color="k", linestyle=":", linewidth=1, label="interpolation threshold")
   _log(ax, y=False)

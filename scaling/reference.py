@@ -38,6 +38,14 @@ def fit_reference_scipy(law, inputs: dict, loss, *, grid=None, huber_delta: floa
   if best is None:
     raise ValueError("no start reached a finite objective")
   theta = np.asarray(best.x)
-  return Fit(law=law.name, inputs=keys, params={k: float(v) for k, v in law.to_params(theta).items()}, theta=theta,
-             objective=float(best.fun), stats=_stats(law, theta, logX, logL, huber_delta, None), law_kwargs=law.kwargs,
-             method="scipy", huber_delta=huber_delta)
+  return Fit(
+    law=law.name,
+    inputs=keys,
+    params={k: float(v) for k, v in law.to_params(theta).items()},
+    theta=theta,
+    objective=float(best.fun),
+    stats=_stats(law, theta, logX, logL, huber_delta, None),
+    law_kwargs=law.kwargs,
+    method="scipy",
+    huber_delta=huber_delta,
+  )

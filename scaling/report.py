@@ -37,8 +37,9 @@ def _inputs(t: dict, law: _laws.Law, x: str | None) -> tuple[dict, str]:
   return {x: _column(t, x)}, x
 
 
-def fit_dir(path, law, *, x: str | None = None, y: str = "metrics.test_loss", bootstrap: int = 200, seed: int = 0,
-            **fit_kwargs) -> tuple[Fit, str]:
+def fit_dir(
+  path, law, *, x: str | None = None, y: str = "metrics.test_loss", bootstrap: int = 200, seed: int = 0, **fit_kwargs
+) -> tuple[Fit, str]:
   """Fit `law` to the finished runs of a results folder (or runs.jsonl): y against x (one-input laws: N by
   default, or D, C, any numeric column) or against (N, D). Writes fit_<law>.json into the folder
   (fit_<law>_<x>.json when x is not N) and returns (fit, printable table)."""
@@ -52,8 +53,7 @@ def fit_dir(path, law, *, x: str | None = None, y: str = "metrics.test_loss", bo
   if not ok.any():
     raise ValueError(f"no finished run in {path} has finite positive {y!r} and {sorted(X)}")
   meta = {"x": x, "y": y, "source": str(path), "runs_used": int(ok.sum()), "runs_dropped": int((~ok).sum())}
-  fit = fit_law(law, {k: v[ok] for k, v in X.items()}, L[ok], bootstrap=bootstrap, seed=seed, meta=meta,
-                **fit_kwargs)
+  fit = fit_law(law, {k: v[ok] for k, v in X.items()}, L[ok], bootstrap=bootstrap, seed=seed, meta=meta, **fit_kwargs)
   name = f"fit_{law.name}.json" if (law.inputs is not None or x == "N") else f"fit_{law.name}_{x}.json"
   fit.save(_folder(path) / name)
   text = fit.summary() + f"\nruns used {meta['runs_used']}, dropped {meta['runs_dropped']} (non-finite or <= 0)"

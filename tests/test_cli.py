@@ -22,18 +22,21 @@ flat = true
 """
 
 
-@pytest.mark.parametrize("text, needle", [
-  ("model = ", "not valid TOML"),
-  ('model = "resnet9000"', "unknown model 'resnet9000'"),
-  ('data = "imagenet"', "unknown data set 'imagenet'"),
-  ("stpes = 10", "unknown key 'stpes'"),
-  ('steps = "ten"', "'steps' must be int"),
-  ("steps = -5", "'steps' must be > 0"),
-  ('[optimizer]\nname = "adamax"', "'optimizer.name' is 'adamax'; allowed: sgd, adam"),
-  ("[model_args]\nwidth = 1.5", "option 'width' must be int"),
-  ("[data_args]\nnoise = 2.0", "'data_args.noise' must be a fraction"),
-  ('data = "npz"\n[data_args]\npath = "/nonexistent.npz"', "/nonexistent.npz"),
-])
+@pytest.mark.parametrize(
+  "text, needle",
+  [
+    ("model = ", "not valid TOML"),
+    ('model = "resnet9000"', "unknown model 'resnet9000'"),
+    ('data = "imagenet"', "unknown data set 'imagenet'"),
+    ("stpes = 10", "unknown key 'stpes'"),
+    ('steps = "ten"', "'steps' must be int"),
+    ("steps = -5", "'steps' must be > 0"),
+    ('[optimizer]\nname = "adamax"', "'optimizer.name' is 'adamax'; allowed: sgd, adam"),
+    ("[model_args]\nwidth = 1.5", "option 'width' must be int"),
+    ("[data_args]\nnoise = 2.0", "'data_args.noise' must be a fraction"),
+    ('data = "npz"\n[data_args]\npath = "/nonexistent.npz"', "/nonexistent.npz"),
+  ],
+)
 def test_bad_config_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, text, needle):
   cfg = tmp_path / "bad.toml"
   cfg.write_text(text)
@@ -78,12 +81,20 @@ def test_train_writes_record_and_curve_and_an_export_a_fresh_process_runs(tmp_pa
   assert (out / "curve.csv").read_text().startswith("step,examples,flops,train_loss,val_loss,grad_norm")
   x = np.random.default_rng(0).random((3, 64), dtype=np.float32)
   np.save(tmp_path / "x.npy", x)
-  code = ("import sys, numpy as np; from jax import export; "
-          "f = export.deserialize(bytearray(open(sys.argv[1], 'rb').read())).call; "
-          "print(np.asarray(f(np.load(sys.argv[2]))).shape)")
+  code = (
+    "import sys, numpy as np; from jax import export; "
+    "f = export.deserialize(bytearray(open(sys.argv[1], 'rb').read())).call; "
+    "print(np.asarray(f(np.load(sys.argv[2]))).shape)"
+  )
   env = {**os.environ, "XLA_FLAGS": ""}
-  res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.jaxexport"), str(tmp_path / "x.npy")],
-                       capture_output=True, text=True, env=env, cwd=tmp_path, check=True)
+  res = subprocess.run(
+    [sys.executable, "-c", code, str(tmp_path / "m.jaxexport"), str(tmp_path / "x.npy")],
+    capture_output=True,
+    text=True,
+    env=env,
+    cwd=tmp_path,
+    check=True,
+  )
   assert res.stdout.strip() == "(3, 10)"
 
 

@@ -110,6 +110,7 @@ def test_teacher_student_regression_and_nesting_in_n():
   with pytest.raises(ValueError, match="label noise needs a classification"):
     data.load("teacher_student", noise=0.1, num_classes=0, n=100)
   from scalezoo.train.data.teacher_student import _generate
+
   assert np.array_equal(_generate(8, 100, 10, 0.0, 64, 2, 0)[0], _generate(8, 200, 10, 0.0, 64, 2, 0)[0][:100])
 
 
@@ -219,8 +220,14 @@ def test_idx_round_trip_plain_and_gzip(tmp_path):
   s = data.load("idx", seed=0, images=str(tmp_path / "x.gz"), labels=str(tmp_path / "y"))
   assert s.train["x"].shape == (42, 5, 4, 1) and s.train["x"].dtype == np.float32 and s.train["x"].max() <= 1
   assert s.info["num_classes"] == 3 and [len(p["y"]) for p in (s.val, s.test)] == [9, 9]
-  s = data.load("idx", seed=0, images=str(tmp_path / "x.gz"), labels=str(tmp_path / "y"),
-                test_images=str(tmp_path / "x.gz"), test_labels=str(tmp_path / "y"))
+  s = data.load(
+    "idx",
+    seed=0,
+    images=str(tmp_path / "x.gz"),
+    labels=str(tmp_path / "y"),
+    test_images=str(tmp_path / "x.gz"),
+    test_labels=str(tmp_path / "y"),
+  )
   assert len(s.test["y"]) == 60 and len(s.train["y"]) + len(s.val["y"]) == 60
   (tmp_path / "bad").write_bytes(b"hello world")
   with pytest.raises(ValueError, match="is not an IDX file"):

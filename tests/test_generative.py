@@ -13,15 +13,26 @@ def _images(n=64, size=8, seed=0):
   rng = np.random.default_rng(seed)
   x = np.zeros((n, size, size, 1), np.float32)
   for i, (r, c) in enumerate(rng.integers(0, size - 3, (n, 2))):
-    x[i, r:r + 3, c:c + 3] = 1.0
+    x[i, r : r + 3, c : c + 3] = 1.0
   return x
 
 
 TINY = {
   "vae": lambda: G.vae({"shape": (8, 8, 1), "hidden": (32,), "latent": 4}, lr=3e-3),
   "gan": lambda: G.gan({"image_size": 8, "channels": 1, "latent": 8, "features": 8}),
-  "ddpm": lambda: G.ddpm({"image_size": 8, "in_channels": 1, "timesteps": 20, "ch": 8, "ch_mult": (1,),
-                          "num_res_blocks": 1, "attn_resolutions": (), "groups": 4}, lr=3e-3),
+  "ddpm": lambda: G.ddpm(
+    {
+      "image_size": 8,
+      "in_channels": 1,
+      "timesteps": 20,
+      "ch": 8,
+      "ch_mult": (1,),
+      "num_res_blocks": 1,
+      "attn_resolutions": (),
+      "groups": 4,
+    },
+    lr=3e-3,
+  ),
 }
 
 
@@ -50,8 +61,9 @@ def test_mlm_corrupts_and_learns():
   inp, m = mlm.corrupt(jax.random.key(0), x, 0.5)
   assert set(np.unique(np.asarray(m))) <= {0.0, 1.0} and 0.3 < float(m.mean()) < 0.7
   assert np.all(np.asarray(inp)[np.asarray(m) == 0] == x[np.asarray(m) == 0])  # unchosen tokens stay
-  rec = mlm.mlm({"d_model": 32, "n_layers": 1, "n_heads": 2, "d_ff": 64, "max_len": 32, "dropout": 0.0},
-                lr=3e-3, warmup=5, steps=40)
+  rec = mlm.mlm(
+    {"d_model": 32, "n_layers": 1, "n_heads": 2, "d_ff": 64, "max_len": 32, "dropout": 0.0}, lr=3e-3, warmup=5, steps=40
+  )
   _, r = G.fit(rec, x, x[:16], steps=40, batch_size=16, chunk=20)
   assert r["metrics_after"]["masked_loss"] < 0.5 * r["metrics_before"]["masked_loss"]
   assert r["samples_after"] is None

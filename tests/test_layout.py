@@ -6,7 +6,12 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = {"zoo": "scalezoo.zoo", "train": "scalezoo.train", "scaling": "scalezoo.scaling", "configs": "scalezoo.configs"}
+FOLDERS = {
+  "zoo": "scalezoo.zoo",
+  "train": "scalezoo.train",
+  "scaling": "scalezoo.scaling",
+  "configs": "scalezoo.configs",
+}
 
 
 def modules() -> dict[str, Path]:
@@ -94,8 +99,12 @@ def test_scaling_imports_neither_train_nor_zoo_and_zoo_not_train():
 def test_every_import_goes_through_the_scalezoo_package():
   """A bare `import train` would find a researcher's own train.py first."""
   files = [*modules().values(), *ROOT.glob("tests/*.py")]
-  bare = [f"{f.relative_to(ROOT)}:{line} {target}" for f in files for target, _, line in imports(f)
-          if target.split(".")[0] in FOLDERS]
+  bare = [
+    f"{f.relative_to(ROOT)}:{line} {target}"
+    for f in files
+    for target, _, line in imports(f)
+    if target.split(".")[0] in FOLDERS
+  ]
   assert bare == []
 
 

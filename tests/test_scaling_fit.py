@@ -16,14 +16,23 @@ from scalezoo.scaling import laws
 # Epoch's points extracted from Hoffmann et al.'s Figure 4 are not vendored: the upstream repository
 # (epoch-research/analyzing-chinchilla) has no license. The test runs where a copy lies beside the checkout
 # (../shared/data/chinchilla_epoch/, or $SCALEZOO_EPOCH_CSV) and checks it is that file byte for byte.
-EPOCH = Path(os.environ.get("SCALEZOO_EPOCH_CSV") or
-             Path(__file__).resolve().parents[2] / "shared" / "data" / "chinchilla_epoch" / "svg_extracted_data.csv")
+EPOCH = Path(
+  os.environ.get("SCALEZOO_EPOCH_CSV")
+  or Path(__file__).resolve().parents[2] / "shared" / "data" / "chinchilla_epoch" / "svg_extracted_data.csv"
+)
 EPOCH_SHA256 = "193478df4e90f040016431996c45682659306840ecdadf83cfb9cd5ca0aa1b30"
-EPOCH_SKIP = (f"Epoch's Chinchilla points are not vendored (their repository has no license) and {EPOCH} is absent; "
-              "set SCALEZOO_EPOCH_CSV to a copy of epoch-research/analyzing-chinchilla data/svg_extracted_data.csv")
+EPOCH_SKIP = (
+  f"Epoch's Chinchilla points are not vendored (their repository has no license) and {EPOCH} is absent; "
+  "set SCALEZOO_EPOCH_CSV to a copy of epoch-research/analyzing-chinchilla data/svg_extracted_data.csv"
+)
 # Besiroglu et al. 2024 (arXiv:2404.10102), Table 1: estimate (standard error)
-PUBLISHED = {"E": (1.8172, 0.03), "A": (482.01, 124.58), "B": (2085.43, 1293.23), "alpha": (0.3478, 0.02),
-             "beta": (0.3658, 0.02)}
+PUBLISHED = {
+  "E": (1.8172, 0.03),
+  "A": (482.01, 124.58),
+  "B": (2085.43, 1293.23),
+  "alpha": (0.3478, 0.02),
+  "beta": (0.3658, 0.02),
+}
 
 
 def _power_data(n=40, noise=0.01, seed=0, E=0.3, A=50.0, alpha=0.4):
@@ -81,8 +90,9 @@ def test_bnsl_fits_a_broken_power_law_and_bends_upward():
   fit = scaling.fit_law("bnsl", {"x": x}, y)
   assert fit.stats["rmse_log"] < 0.006
   assert fit.params["c0"] + fit.params["c1"] == pytest.approx(0.9, abs=0.15)  # slope after the break
-  up = laws.bnsl(2).predict({"E": 0.05, "B": 1.0, "c0": 0.5, "c1": -1.5, "d1": 20.0, "f1": 0.3, "c2": 2.0,
-                             "d2": 60.0, "f2": 0.3}, {"x": x})
+  up = laws.bnsl(2).predict(
+    {"E": 0.05, "B": 1.0, "c0": 0.5, "c1": -1.5, "d1": 20.0, "f1": 0.3, "c2": 2.0, "d2": 60.0, "f2": 0.3}, {"x": x}
+  )
   assert np.any(np.diff(up) > 0) and up[-1] < up.max()  # double-descent shape is expressible
 
 

@@ -32,8 +32,9 @@ def test_approaches_1_2_3_agree_on_synthetic_chinchilla():
   law = lambda N, D: laws.chinchilla.predict(TRUE, {"N": N, "D": D})
   # approach 3: a parametric fit to scattered runs
   N3, D3 = np.exp(rng.uniform(np.log(1e7), np.log(1e10), 240)), np.exp(rng.uniform(np.log(1e8), np.log(1e12), 240))
-  fit = scaling.fit_law("chinchilla", {"N": N3, "D": D3}, law(N3, D3) * np.exp(0.003 * rng.normal(size=240)),
-                        method="varpro")
+  fit = scaling.fit_law(
+    "chinchilla", {"N": N3, "D": D3}, law(N3, D3) * np.exp(0.003 * rng.normal(size=240)), method="varpro"
+  )
   a3 = scaling.compute_optimal(fit, 1e21).a[0]
   # approach 2: IsoFLOP profiles
   budgets = np.logspace(18, 21, 7)
@@ -73,8 +74,9 @@ def test_bootstrap_intervals_of_allocation():
 
 def test_bad_input():
   with pytest.raises(ValueError, match="over N and D"):
-    fit = scaling.Fit(law="power", inputs=("C",), params={"E": 1, "A": 1, "alpha": 1}, theta=np.zeros(3),
-                      objective=0.0, stats={})
+    fit = scaling.Fit(
+      law="power", inputs=("C",), params={"E": 1, "A": 1, "alpha": 1}, theta=np.zeros(3), objective=0.0, stats={}
+    )
     scaling.compute_optimal(fit, 1e20)
   with pytest.raises(ValueError, match="> 0"):
     scaling.compute_optimal(_fit_from(TRUE), -1.0)

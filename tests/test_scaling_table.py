@@ -14,23 +14,46 @@ def _row(i, width, n_train, status="finished"):
   flops = 6.0 * N * n_train * np.linspace(0.1, 1, 10)
   loss = 0.2 + 40 * N**-0.45 + 30 * n_train**-0.4
   return {
-    "run_id": f"r{i}", "status": status,
-    "config": {"model": "mlp", "model_args": {"width": width}, "data": "mnist1d",
-               "data_args": {"n_train": n_train, "noise": 0.0}, "steps": steps, "seed": 0,
-               "optimizer": {"name": "adam", "lr": 1e-3}},
+    "run_id": f"r{i}",
+    "status": status,
+    "config": {
+      "model": "mlp",
+      "model_args": {"width": width},
+      "data": "mnist1d",
+      "data_args": {"n_train": n_train, "noise": 0.0},
+      "steps": steps,
+      "seed": 0,
+      "optimizer": {"name": "adam", "lr": 1e-3},
+    },
     "metrics": {"train_loss": loss * 0.9, "val_loss": loss, "test_loss": loss * 1.01, "test_accuracy": 0.5},
-    "params": N, "params_non_embedding": N, "flops_per_step": float(flops[-1] / steps), "flops_total": float(flops[-1]),
-    "examples_seen": n_train, "tokens_seen": None, "wall_time": 1.0, "step_time": 0.01, "compile_time": 0.5,
-    "curve": {"step": list(range(10)), "examples": list(range(10)), "flops": flops.tolist(),
-              "train_loss": (loss * (1 + 1 / np.arange(1, 11))).tolist(),
-              "val_loss": (loss * (1 + 1 / np.arange(1, 11))).tolist(), "grad_norm": [1.0] * 10},
+    "params": N,
+    "params_non_embedding": N,
+    "flops_per_step": float(flops[-1] / steps),
+    "flops_total": float(flops[-1]),
+    "examples_seen": n_train,
+    "tokens_seen": None,
+    "wall_time": 1.0,
+    "step_time": 0.01,
+    "compile_time": 0.5,
+    "curve": {
+      "step": list(range(10)),
+      "examples": list(range(10)),
+      "flops": flops.tolist(),
+      "train_loss": (loss * (1 + 1 / np.arange(1, 11))).tolist(),
+      "val_loss": (loss * (1 + 1 / np.arange(1, 11))).tolist(),
+      "grad_norm": [1.0] * 10,
+    },
   }
 
 
 @pytest.fixture
 def results(tmp_path):
-  rows = [_row(i, w, n) for i, (w, n) in enumerate((w, n) for w in (8, 16, 32, 64, 128)
-                                                     for n in (250, 500, 1000, 2000, 4000, 8000, 16000, 32000))]
+  rows = [
+    _row(i, w, n)
+    for i, (w, n) in enumerate(
+      (w, n) for w in (8, 16, 32, 64, 128) for n in (250, 500, 1000, 2000, 4000, 8000, 16000, 32000)
+    )
+  ]
   rows.append(_row(99, 8, 250, status="diverged"))
   text = "\n".join(json.dumps(r) for r in rows) + "\n" + json.dumps(_row(100, 8, 250))[:57]  # torn by a power cut
   (tmp_path / "runs.jsonl").write_text(text)
@@ -75,9 +98,16 @@ def test_fit_dir_and_plot_dir(results):
 def test_error_curves_shapes_values_and_missing_runs(tmp_path):
   from scalezoo.scaling import error_curves, select, table
 
-  rows = [{"run_id": f"{s}{w}", "status": "finished", "config": {"seed": s, "model_args": {"width": w}},
-           "metrics": {"train_accuracy": 1 - 0.1 * w, "test_accuracy": 0.5 + 0.01 * s}}
-          for s in (0, 1) for w in (1, 2, 3)]
+  rows = [
+    {
+      "run_id": f"{s}{w}",
+      "status": "finished",
+      "config": {"seed": s, "model_args": {"width": w}},
+      "metrics": {"train_accuracy": 1 - 0.1 * w, "test_accuracy": 0.5 + 0.01 * s},
+    }
+    for s in (0, 1)
+    for w in (1, 2, 3)
+  ]
   (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
   t = table(tmp_path)
   x, seeds, train, test = error_curves(t, "config.model_args.width")

@@ -64,7 +64,9 @@ def test_a_file_that_is_all_torn_line_is_emptied(tmp_path):
   assert path.read_text() == files.dumps({"run_id": "b"}) + "\n"
 
 
-@pytest.mark.parametrize("middle", [b'{"run_id": "x", "st', b"[1, 2]", b"\xff\xfe"], ids=["cut", "not a dict", "binary"])
+@pytest.mark.parametrize(
+  "middle", [b'{"run_id": "x", "st', b"[1, 2]", b"\xff\xfe"], ids=["cut", "not a dict", "binary"]
+)
 def test_a_bad_line_before_the_last_is_an_error_for_every_reader(tmp_path, middle):
   path = tmp_path / "runs.jsonl"
   path.write_bytes(b'{"run_id": "a"}\n' + middle + b'\n{"run_id": "b"}\n\n')

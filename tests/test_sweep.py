@@ -17,13 +17,16 @@ import pytest
 from jax.experimental.compilation_cache import compilation_cache
 
 from scalezoo.train import cli, sweep
-from scalezoo.train.sweep import store
 from scalezoo.train.config import ConfigError
+from scalezoo.train.sweep import store
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "sweep_tiny.toml"
-CACHE_KEYS = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
-              "jax_persistent_cache_min_entry_size_bytes")
+CACHE_KEYS = (
+  "jax_compilation_cache_dir",
+  "jax_persistent_cache_min_compile_time_secs",
+  "jax_persistent_cache_min_entry_size_bytes",
+)
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +105,14 @@ BAD = {
   "unknown section": ('[bsae]\nmodel = "mlp"\n', [], "unknown key 'bsae'"),
   "axis not a list": ('[base]\nmodel = "mlp"\n[axes]\nseed = 3\n', [], "non-empty list"),
   "unknown run key": ('[base]\nmodel = "mlp"\n[axes]\nwidth = [8]\n', [], "unknown key 'width'"),
-  "zipped axis entry of the wrong length": ('[base]\nmodel = "mlp"\n[axes]\n"seed, steps" = [[0, 10], [1]]\n', [],
-                                            "needs a list of 2 values per entry"),
-  "bad executor": (TINY, ["sweep.executor=\"slurm\""], "allowed: local, process, ray"),
+  "zipped axis entry of the wrong length": (
+    '[base]\nmodel = "mlp"\n[axes]\n"seed, steps" = [[0, 10], [1]]\n',
+    [],
+    "needs a list of 2 values per entry",
+  ),
+  "bad executor": (TINY, ['sweep.executor="slurm"'], "allowed: local, process, ray"),
   "no workers": (TINY, ["sweep.workers=0"], "'sweep.workers' must be >= 1"),
-  "unknown model": (TINY, ["base.model=\"mpl\""], "'model'"),
+  "unknown model": (TINY, ['base.model="mpl"'], "'model'"),
   "data that does not load": (TINY, ["base.data_args.size=4"], "size must be at least 8"),
 }
 
@@ -235,7 +241,10 @@ def test_sigkill_at_random_moments_then_resume_gives_every_run_once_with_the_sam
   jsonl = out / "runs.jsonl"
   # the first kill lands at a random moment after the first group's first checkpoint (mid-group), the second at a
   # random moment after the first group's records were appended (mid second group)
-  for event, delay in [(lambda: _checkpoints(out), rng.uniform(0.0, 0.5)), (lambda: jsonl.exists(), rng.uniform(0.0, 0.5))]:
+  for event, delay in [
+    (lambda: _checkpoints(out), rng.uniform(0.0, 0.5)),
+    (lambda: jsonl.exists(), rng.uniform(0.0, 0.5)),
+  ]:
     p = subprocess.Popen(_sweep_cmd(out), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _kill_after(p, event, delay)
     assert len(store.read(out)) < 12, "killed after every run had ended"
@@ -256,8 +265,9 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 def test_process_workers_die_with_a_killed_driver_and_the_sweep_resumes(reference, tmp_path):
   out = tmp_path / "out"
-  p = subprocess.Popen(_sweep_cmd(out, "--executor", "process"), cwd=ROOT, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+  p = subprocess.Popen(
+    _sweep_cmd(out, "--executor", "process"), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+  )
   kids = Path(f"/proc/{p.pid}/task/{p.pid}/children")
   t_end = time.monotonic() + 60
   while len(kids.read_text().split()) < 3 and time.monotonic() < t_end:  # 2 workers and the resource tracker

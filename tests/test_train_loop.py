@@ -16,8 +16,15 @@ import pytest
 from scalezoo.train import config, loop
 from scalezoo.train import step as S
 
-TINY = dict(model="mlp", data="digits", data_args={"flat": True, "n_train": 512}, model_args={"width": 32},
-            steps=60, batch_size=32, eval_every=20)
+TINY = dict(
+  model="mlp",
+  data="digits",
+  data_args={"flat": True, "n_train": 512},
+  model_args={"width": 32},
+  steps=60,
+  batch_size=32,
+  eval_every=20,
+)
 
 
 def fit(cfg, **kw) -> dict:
@@ -95,8 +102,9 @@ def test_permutation_is_jax_random_permutation_bit_for_bit():
     for key in (jax.random.key(n), jax.random.PRNGKey(n + 1)):
       np.testing.assert_array_equal(perm(key, n), jax.random.permutation(key, n))
   keys = jax.random.split(jax.random.key(0), 4)
-  np.testing.assert_array_equal(jax.vmap(lambda k: S.permutation(k, 500))(keys),
-                                jax.vmap(lambda k: jax.random.permutation(k, 500))(keys))
+  np.testing.assert_array_equal(
+    jax.vmap(lambda k: S.permutation(k, 500))(keys), jax.vmap(lambda k: jax.random.permutation(k, 500))(keys)
+  )
   assert not jax.config.jax_enable_x64
 
 
@@ -108,9 +116,15 @@ def test_each_optimizer_decreases_the_loss(name):
   assert r["status"] == "finished" and c[-1] < 0.7 * c[0], c
 
 
-@pytest.mark.parametrize("schedule", [{"name": "cosine", "warmup": 10}, {"name": "linear", "warmup": 5},
-                                      {"name": "step", "step_every": 20, "step_factor": 0.5},
-                                      {"name": "constant", "plateau_patience": 5}])
+@pytest.mark.parametrize(
+  "schedule",
+  [
+    {"name": "cosine", "warmup": 10},
+    {"name": "linear", "warmup": 5},
+    {"name": "step", "step_every": 20, "step_factor": 0.5},
+    {"name": "constant", "plateau_patience": 5},
+  ],
+)
 def test_each_schedule_decreases_the_loss(schedule):
   r = fit(tiny(schedule=schedule, optimizer={"lr": 1e-2}))
   c = r["curve"]["train_loss"]
@@ -141,8 +155,16 @@ def test_one_run_of_a_group_diverging_leaves_the_others_alone():
 
 
 def test_early_stopping_keeps_the_best_checkpoint():
-  r = fit(tiny(steps=400, eval_every=10, early_stopping_patience=2, data_args={"n_train": 64},
-                    model_args={"width": 256}, optimizer={"lr": 1e-2}))
+  r = fit(
+    tiny(
+      steps=400,
+      eval_every=10,
+      early_stopping_patience=2,
+      data_args={"n_train": 64},
+      model_args={"width": 256},
+      optimizer={"lr": 1e-2},
+    )
+  )
   assert r["stopped_step"] is not None and r["stopped_step"] < 400
   assert r["metrics"]["val_loss"] == pytest.approx(min(r["curve"]["val_loss"]), rel=1e-5)
 

@@ -7,8 +7,16 @@ import pytest
 
 from scalezoo.train import config, loop
 
-BASE = dict(model="mlp", data="digits", data_args={"flat": True, "n_train": 256}, model_args={"width": 16},
-            steps=40, batch_size=32, eval_every=20, checkpoint_every=40)
+BASE = dict(
+  model="mlp",
+  data="digits",
+  data_args={"flat": True, "n_train": 256},
+  model_args={"width": 16},
+  steps=40,
+  batch_size=32,
+  eval_every=20,
+  checkpoint_every=40,
+)
 
 
 def cfg(**changes):
@@ -66,7 +74,9 @@ def test_finetuned_run_starts_where_the_source_ended(pretrained):
 
 def test_parameters_without_a_match_keep_their_fresh_init(pretrained):
   out, _ = pretrained  # depth 2 has dense_0, dense_1 and the head; depth 3 adds dense_2
-  rec = loop.fit(cfg(init_from=str(out), checkpoint_every=0, steps=20, model_args={"width": 16, "depth": 3})).record.to_dict()
+  rec = loop.fit(
+    cfg(init_from=str(out), checkpoint_every=0, steps=20, model_args={"width": 16, "depth": 3})
+  ).record.to_dict()
   assert rec["status"] == "finished"
   assert rec["init"]["restored"] == 6 and rec["init"]["fresh"] == ["dense_2/bias", "dense_2/kernel"]
 
@@ -78,6 +88,14 @@ def test_bad_sources_are_refused(tmp_path, pretrained):
   with pytest.raises(ValueError, match="no checkpoint"):
     loop.fit(cfg(init_from=str(tmp_path / "empty"), checkpoint_every=0))
   out, _ = pretrained  # matching is by path and shape alone: of an MLP, LeNet-5 finds only the head's bias
-  rec = loop.fit(cfg(init_from=str(out), checkpoint_every=0, steps=20, model="lenet5", model_args={},
-                     data_args={"size": 32, "n_train": 256})).record.to_dict()
+  rec = loop.fit(
+    cfg(
+      init_from=str(out),
+      checkpoint_every=0,
+      steps=20,
+      model="lenet5",
+      model_args={},
+      data_args={"size": 32, "n_train": 256},
+    )
+  ).record.to_dict()
   assert rec["init"]["restored"] == 1 and "head/bias" not in rec["init"]["fresh"]

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-IGNORE = shutil.ignore_patterns(".git", ".venv", "results", "notebooks", "build", "dist", "*.egg-info", "__pycache__",
-                                ".pytest_cache", ".ruff_cache")
+IGNORE = shutil.ignore_patterns(
+  ".git", ".venv", "results", "notebooks", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache"
+)
 TINY = """
 model = "mlp"
 data = "digits"
@@ -44,8 +45,9 @@ def venv(tmp_path_factory) -> Path:
   (wheel,) = (tmp / "dist").glob("scalezoo-*.whl")
   venv = tmp / "venv"
   run(sys.executable, "-m", "venv", venv, cwd=tmp)
-  purelib = Path(run(venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
-                     cwd=tmp).strip())
+  purelib = Path(
+    run(venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=tmp).strip()
+  )
   (purelib / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
   run(venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel, cwd=tmp)
   return venv
@@ -62,8 +64,9 @@ def elsewhere(tmp_path_factory) -> Path:
 
 
 def test_the_wheel_imports_the_installed_package_not_the_checkout(venv, elsewhere):
-  where = run(venv / "bin" / "python", "-c", "import scalezoo.train, scalezoo.zoo; print(scalezoo.train.__file__)",
-              cwd=elsewhere)
+  where = run(
+    venv / "bin" / "python", "-c", "import scalezoo.train, scalezoo.zoo; print(scalezoo.train.__file__)", cwd=elsewhere
+  )
   assert str(venv) in where and str(ROOT) not in where
 
 
@@ -80,10 +83,23 @@ def test_a_short_train_writes_its_record_without_a_git_commit(venv, elsewhere):
 
 
 def test_a_short_demo_runs_from_its_packaged_spec(venv, elsewhere):
-  sets = ["base.steps=20", "base.eval_every=10", "base.early_stopping_patience=0", 'axes."model_args.width"=[4, 8, 16]',
-          'axes."data_args.n_train"=[875, 1750, 3500]']
-  run(venv / "bin" / "scalezoo", "demo", "--out", "demo", "--quiet", *[a for s in sets for a in ("--set", s)],
-      cwd=elsewhere, timeout=600)
+  sets = [
+    "base.steps=20",
+    "base.eval_every=10",
+    "base.early_stopping_patience=0",
+    'axes."model_args.width"=[4, 8, 16]',
+    'axes."data_args.n_train"=[875, 1750, 3500]',
+  ]
+  run(
+    venv / "bin" / "scalezoo",
+    "demo",
+    "--out",
+    "demo",
+    "--quiet",
+    *[a for s in sets for a in ("--set", s)],
+    cwd=elsewhere,
+    timeout=600,
+  )
   summary = json.loads((elsewhere / "demo" / "summary.json").read_text())
   assert summary["runs"] == {"finished": 9}
   assert {p.name for p in (elsewhere / "demo").glob("*.png")} >= {"loss_vs_compute.png", "loss_vs_params.png"}

@@ -11,6 +11,16 @@ from scalezoo.train.record import RunRecord
 from scalezoo.train.step import Engine, TrainState
 
 __all__ = [
-  "ConfigError", "Engine", "RunConfig", "RunRecord", "TrainState", "Trained", "fit", "fit_group", "load_config",
-  "load_split", "make_engine", "parse",
+  "ConfigError",
+  "Engine",
+  "RunConfig",
+  "RunRecord",
+  "TrainState",
+  "Trained",
+  "fit",
+  "fit_group",
+  "load_config",
+  "load_split",
+  "make_engine",
+  "parse",
 ]

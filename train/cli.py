@@ -50,8 +50,11 @@ def _parser() -> argparse.ArgumentParser:
   b = sub.add_parser("bench", help="benchmark against PyTorch on this machine (needs `make bench`)")
   b.add_argument("--quick", action="store_true")
   b.add_argument("--json", help="write the results here")
-  b.add_argument("--rows", help="comma-separated rows (default: all): gpt_tiny_step (also gives peak_memory), "
-                 "resnet20_step, mlp_sweep32, chinchilla_fit, compile_cache")
+  b.add_argument(
+    "--rows",
+    help="comma-separated rows (default: all): gpt_tiny_step (also gives peak_memory), "
+    "resnet20_step, mlp_sweep32, chinchilla_fit, compile_cache",
+  )
 
   g = sub.add_parser("gallery", help="train every zoo family on a task that suits it (results/zoo_gallery)")
   g.add_argument("--out", default="results/zoo_gallery")

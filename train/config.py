@@ -82,7 +82,7 @@ class RunConfig:
 
   def program(self) -> RunConfig:
     """This config with seed and learning rate set aside (0 and 1.0): what fixes the compiled program, since runs
-    differing only in those train together as inputs of one program (sweep groups, the executable cache)."""
+    differing only in those train together as inputs of one program (a sweep group under jax.vmap)."""
     return self.replace(seed=0, optimizer=dataclasses.replace(self.optimizer, lr=1.0))
 
 
@@ -95,9 +95,18 @@ ALLOWED = {
 }
 POSITIVE = {"steps", "batch_size", "optimizer.lr"}
 NON_NEGATIVE = {
-  "seed", "data_seed", "eval_every", "eval_examples",
-  "checkpoint_every", "early_stopping_patience", "devices", "optimizer.weight_decay",
-  "optimizer.momentum", "optimizer.clip_norm", "schedule.warmup", "schedule.final_fraction",
+  "seed",
+  "data_seed",
+  "eval_every",
+  "eval_examples",
+  "checkpoint_every",
+  "early_stopping_patience",
+  "devices",
+  "optimizer.weight_decay",
+  "optimizer.momentum",
+  "optimizer.clip_norm",
+  "schedule.warmup",
+  "schedule.final_fraction",
   "schedule.plateau_patience",
 }
 
@@ -183,7 +192,7 @@ def set_key(raw: dict[str, Any], assignment: str, where: str = "--set") -> None:
   except tomllib.TOMLDecodeError:
     raise ConfigError(f"{where}: {key.strip()!r} is not a TOML key") from None
   while isinstance(node, dict):
-    (part, node), = node.items()
+    ((part, node),) = node.items()
     path.append(part)
   try:
     value = tomllib.loads(f"v = {text}")["v"]

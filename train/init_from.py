@@ -36,14 +36,19 @@ def load_init(path: str | Path) -> dict[str, Any]:
   try:
     step = manager.latest_step()
     if step is None:
-      raise ValueError(f"init_from {str(path)!r}: no checkpoint in {str(ckpt_dir)!r} (train it with "
-                       "checkpoint_every > 0)")
+      raise ValueError(
+        f"init_from {str(path)!r}: no checkpoint in {str(ckpt_dir)!r} (train it with checkpoint_every > 0)"
+      )
     got = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))["state"]
   finally:
     manager.close()
   chosen = got.get("best") or got["state"]
-  return {"params": chosen["params"], "model_state": chosen.get("model_state") or {}, "step": int(step),
-          "path": str(path)}
+  return {
+    "params": chosen["params"],
+    "model_state": chosen.get("model_state") or {},
+    "step": int(step),
+    "path": str(path),
+  }
 
 
 def start_from(eng: S.Engine, state: S.TrainState, source: dict[str, Any], lr) -> tuple[S.TrainState, dict]:
@@ -68,10 +73,16 @@ def start_from(eng: S.Engine, state: S.TrainState, source: dict[str, Any], lr) -
 
   params = merge(state.params, source["params"])
   if not restored:
-    raise ValueError(f"init_from {source['path']!r}: no parameter matches this model by path and shape "
-                     "(a group checkpoint of several runs cannot be a starting point)")
+    raise ValueError(
+      f"init_from {source['path']!r}: no parameter matches this model by path and shape "
+      "(a group checkpoint of several runs cannot be a starting point)"
+    )
   model_state = merge(state.model_state, source["model_state"]) if state.model_state else state.model_state
   new = S.TrainState(state.step, params, model_state, eng.tx(lr).init(params))
-  report = {"from": source["path"], "checkpoint_step": source["step"], "restored": len(restored),
-            "fresh": sorted(fresh)}
+  report = {
+    "from": source["path"],
+    "checkpoint_step": source["step"],
+    "restored": len(restored),
+    "fresh": sorted(fresh),
+  }
   return new, report

@@ -27,13 +27,16 @@ from scalezoo.train import files
 from scalezoo.train import step as S
 from scalezoo.train.checkpoint import Checkpointer
 from scalezoo.train.config import ConfigError, RunConfig
-from scalezoo.train.record import RunRecord, now
 from scalezoo.train.init_from import load_init, start_from
+from scalezoo.train.record import RunRecord, now
 from scalezoo.train.tasks import get as get_task
 
 # Model options a data set fills in when the config leaves them out.
 FROM_DATA = {
-  "num_outputs": "num_classes", "num_classes": "num_classes", "vocab_size": "vocab_size", "vocab": "vocab_size",
+  "num_outputs": "num_classes",
+  "num_classes": "num_classes",
+  "vocab_size": "vocab_size",
+  "vocab": "vocab_size",
 }
 
 
@@ -71,8 +74,9 @@ def _own_masks(split: data_lib.Split) -> data_lib.Split:
   if "train_mask" not in split.train:
     return split
   own = lambda a, name: {**{k: v for k, v in a.items() if not k.endswith("_mask")}, "mask": a[f"{name}_mask"]}
-  return dataclasses.replace(split, train=own(split.train, "train"), val=own(split.val, "val"),
-                             test=own(split.test, "test"))
+  return dataclasses.replace(
+    split, train=own(split.train, "train"), val=own(split.val, "val"), test=own(split.test, "test")
+  )
 
 
 def make_engine(cfg: RunConfig, split: data_lib.Split) -> S.Engine:
@@ -84,8 +88,9 @@ def make_engine(cfg: RunConfig, split: data_lib.Split) -> S.Engine:
       raise ValueError(f"devices={n_dev} but only {len(jax.devices())} are visible")
     mesh = jax.make_mesh((n_dev,), ("data",), devices=jax.devices()[:n_dev], axis_types=(jax.sharding.AxisType.Auto,))
   n_train = len(split.train["y"])
-  return S.Engine(cfg, zoo.create(cfg.model, **margs), get_task(split.task), int(split.info.get("num_classes") or 0),
-                  n_train, mesh)
+  return S.Engine(
+    cfg, zoo.create(cfg.model, **margs), get_task(split.task), int(split.info.get("num_classes") or 0), n_train, mesh
+  )
 
 
 TRAIN_EVAL_MAX = 10_000  # examples of the training set an evaluation uses at most
@@ -111,9 +116,10 @@ def eval_sets(cfg: RunConfig, split: data_lib.Split) -> dict[str, list]:
   splits hold far more windows than are worth a pass); the training set at most TRAIN_EVAL_MAX examples."""
   batch = min(EVAL_BATCH, max(len(p["y"]) for p in (split.train, split.val, split.test)))
   k = cfg.eval_examples
-  return {name: S.pad_for_eval(eval_subset(arrs, k or cap), batch)
-          for name, arrs, cap in (("train", split.train, TRAIN_EVAL_MAX), ("val", split.val, 0),
-                                  ("test", split.test, 0))}
+  return {
+    name: S.pad_for_eval(eval_subset(arrs, k or cap), batch)
+    for name, arrs, cap in (("train", split.train, TRAIN_EVAL_MAX), ("val", split.val, 0), ("test", split.test, 0))
+  }
 
 
 class ChunkTimer:
@@ -156,8 +162,16 @@ def _index(tree, i):
 
 
 def _status_record(cfg: RunConfig) -> dict[str, Any]:
-  return {"run_id": cfg.run_id(), "config": cfg.to_dict(), "status": "running", "diverged_step": None,
-          "stopped_step": None, "first_loss": None, "best_val": math.inf, "evals_since_best": 0}
+  return {
+    "run_id": cfg.run_id(),
+    "config": cfg.to_dict(),
+    "status": "running",
+    "diverged_step": None,
+    "stopped_step": None,
+    "first_loss": None,
+    "best_val": math.inf,
+    "evals_since_best": 0,
+  }
 
 
 def fit_group(
@@ -178,7 +192,7 @@ def fit_group(
   G, vm = len(cfgs), len(cfgs) > 1
   split = split if split is not None else load_split(base)
   eng = make_engine(base, split)
-  put = (lambda a: jax.device_put(a, jax.sharding.NamedSharding(eng.mesh, jax.sharding.PartitionSpec())))
+  put = lambda a: jax.device_put(a, jax.sharding.NamedSharding(eng.mesh, jax.sharding.PartitionSpec()))
   put = put if eng.mesh is not None else jnp.asarray
   arrays = {k: put(v) for k, v in split.train.items()}
   lrs = jnp.asarray([c.optimizer.lr for c in cfgs], jnp.float32)
@@ -268,12 +282,30 @@ def fit_group(
     ckpt.close()
 
   final = best if base.early_stopping_patience else state
-  results = {name: S.evaluate_split(eng, G, final.params, final.model_state, batches)
-             for name, batches in evals.items()}  # the test set: evaluated once, here
+  results = {
+    name: S.evaluate_split(eng, G, final.params, final.model_state, batches) for name, batches in evals.items()
+  }  # the test set: evaluated once, here
   wall = time.perf_counter() - t_start
   n_split = zoo.count_params_split(base.model, **model_args(base, split.info))  # traces init: once, not once per run
-  records = [_record(cfg, r, curves[i], _index(results, i) if vm else results, eng, split, flops_step, done, timer,
-                     wall, n_split, G, init_report, started) for i, (cfg, r) in enumerate(zip(cfgs, runs))]
+  records = [
+    _record(
+      cfg,
+      r,
+      curves[i],
+      _index(results, i) if vm else results,
+      eng,
+      split,
+      flops_step,
+      done,
+      timer,
+      wall,
+      n_split,
+      G,
+      init_report,
+      started,
+    )
+    for i, (cfg, r) in enumerate(zip(cfgs, runs))
+  ]
   return Trained(records, final, eng)
 
 
@@ -283,8 +315,9 @@ def _put_member(best, state, i, vm):
   return jax.tree.map(lambda b, s: b.at[i].set(s[i]), best, state)
 
 
-def _record(cfg, r, curve, results, eng, split, flops_step, done, timer, wall, n_split, G, init_report,
-            started) -> RunRecord:
+def _record(
+  cfg, r, curve, results, eng, split, flops_step, done, timer, wall, n_split, G, init_report, started
+) -> RunRecord:
   status = "finished" if r["status"] in ("running", "stopped") else r["status"]
   steps_run = r["diverged_step"] or r["stopped_step"] or done
   metrics: dict[str, Any] = {}
@@ -301,20 +334,39 @@ def _record(cfg, r, curve, results, eng, split, flops_step, done, timer, wall, n
   tokens_per_example = int(np.prod(split.train["y"].shape[1:])) if split.task in ("lm", "seq_labeling") else None
   examples = steps_run * eng.batch_size
   return RunRecord(
-    run_id=cfg.run_id(), status=status, config=cfg.to_dict(), metrics=metrics,
+    run_id=cfg.run_id(),
+    status=status,
+    config=cfg.to_dict(),
+    metrics=metrics,
     model_args=model_args(cfg, split.info),
     data_info={k: v for k, v in split.info.items() if isinstance(v, str | int | float | bool | list | tuple)},
-    params=n_split["all"], params_non_embedding=n_split["non_embedding"],
-    flops_per_step=flops_step, flops_total=flops_step * steps_run, steps_run=steps_run, examples_seen=examples,
+    params=n_split["all"],
+    params_non_embedding=n_split["non_embedding"],
+    flops_per_step=flops_step,
+    flops_total=flops_step * steps_run,
+    steps_run=steps_run,
+    examples_seen=examples,
     tokens_seen=examples * tokens_per_example if tokens_per_example else None,
-    diverged_step=r["diverged_step"], stopped_step=r["stopped_step"],
-    wall_time=wall, step_time=timer.step_time, compile_time=timer.compile_time, group_size=G, curve=curve,
-    init=init_report, started_at=started, ended_at=now(),
+    diverged_step=r["diverged_step"],
+    stopped_step=r["stopped_step"],
+    wall_time=wall,
+    step_time=timer.step_time,
+    compile_time=timer.compile_time,
+    group_size=G,
+    curve=curve,
+    init=init_report,
+    started_at=started,
+    ended_at=now(),
   )
 
 
-def fit(cfg: RunConfig, *, out: str | Path | None = None, progress: Callable[[int, int, str], None] | None = None,
-        split: data_lib.Split | None = None) -> Trained:
+def fit(
+  cfg: RunConfig,
+  *,
+  out: str | Path | None = None,
+  progress: Callable[[int, int, str], None] | None = None,
+  split: data_lib.Split | None = None,
+) -> Trained:
   """Train one run. With `out`, a run folder: checkpoints/ (when checkpoint_every > 0, resumed from on a rerun),
   then record.json and curve.csv."""
   if out is None:

@@ -100,8 +100,9 @@ def _git(root: Path) -> dict[str, Any]:
   if not (root / ".git").exists():
     return {}
   try:
-    run = lambda *a: subprocess.run(["git", "-C", str(root), *a], capture_output=True, text=True, timeout=10,
-                                    check=True).stdout.strip()
+    run = lambda *a: subprocess.run(
+      ["git", "-C", str(root), *a], capture_output=True, text=True, timeout=10, check=True
+    ).stdout.strip()
     return {"git_commit": run("rev-parse", "HEAD"), "git_dirty": bool(run("status", "--porcelain", "-uno"))}
   except (OSError, subprocess.SubprocessError):
     return {}

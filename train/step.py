@@ -146,8 +146,9 @@ def train_step(eng: Engine, state: TrainState, arrays: dict, idx_B: jax.Array, l
     batch["x"] = shift_images(jax.random.fold_in(k_aug, state.step), batch["x"])
 
   def loss_fn(params):
-    out, new_ms = apply_model(eng, params, state.model_state, batch, train=True,
-                              key=jax.random.fold_in(k_drop, state.step))
+    out, new_ms = apply_model(
+      eng, params, state.model_state, batch, train=True, key=jax.random.fold_in(k_drop, state.step)
+    )
     loss_B, w_B = eng.task.loss(out, batch)
     return jnp.sum(loss_B) / jnp.maximum(jnp.sum(w_B), 1.0), new_ms
 
@@ -167,8 +168,14 @@ def scan_steps(step_fn, state, data_key: jax.Array, *, length: int, n: int, b: i
 
 def train_chunk(eng: Engine, state: TrainState, arrays: dict, lr, key: jax.Array, *, length: int):
   k_data = jax.random.split(key, 3)[0]
-  return scan_steps(lambda s, idx_B: train_step(eng, s, arrays, idx_B, lr, key), state, k_data, length=length,
-                    n=eng.n_train, b=eng.batch_size)
+  return scan_steps(
+    lambda s, idx_B: train_step(eng, s, arrays, idx_B, lr, key),
+    state,
+    k_data,
+    length=length,
+    n=eng.n_train,
+    b=eng.batch_size,
+  )
 
 
 @functools.lru_cache(maxsize=64)
@@ -203,8 +210,11 @@ def evaluate(eng: Engine, params, model_state, batch: dict, w_B: jax.Array):
   """Sums over one batch in eval mode: loss, weight, and the task's statistics."""
   out, _ = apply_model(eng, params, model_state, batch, train=False)
   loss_B, wt_B = eng.task.loss(out, batch)
-  return {"loss": jnp.sum(loss_B * w_B), "weight": jnp.sum(wt_B * w_B),
-          **eng.task.stats(out, batch, w_B, eng.num_classes)}
+  return {
+    "loss": jnp.sum(loss_B * w_B),
+    "weight": jnp.sum(wt_B * w_B),
+    **eng.task.stats(out, batch, w_B, eng.num_classes),
+  }
 
 
 @functools.lru_cache(maxsize=64)

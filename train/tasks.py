@@ -46,8 +46,11 @@ def _cls_stats(out, batch, w, k):
 
 def _cls_finish(s):
   c = s["confusion"]
-  return {"accuracy": metrics.accuracy(c), "macro_f1": metrics.macro_f1(c),
-          "per_class_error": metrics.per_class_error(c)}
+  return {
+    "accuracy": metrics.accuracy(c),
+    "macro_f1": metrics.macro_f1(c),
+    "per_class_error": metrics.per_class_error(c),
+  }
 
 
 # -- token-level prediction (language models, sequence labelling): logits B x L x V, targets B x L
@@ -80,8 +83,11 @@ def _s2s_stats(out, batch, w, k):
   y = batch["y"]
   m = (y != 0).astype(jnp.float32) * w.reshape(-1, 1)
   tok_ok = (jnp.argmax(out, -1) == y) | (y == 0)
-  return {"correct": jnp.sum((jnp.argmax(out, -1) == y) * m), "tokens": jnp.sum(m),
-          "seq_correct": jnp.sum(jnp.all(tok_ok, axis=1) * w)}
+  return {
+    "correct": jnp.sum((jnp.argmax(out, -1) == y) * m),
+    "tokens": jnp.sum(m),
+    "seq_correct": jnp.sum(jnp.all(tok_ok, axis=1) * w),
+  }
 
 
 def _s2s_finish(s):

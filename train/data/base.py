@@ -62,8 +62,8 @@ def stratified_split(y: np.ndarray, fractions: tuple[float, float, float], seed:
     n_val, n_test = round(len(idx) * fractions[1]), round(len(idx) * fractions[2])
     cut = len(idx) - n_val - n_test
     parts[0].append(idx[:cut])
-    parts[1].append(idx[cut:cut + n_val])
-    parts[2].append(idx[cut + n_val:])
+    parts[1].append(idx[cut : cut + n_val])
+    parts[2].append(idx[cut + n_val :])
   return [np.sort(np.concatenate(p)) for p in parts]
 
 
@@ -71,7 +71,7 @@ def random_split(n: int, fractions: tuple[float, float, float], seed: int) -> li
   idx = np.random.default_rng(seed).permutation(n)
   n_val, n_test = round(n * fractions[1]), round(n * fractions[2])
   cut = n - n_val - n_test
-  return [np.sort(idx[:cut]), np.sort(idx[cut:cut + n_val]), np.sort(idx[cut + n_val:])]
+  return [np.sort(idx[:cut]), np.sort(idx[cut : cut + n_val]), np.sort(idx[cut + n_val :])]
 
 
 def take(arrays: Arrays, idx: np.ndarray) -> Arrays:

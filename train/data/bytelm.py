@@ -52,8 +52,18 @@ def lm_split(docs: Docs, seed: int, context: int, **facts) -> Split:
   for part, w in (("val", va), ("test", te)):
     if len(w["x"]) == 0:
       raise ValueError(f"the {part} split of this corpus is shorter than one window of context={context}")
-  info = dict(task="lm", vocab_size=256, input_shape=(context,), context=context, standardize=False,
-              files=len(docs), bytes=sum(len(d) for _, d in docs), sha256=sha256(docs),
-              split_by="document" if len(docs) >= MIN_UNITS else "segment",
-              split_bytes=[len(s) for s in parts], loss="next-byte cross-entropy", **facts)
+  info = dict(
+    task="lm",
+    vocab_size=256,
+    input_shape=(context,),
+    context=context,
+    standardize=False,
+    files=len(docs),
+    bytes=sum(len(d) for _, d in docs),
+    sha256=sha256(docs),
+    split_by="document" if len(docs) >= MIN_UNITS else "segment",
+    split_bytes=[len(s) for s in parts],
+    loss="next-byte cross-entropy",
+    **facts,
+  )
   return Split(tr, va, te, info)

@@ -30,10 +30,22 @@ def load(*, seed: int, flat: bool = False, size: int = 8) -> Split:
   x = x_NHW1.reshape(len(x_NHW1), -1) if flat else x_NHW1
   tr, va, te = stratified_split(y, (0.70, 0.15, 0.15), seed)
   a = {"x": x, "y": y}
-  info = dict(task="classification", num_classes=10, input_shape=x.shape[1:], standardize=False,
-              source=f"sklearn.datasets.load_digits (1797 images) size={size}")
+  info = dict(
+    task="classification",
+    num_classes=10,
+    input_shape=x.shape[1:],
+    standardize=False,
+    source=f"sklearn.datasets.load_digits (1797 images) size={size}",
+  )
   return Split(take(a, tr), take(a, va), take(a, te), info)
 
 
-register(DataSpec("digits", load, "classification", {"flat": False, "size": 8}, "scikit-learn 8x8 digits in [0, 1], "
-                  "x (N, size, size, 1) or flat (N, size*size); size=32 upscales 4x for LeNet-5"))
+register(
+  DataSpec(
+    "digits",
+    load,
+    "classification",
+    {"flat": False, "size": 8},
+    "scikit-learn 8x8 digits in [0, 1], x (N, size, size, 1) or flat (N, size*size); size=32 upscales 4x for LeNet-5",
+  )
+)

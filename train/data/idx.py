@@ -46,8 +46,9 @@ def write_idx(path: str, a: np.ndarray, compress: bool = False) -> None:
 def _pair(images: str, labels: str) -> tuple[dict[str, np.ndarray], bool]:
   x, y = read_idx(images), read_idx(labels)
   if y.ndim != 1 or len(x) != len(y):
-    raise ValueError(f"idx: labels {labels!r} must be 1-d with one label per image of {images!r}; got shapes "
-                     f"{y.shape} and {x.shape}")
+    raise ValueError(
+      f"idx: labels {labels!r} must be 1-d with one label per image of {images!r}; got shapes {y.shape} and {x.shape}"
+    )
   scaled = x.dtype == np.uint8
   x = (x / 255.0).astype(np.float32) if scaled else x
   return {"x": x[..., None] if x.ndim == 3 else x, "y": y}, scaled
@@ -55,14 +56,26 @@ def _pair(images: str, labels: str) -> tuple[dict[str, np.ndarray], bool]:
 
 def load(*, seed: int, images: str, labels: str, test_images: str, test_labels: str) -> Split:
   if not images or not labels or bool(test_images) != bool(test_labels):
-    raise ValueError("data set 'idx' needs options images=<IDX file> and labels=<IDX file> (and test_images with "
-                     "test_labels, or neither)")
+    raise ValueError(
+      "data set 'idx' needs options images=<IDX file> and labels=<IDX file> (and test_images with "
+      "test_labels, or neither)"
+    )
   train, scaled = _pair(images, labels)
   test = _pair(test_images, test_labels)[0] if test_images or test_labels else None
-  info = {"source": f"IDX files {images}, {labels}" + (f"; test {test_images}, {test_labels}" if test else ""),
-          "standardize": not scaled}  # pixels already in [0, 1]
+  info = {
+    "source": f"IDX files {images}, {labels}" + (f"; test {test_images}, {test_labels}" if test else ""),
+    "standardize": not scaled,
+  }  # pixels already in [0, 1]
   return split_given(train, test, None, "classification", seed, info)
 
 
-register(DataSpec("idx", load, "classification", OPTIONS, "MNIST-format IDX images + labels (gzip'd or not); "
-                  "uint8 images scaled to [0, 1] as (N, H, W, 1); test_images/test_labels give the test split"))
+register(
+  DataSpec(
+    "idx",
+    load,
+    "classification",
+    OPTIONS,
+    "MNIST-format IDX images + labels (gzip'd or not); "
+    "uint8 images scaled to [0, 1] as (N, H, W, 1); test_images/test_labels give the test split",
+  )
+)

@@ -30,8 +30,9 @@ def _pair(a: dict[str, np.ndarray], suffix: str, path: str) -> dict[str, np.ndar
   if kx not in a and ky not in a:
     return None
   if kx not in a or ky not in a or len(a[kx]) != len(a[ky]):
-    raise ValueError(f"npz: {str(path)!r} needs {kx} and {ky} with equal first dimension; found "
-                     f"{ {k: v.shape for k, v in a.items()} }")
+    raise ValueError(
+      f"npz: {str(path)!r} needs {kx} and {ky} with equal first dimension; found { {k: v.shape for k, v in a.items()} }"
+    )
   return {"x": a[kx], "y": a[ky]}
 
 
@@ -45,5 +46,12 @@ def load(*, seed: int, path: str = "", task: str = "auto") -> Split:
   return split_given(train, test, val, t, seed, {"source": f"npz file {path}"})
 
 
-register(DataSpec("npz", load, "classification", {"path": "", "task": "auto"}, "a user's .npz (x, y or "
-                  "x_train/y_train/x_test/y_test); integer y means classification unless task says otherwise"))
+register(
+  DataSpec(
+    "npz",
+    load,
+    "classification",
+    {"path": "", "task": "auto"},
+    "a user's .npz (x, y or x_train/y_train/x_test/y_test); integer y means classification unless task says otherwise",
+  )
+)

@@ -22,8 +22,11 @@ def corpus(max_bytes: int) -> bytelm.Docs:
   """The stdlib *.py files that fit in `max_bytes`, taken greedily in sha256(path) order (a spread of modules,
   not the alphabet's first ones) and returned sorted by path."""
   root = pathlib.Path(sysconfig.get_paths()["stdlib"])
-  paths = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py")
-                 if p.is_file() and not EXCLUDE & set(p.relative_to(root).parts[:-1]))
+  paths = sorted(
+    p.relative_to(root).as_posix()
+    for p in root.rglob("*.py")
+    if p.is_file() and not EXCLUDE & set(p.relative_to(root).parts[:-1])
+  )
   chosen, total = [], 0
   for rel in sorted(paths, key=lambda r: hashlib.sha256(r.encode()).hexdigest()):
     size = (root / rel).stat().st_size
@@ -39,9 +42,21 @@ def streams(*, seed: int = 0, max_bytes: int = OPTIONS["max_bytes"], **_) -> dic
 
 
 def load(*, seed: int, context: int = OPTIONS["context"], max_bytes: int = OPTIONS["max_bytes"]) -> Split:
-  return bytelm.lm_split(corpus(max_bytes), seed, context, source=f"python {platform.python_version()} stdlib "
-                         f"*.py without tests, max_bytes={max_bytes}")
+  return bytelm.lm_split(
+    corpus(max_bytes),
+    seed,
+    context,
+    source=f"python {platform.python_version()} stdlib *.py without tests, max_bytes={max_bytes}",
+  )
 
 
-register(DataSpec("pycode", load, "lm", OPTIONS, "byte-level LM on this machine's Python stdlib source, held-out files"
-                  " for val/test (5%/5%); x, y int32 (N, context) next-byte windows"))
+register(
+  DataSpec(
+    "pycode",
+    load,
+    "lm",
+    OPTIONS,
+    "byte-level LM on this machine's Python stdlib source, held-out files"
+    " for val/test (5%/5%); x, y int32 (N, context) next-byte windows",
+  )
+)

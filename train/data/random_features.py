@@ -41,10 +41,22 @@ def _generate(dim: int, n: int, noise_std: float, data_seed: int) -> tuple[np.nd
 def load(*, seed: int, dim: int, n: int, noise_std: float, data_seed: int) -> Split:
   x, y = _generate(dim, n, float(noise_std), data_seed)
   a = {"x": x, "y": y}
-  info = dict(task="regression", input_shape=(dim,), standardize=False, bayes_mse=float(noise_std) ** 2,
-              source=f"linear teacher |beta|=1 dim={dim} noise_std={noise_std} data_seed={data_seed}")
+  info = dict(
+    task="regression",
+    input_shape=(dim,),
+    standardize=False,
+    bayes_mse=float(noise_std) ** 2,
+    source=f"linear teacher |beta|=1 dim={dim} noise_std={noise_std} data_seed={data_seed}",
+  )
   return Split(*(take(a, p) for p in random_split(n, (0.70, 0.15, 0.15), seed)), info)
 
 
-register(DataSpec("random_features", load, "regression", OPTIONS, "Gaussian x (N, dim), y = x @ beta + noise: "
-                  "min-norm random-features regression sweeps for double descent"))
+register(
+  DataSpec(
+    "random_features",
+    load,
+    "regression",
+    OPTIONS,
+    "Gaussian x (N, dim), y = x @ beta + noise: min-norm random-features regression sweeps for double descent",
+  )
+)

@@ -16,9 +16,21 @@ import numpy as np
 from scalezoo.train.data.base import DataSpec, Split, register, stratified_split, take
 from scalezoo.train.data.graphs import node_features, node_split
 
-OPTIONS = {"graphs": False, "blocks": 3, "block_size": 40, "p_in": 0.25, "p_out": 0.03, "features": "identity",
-           "num_graphs": 1000, "n_min": 16, "n_max": 32, "num_classes": 3, "mean_degree": 5.0, "ratio": 8.0,
-           "data_seed": 0}
+OPTIONS = {
+  "graphs": False,
+  "blocks": 3,
+  "block_size": 40,
+  "p_in": 0.25,
+  "p_out": 0.03,
+  "features": "identity",
+  "num_graphs": 1000,
+  "n_min": 16,
+  "n_max": 32,
+  "num_classes": 3,
+  "mean_degree": 5.0,
+  "ratio": 8.0,
+  "data_seed": 0,
+}
 
 
 def sample(rng: np.random.Generator, block_NN: np.ndarray, p_in: float, p_out: float) -> np.ndarray:
@@ -53,24 +65,55 @@ def _many_graphs(num_graphs, n_min, n_max, num_classes, mean_degree, ratio, data
   return x, adj, mask, y
 
 
-def load(*, seed: int, graphs: bool, blocks: int, block_size: int, p_in: float, p_out: float, features: str,
-         num_graphs: int, n_min: int, n_max: int, num_classes: int, mean_degree: float, ratio: float,
-         data_seed: int) -> Split:
+def load(
+  *,
+  seed: int,
+  graphs: bool,
+  blocks: int,
+  block_size: int,
+  p_in: float,
+  p_out: float,
+  features: str,
+  num_graphs: int,
+  n_min: int,
+  n_max: int,
+  num_classes: int,
+  mean_degree: float,
+  ratio: float,
+  data_seed: int,
+) -> Split:
   if not graphs:
     adj, y = _one_graph(blocks, block_size, float(p_in), float(p_out), data_seed)
-    info = dict(num_classes=blocks, num_edges=int(adj.sum() // 2), features=features,
-                source=f"SBM {blocks}x{block_size} nodes p_in={p_in} p_out={p_out} data_seed={data_seed}")
+    info = dict(
+      num_classes=blocks,
+      num_edges=int(adj.sum() // 2),
+      features=features,
+      source=f"SBM {blocks}x{block_size} nodes p_in={p_in} p_out={p_out} data_seed={data_seed}",
+    )
     return node_split(node_features(adj, features), adj, y, seed, info)
   if not 1 <= n_min <= n_max or n_min < num_classes:
     raise ValueError(f"sbm graphs: need num_classes <= n_min <= n_max, got {num_classes}, {n_min}, {n_max}")
   x, adj, mask, y = _many_graphs(num_graphs, n_min, n_max, num_classes, float(mean_degree), float(ratio), data_seed)
   a = {"x": x, "adj": adj, "mask": mask, "y": y}
-  info = dict(task="graph_classification", num_classes=num_classes, input_shape=x.shape[1:], standardize=False,
-              layout="x (G, n_max, 2), adj (G, n_max, n_max) zero-padded, mask (G, n_max) real nodes, y (G,) "
-              "= blocks - 1", source=f"SBM graphs n in [{n_min}, {n_max}], 1..{num_classes} blocks, mean degree "
-              f"{mean_degree}, p_in/p_out={ratio}, data_seed={data_seed}")
+  info = dict(
+    task="graph_classification",
+    num_classes=num_classes,
+    input_shape=x.shape[1:],
+    standardize=False,
+    layout="x (G, n_max, 2), adj (G, n_max, n_max) zero-padded, mask (G, n_max) real nodes, y (G,) = blocks - 1",
+    source=f"SBM graphs n in [{n_min}, {n_max}], 1..{num_classes} blocks, mean degree "
+    f"{mean_degree}, p_in/p_out={ratio}, data_seed={data_seed}",
+  )
   return Split(*(take(a, p) for p in stratified_split(y, (0.70, 0.15, 0.15), seed)), info)
 
 
-register(DataSpec("sbm", load, "node_classification", OPTIONS, "stochastic block model: node classes on one graph "
-                  "(karate's layout), or graphs=True: classify small graphs by their number of blocks"))
+register(
+  DataSpec(
+    "sbm",
+    load,
+    "node_classification",
+    OPTIONS,
+    "stochastic block model: node classes on one graph "
+    "(karate's layout), or graphs=True: classify small graphs by their number of blocks",
+  )
+)

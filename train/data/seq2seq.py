@@ -70,12 +70,30 @@ def _generate(n: int, words: int, max_adj: int, data_seed: int) -> tuple[np.ndar
 def load(*, seed: int, n: int, words: int, max_adj: int, data_seed: int) -> Split:
   x, y_in, y, sizes = _generate(n, words, max_adj, data_seed)
   a = {"x": x, "y_in": y_in, "y": y}
-  info = dict(task="seq2seq", vocab_size=max(sizes.values()), **sizes, pad_id=PAD, bos_id=BOS, eos_id=EOS,
-              input_shape=x.shape[1:], target_shape=y.shape[1:], standardize=False, n_unique=len(x),
-              loss="token cross-entropy on y where y != pad_id",
-              source=f"SVO->SOV toy grammar words={words} max_adj={max_adj} n={n} data_seed={data_seed}")
+  info = dict(
+    task="seq2seq",
+    vocab_size=max(sizes.values()),
+    **sizes,
+    pad_id=PAD,
+    bos_id=BOS,
+    eos_id=EOS,
+    input_shape=x.shape[1:],
+    target_shape=y.shape[1:],
+    standardize=False,
+    n_unique=len(x),
+    loss="token cross-entropy on y where y != pad_id",
+    source=f"SVO->SOV toy grammar words={words} max_adj={max_adj} n={n} data_seed={data_seed}",
+  )
   return Split(*(take(a, p) for p in random_split(len(x), (0.70, 0.15, 0.15), seed)), info)
 
 
-register(DataSpec("seq2seq", load, "seq2seq", OPTIONS, "toy translation: SVO grammar -> SOV with lexicon, "
-                  "adjective reordering and verb agreement; x (N, Ls), y_in/y (N, Lt), pad 0, BOS 1, EOS 2"))
+register(
+  DataSpec(
+    "seq2seq",
+    load,
+    "seq2seq",
+    OPTIONS,
+    "toy translation: SVO grammar -> SOV with lexicon, "
+    "adjective reordering and verb agreement; x (N, Ls), y_in/y (N, Lt), pad 0, BOS 1, EOS 2",
+  )
+)

@@ -57,14 +57,24 @@ def _loader(task: str):
   def load(*, seed: int, length: int, vocab: int, n: int, data_seed: int) -> Split:
     x, y, mask = _generate(task, length, vocab, n, data_seed)
     a = {"x": x, "y": y, "mask": mask}
-    info = dict(task="seq_labeling", vocab_size=FIRST + vocab, num_classes=FIRST + vocab, input_shape=x.shape[1:],
-                standardize=False, n_unique=len(x), loss="per-position cross-entropy on y where mask == 1",
-                source=f"{task} length={length} vocab={vocab} n={n} data_seed={data_seed}")
+    info = dict(
+      task="seq_labeling",
+      vocab_size=FIRST + vocab,
+      num_classes=FIRST + vocab,
+      input_shape=x.shape[1:],
+      standardize=False,
+      n_unique=len(x),
+      loss="per-position cross-entropy on y where mask == 1",
+      source=f"{task} length={length} vocab={vocab} n={n} data_seed={data_seed}",
+    )
     return Split(*(take(a, p) for p in random_split(len(x), (0.70, 0.15, 0.15), seed)), info)
 
   return load
 
 
-for _task, _about in [("copy", "recall a sequence after a GO token"), ("reverse", "recall it reversed"),
-                      ("addition", "sum of two length-digit base-vocab numbers, most significant digit first")]:
+for _task, _about in [
+  ("copy", "recall a sequence after a GO token"),
+  ("reverse", "recall it reversed"),
+  ("addition", "sum of two length-digit base-vocab numbers, most significant digit first"),
+]:
   register(DataSpec(_task, _loader(_task), "seq_labeling", OPTIONS, f"{_about}; x, y, mask (N, T) aligned"))

@@ -29,21 +29,35 @@ def _generate(dim, n, num_classes, noise_std, width, depth, data_seed) -> tuple[
   return x.astype(np.float32), y
 
 
-def load(*, seed: int, dim: int, n: int, num_classes: int, noise_std: float, width: int, depth: int,
-         data_seed: int) -> Split:
+def load(
+  *, seed: int, dim: int, n: int, num_classes: int, noise_std: float, width: int, depth: int, data_seed: int
+) -> Split:
   x, y = _generate(dim, n, num_classes, float(noise_std), width, depth, data_seed)
   a = {"x": x, "y": y}
   if num_classes:
     parts = stratified_split(y, (0.70, 0.15, 0.15), seed)
-    info = dict(task="classification", num_classes=num_classes, class_counts=np.bincount(y, minlength=num_classes)
-                .tolist())
+    info = dict(
+      task="classification", num_classes=num_classes, class_counts=np.bincount(y, minlength=num_classes).tolist()
+    )
   else:
     parts = random_split(n, (0.70, 0.15, 0.15), seed)
     info = dict(task="regression")
-  info |= dict(input_shape=(dim,), standardize=False, source=f"teacher tanh MLP width={width} depth={depth} "
-               f"data_seed={data_seed}, x ~ N(0, I_{dim}), noise_std={noise_std}")
+  info |= dict(
+    input_shape=(dim,),
+    standardize=False,
+    source=f"teacher tanh MLP width={width} depth={depth} "
+    f"data_seed={data_seed}, x ~ N(0, I_{dim}), noise_std={noise_std}",
+  )
   return Split(*(take(a, p) for p in parts), info)
 
 
-register(DataSpec("teacher_student", load, "classification", OPTIONS, "Gaussian x (N, dim) labelled by a random tanh "
-                  "MLP teacher: argmax of num_classes noisy logits, or a noisy scalar target when num_classes=0"))
+register(
+  DataSpec(
+    "teacher_student",
+    load,
+    "classification",
+    OPTIONS,
+    "Gaussian x (N, dim) labelled by a random tanh "
+    "MLP teacher: argmax of num_classes noisy logits, or a noisy scalar target when num_classes=0",
+  )
+)

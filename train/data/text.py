@@ -38,5 +38,12 @@ def load(*, seed: int, path: str = "", context: int = 128) -> Split:
   return bytelm.lm_split(corpus(str(path)), seed, context, source=f"text files at {path}")
 
 
-register(DataSpec("text", load, "lm", {"path": "", "context": 128}, "byte-level LM on a user's text file or "
-                  "directory (held-out files, or held-out segments when fewer than 20 files)"))
+register(
+  DataSpec(
+    "text",
+    load,
+    "lm",
+    {"path": "", "context": 128},
+    "byte-level LM on a user's text file or directory (held-out files, or held-out segments when fewer than 20 files)",
+  )
+)

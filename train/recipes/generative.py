@@ -27,7 +27,8 @@ from scalezoo.train.step import TrainState, scan_steps
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-  """init(key, x_B) -> TrainState (a GAN's params, model_state and opt_state are {"g": ..., "d": ...}); step(state, x_B, key) -> (state, metrics); evaluate(state, x, key) -> metrics;
+  """init(key, x_B) -> TrainState (a GAN's params, model_state and opt_state are {"g": ..., "d": ...});
+  step(state, x_B, key) -> (state, metrics); evaluate(state, x, key) -> metrics;
   sample(state, key, n) -> images in [0, 1] (None for models that do not sample)."""
 
   init: Callable
@@ -92,8 +93,7 @@ def gan(model_args: dict, lr: float = 2e-4, b1: float = 0.5) -> Recipe:
     gp, gs = _split_vars(G.init(kg, jnp.zeros((1, latent))))
     dp, ds = _split_vars(D.init(kd, x[:1]))
     params = {"g": gp, "d": dp}
-    return TrainState(jnp.zeros((), jnp.int32), params, {"g": gs, "d": ds},
-                    {"g": tx.init(gp), "d": tx.init(dp)})
+    return TrainState(jnp.zeros((), jnp.int32), params, {"g": gs, "d": ds}, {"g": tx.init(gp), "d": tx.init(dp)})
 
   def generate(gp, gs, z, train):
     if not train:
@@ -131,8 +131,10 @@ def gan(model_args: dict, lr: float = 2e-4, b1: float = 0.5) -> Recipe:
     z = jax.random.normal(key, (x.shape[0], latent))
     fake, _ = generate(s.params["g"], s.model_state["g"], z, False)
     d = lambda im: D.apply({"params": s.params["d"], **s.model_state["d"]}, im)
-    return {"d_loss": jnp.mean(losses.gan_discriminator(d(2.0 * x - 1.0), d(fake))),
-            "g_loss": jnp.mean(losses.gan_generator(d(fake)))}
+    return {
+      "d_loss": jnp.mean(losses.gan_discriminator(d(2.0 * x - 1.0), d(fake))),
+      "g_loss": jnp.mean(losses.gan_generator(d(fake))),
+    }
 
   def sample(s, key, n):
     fake, _ = generate(s.params["g"], s.model_state["g"], jax.random.normal(key, (n, latent)), False)
@@ -210,8 +212,18 @@ def median_bandwidth(x_NxD: np.ndarray) -> float:
   return float(np.median(d[np.triu_indices(len(x_NxD), 1)]))
 
 
-def fit(recipe: Recipe, train_x: np.ndarray, eval_x: np.ndarray, *, steps: int, batch_size: int = 64, seed: int = 0,
-        chunk: int = 0, n_samples: int = 64, mmd_real: np.ndarray | None = None) -> tuple[TrainState, dict]:
+def fit(
+  recipe: Recipe,
+  train_x: np.ndarray,
+  eval_x: np.ndarray,
+  *,
+  steps: int,
+  batch_size: int = 64,
+  seed: int = 0,
+  chunk: int = 0,
+  n_samples: int = 64,
+  mmd_real: np.ndarray | None = None,
+) -> tuple[TrainState, dict]:
   """Train `recipe` on `train_x` for `steps` steps; evaluate on `eval_x` (fixed keys) before, during and after.
 
   Returns the final state and a record: params, step/compile time, curve (train and eval metrics per chunk),

@@ -15,8 +15,10 @@ from scalezoo import scaling
 from scalezoo.scaling import plots
 from scalezoo.train import files, sweep
 
-def main(out: Path, progress: bool = True, spec: str | Path | None = None, fresh: bool = False,
-         overrides: list[str] = ()) -> int:
+
+def main(
+  out: Path, progress: bool = True, spec: str | Path | None = None, fresh: bool = False, overrides: list[str] = ()
+) -> int:
   t0 = time.perf_counter()
   with resources.as_file(resources.files("scalezoo.configs") / "demo.toml") as packaged:
     grid = sweep.load(spec or packaged, overrides)  # bad input stops here, before anything is removed or written
@@ -30,40 +32,77 @@ def main(out: Path, progress: bool = True, spec: str | Path | None = None, fresh
   # One-variable laws along the two edges of the grid: N at the most data, D at the widest model.
   at_d, at_n = D == D.max(), N == N.max()
   fits = {
-    "params": scaling.fit_law("power", {"N": N[at_d]}, L[at_d], bootstrap=500, seed=0,
-                              meta={"x": "N", "y": "metrics.test_loss", "at": f"n_train={int(D.max())}"}),
-    "data": scaling.fit_law("power", {"D": D[at_n]}, L[at_n], bootstrap=500, seed=0,
-                            meta={"x": "D (n_train)", "y": "metrics.test_loss", "at": f"params={int(N.max())}"}),
+    "params": scaling.fit_law(
+      "power",
+      {"N": N[at_d]},
+      L[at_d],
+      bootstrap=500,
+      seed=0,
+      meta={"x": "N", "y": "metrics.test_loss", "at": f"n_train={int(D.max())}"},
+    ),
+    "data": scaling.fit_law(
+      "power",
+      {"D": D[at_n]},
+      L[at_n],
+      bootstrap=500,
+      seed=0,
+      meta={"x": "D (n_train)", "y": "metrics.test_loss", "at": f"params={int(N.max())}"},
+    ),
   }
   front = scaling.pareto_frontier(C, L)  # the runs no cheaper run beats
   if len(front) >= 3:  # a power law has 3 parameters
-    fits["compute"] = scaling.fit_law("power", {"C": C[front]}, L[front], bootstrap=500, seed=0,
-                                      meta={"x": "C", "y": "metrics.test_loss", "at": "compute frontier"})
+    fits["compute"] = scaling.fit_law(
+      "power",
+      {"C": C[front]},
+      L[front],
+      bootstrap=500,
+      seed=0,
+      meta={"x": "C", "y": "metrics.test_loss", "at": "compute frontier"},
+    )
   else:
     print(f"compute frontier: {len(front)} runs, too few for a power law; not fitted")
   for name, f in fits.items():
     f.save(out / f"fit_power_{name}.json")
 
-  plots.loss_vs_compute(t, loss="metrics.test_loss", curve_y="curve.val_loss", fit=fits.get("compute"),
-                        title="MLP on MNIST-1D: loss vs compute", path=out / "loss_vs_compute.png")
-  plots.fitted_law(fits["params"], {"N": N[at_d]}, L[at_d], path=out / "loss_vs_params.png",
-                   title=f"test loss vs parameters (n_train={int(D.max())})")
-  plots.fitted_law(fits["data"], {"D": D[at_n]}, L[at_n], path=out / "loss_vs_data.png",
-                   title=f"test loss vs training examples (params={int(N.max())})")
+  plots.loss_vs_compute(
+    t,
+    loss="metrics.test_loss",
+    curve_y="curve.val_loss",
+    fit=fits.get("compute"),
+    title="MLP on MNIST-1D: loss vs compute",
+    path=out / "loss_vs_compute.png",
+  )
+  plots.fitted_law(
+    fits["params"],
+    {"N": N[at_d]},
+    L[at_d],
+    path=out / "loss_vs_params.png",
+    title=f"test loss vs parameters (n_train={int(D.max())})",
+  )
+  plots.fitted_law(
+    fits["data"],
+    {"D": D[at_n]},
+    L[at_n],
+    path=out / "loss_vs_data.png",
+    title=f"test loss vs training examples (params={int(N.max())})",
+  )
 
   rows = []
   print(f"\n{'test loss vs':<14} {'E':>7} {'A':>10} {'alpha':>7}  {'95% interval':>16}  where")
   for name, f in fits.items():
     lo, hi = f.intervals["alpha"]
     rows.append({"x": name, **f.params, "alpha_interval": [lo, hi], "at": f.meta["at"], "points": f.stats["n"]})
-    print(f"{name:<14} {f.params['E']:7.3f} {f.params['A']:10.4g} {f.params['alpha']:7.3f}  [{lo:6.3f}, {hi:6.3f}]"
-          f"  {f.meta['at']} ({int(f.stats['n'])} runs)")
+    print(
+      f"{name:<14} {f.params['E']:7.3f} {f.params['A']:10.4g} {f.params['alpha']:7.3f}  [{lo:6.3f}, {hi:6.3f}]"
+      f"  {f.meta['at']} ({int(f.stats['n'])} runs)"
+    )
   secs = time.perf_counter() - t0
   train_secs = float(np.sum(t["wall_time"] / t["group_size"]))  # of the runs, whenever they ran
   summary = {"runs": counts, "fits": rows, "training_seconds": round(train_secs, 1)}
   files.write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-  print(f"\n{sum(counts.values())} runs ({', '.join(f'{v} {k}' for k, v in counts.items())}) in {secs:.0f}s; "
-        f"wrote {out}/: runs.jsonl, fit_power_*.json, summary.json, loss_vs_compute.png, loss_vs_params.png, "
-        "loss_vs_data.png")
+  print(
+    f"\n{sum(counts.values())} runs ({', '.join(f'{v} {k}' for k, v in counts.items())}) in {secs:.0f}s; "
+    f"wrote {out}/: runs.jsonl, fit_power_*.json, summary.json, loss_vs_compute.png, loss_vs_params.png, "
+    "loss_vs_data.png"
+  )
   return 0 if not counts.get("failed") else 1
-

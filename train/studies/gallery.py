@@ -43,8 +43,21 @@ def entries() -> dict[str, dict[str, str]]:
   return tomllib.loads((CONFIGS / "entries.toml").read_text())
 
 
-GENERATIVE_KEYS = {"kind", "model", "data", "data_args", "model_args", "recipe", "steps", "batch_size", "seed",
-                   "data_seed", "eval_every", "eval_examples", "n_samples"}
+GENERATIVE_KEYS = {
+  "kind",
+  "model",
+  "data",
+  "data_args",
+  "model_args",
+  "recipe",
+  "steps",
+  "batch_size",
+  "seed",
+  "data_seed",
+  "eval_every",
+  "eval_examples",
+  "n_samples",
+}
 QUICK_STEPS = 4
 
 
@@ -58,11 +71,20 @@ def load_entry(name: str, quick: bool = False) -> dict[str, Any]:
     return {"kind": "engine", "cfg": config_lib.parse(raw, str(path)), "raw": raw}
   unknown = sorted(set(raw) - GENERATIVE_KEYS)
   if unknown or raw["kind"] not in (*G.RECIPES, "mlm"):
-    raise config_lib.ConfigError(f"{path}: unknown key {unknown[0]!r}" if unknown else
-                                 f"{path}: kind must be one of {', '.join([*G.RECIPES, 'mlm'])}")
+    raise config_lib.ConfigError(
+      f"{path}: unknown key {unknown[0]!r}"
+      if unknown
+      else f"{path}: kind must be one of {', '.join([*G.RECIPES, 'mlm'])}"
+    )
   if quick:
-    raw = {**raw, "steps": QUICK_STEPS, "eval_every": QUICK_STEPS // 2, "eval_examples": 64, "n_samples": 16,
-           "recipe": {**raw.get("recipe", {}), **({"sample_steps": 4} if raw["kind"] == "ddpm" else {})}}
+    raw = {
+      **raw,
+      "steps": QUICK_STEPS,
+      "eval_every": QUICK_STEPS // 2,
+      "eval_examples": 64,
+      "n_samples": 16,
+      "recipe": {**raw.get("recipe", {}), **({"sample_steps": 4} if raw["kind"] == "ddpm" else {})},
+    }
   return {**raw, "raw": raw}
 
 
@@ -90,9 +112,13 @@ def before_metrics(cfg: config_lib.RunConfig) -> dict[str, float]:
   test = loop.eval_subset(split.test, cfg.eval_examples)
   res = S.evaluate_split(eng, 1, state.params, state.model_state, loop.eval_sets(cfg, split)["test"])
   out = {"test_loss": float(res["loss"] / max(res["weight"], 1))}
-  out.update({f"test_{k}": v for k, v in eng.task.finish({k: v for k, v in res.items()
-                                                          if k not in ("loss", "weight")}).items()
-              if isinstance(v, float)})
+  out.update(
+    {
+      f"test_{k}": v
+      for k, v in eng.task.finish({k: v for k, v in res.items() if k not in ("loss", "weight")}).items()
+      if isinstance(v, float)
+    }
+  )
   if split.task == "lm":
     out["test_bits_per_byte"] = out["test_loss"] / math.log(2)
   if split.task == "seq_labeling" and "mask" in test:
@@ -109,13 +135,21 @@ def run_engine(name: str, entry: dict) -> RunRecord:
   if "test_answer_accuracy" in before:
     key, label = "test_answer_accuracy", "test answer accuracy"
     split = loop.load_split(cfg)
-    rec.metrics[key] = answer_accuracy(eng, state.params, state.model_state, loop.eval_subset(split.test,
-                                                                                              cfg.eval_examples))
+    rec.metrics[key] = answer_accuracy(
+      eng, state.params, state.model_state, loop.eval_subset(split.test, cfg.eval_examples)
+    )
   rec.gallery = {
-    "name": name, "config": entry["raw"], "task": rec.data_info["task"], "metric": label,
-    "before": before.get(key), "after": rec.metrics.get(key),
-    "loss": "test loss (nats)", "loss_before": before["test_loss"], "loss_after": rec.metrics.get("test_loss"),
-    "metrics_before": before, "step_time_timed": rec.step_time,
+    "name": name,
+    "config": entry["raw"],
+    "task": rec.data_info["task"],
+    "metric": label,
+    "before": before.get(key),
+    "after": rec.metrics.get(key),
+    "loss": "test loss (nats)",
+    "loss_before": before["test_loss"],
+    "loss_after": rec.metrics.get("test_loss"),
+    "metrics_before": before,
+    "step_time_timed": rec.step_time,
   }
   return rec
 
@@ -140,21 +174,47 @@ def run_generative(name: str, e: dict) -> tuple[RunRecord, dict[str, np.ndarray]
     recipe = mlm.mlm(e.get("model_args", {}), steps=e["steps"], **recipe_args)
   else:
     recipe = G.RECIPES[kind](e.get("model_args", {}), **recipe_args)
-  _, rec = G.fit(recipe, x_train, x_eval, steps=e["steps"], batch_size=e.get("batch_size", 64),
-                 seed=e.get("seed", 0), chunk=e.get("eval_every", 0), n_samples=e.get("n_samples", 64),
-                 mmd_real=None if kind == "mlm" else x_test)
+  _, rec = G.fit(
+    recipe,
+    x_train,
+    x_eval,
+    steps=e["steps"],
+    batch_size=e.get("batch_size", 64),
+    seed=e.get("seed", 0),
+    chunk=e.get("eval_every", 0),
+    n_samples=e.get("n_samples", 64),
+    mmd_real=None if kind == "mlm" else x_test,
+  )
   samples = {k: rec[k] for k in ("samples_before", "samples_after")}
   mkey, label, lkey, llabel = GEN_METRICS[kind]
   before, after = rec["metrics_before"], rec["metrics_after"]
   out = RunRecord(
-    run_id=_hash(e["raw"]), status="finished", config=e["raw"], metrics=after, params=rec["params"],
+    run_id=_hash(e["raw"]),
+    status="finished",
+    config=e["raw"],
+    metrics=after,
+    params=rec["params"],
     data_info={k: v for k, v in split.info.items() if isinstance(v, str | int | float | bool | list | tuple)},
-    steps_run=rec["steps_run"], wall_time=rec["wall_time"], step_time=rec["step_time"],
-    compile_time=rec["compile_time"], curve=rec["curve"], started_at=rec["started_at"], ended_at=rec["ended_at"],
-    gallery={"name": name, "config": e["raw"], "task": f"generative:{kind}" if kind != "mlm" else "mlm",
-             "metric": label, "before": before.get(mkey), "after": after.get(mkey), "loss": llabel,
-             "loss_before": before.get(lkey), "loss_after": after.get(lkey), "metrics_before": before,
-             "step_time_timed": rec["step_time"]},
+    steps_run=rec["steps_run"],
+    wall_time=rec["wall_time"],
+    step_time=rec["step_time"],
+    compile_time=rec["compile_time"],
+    curve=rec["curve"],
+    started_at=rec["started_at"],
+    ended_at=rec["ended_at"],
+    gallery={
+      "name": name,
+      "config": e["raw"],
+      "task": f"generative:{kind}" if kind != "mlm" else "mlm",
+      "metric": label,
+      "before": before.get(mkey),
+      "after": after.get(mkey),
+      "loss": llabel,
+      "loss_before": before.get(lkey),
+      "loss_after": after.get(lkey),
+      "metrics_before": before,
+      "step_time_timed": rec["step_time"],
+    },
   )
   return out, {k: v for k, v in samples.items() if v is not None}
 
@@ -174,13 +234,25 @@ def row(rec: dict[str, Any]) -> dict[str, Any]:
     model = "dcgan_generator + dcgan_discriminator"  # params: the two networks together
   st = g["step_time_timed"]
   return {
-    "name": g["name"], "group": entries()[g["name"]]["group"], "family": _family(c.get("model", ""), c.get("kind")),
+    "name": g["name"],
+    "group": entries()[g["name"]]["group"],
+    "family": _family(c.get("model", ""), c.get("kind")),
     "model": model,
-    "overrides": c.get("model_args", {}), "data": c.get("data"), "data_args": c.get("data_args", {}),
-    "task": g["task"], "params": rec["params"], "steps": rec["steps_run"], "batch_size": c.get("batch_size"),
-    "step_time_ms": None if st is None else round(1000 * st, 2), "metric": g["metric"],
-    "before": g["before"], "after": g["after"], "loss": g["loss"], "loss_before": g["loss_before"],
-    "loss_after": g["loss_after"], "wall_time_s": round(rec["wall_time"], 1),
+    "overrides": c.get("model_args", {}),
+    "data": c.get("data"),
+    "data_args": c.get("data_args", {}),
+    "task": g["task"],
+    "params": rec["params"],
+    "steps": rec["steps_run"],
+    "batch_size": c.get("batch_size"),
+    "step_time_ms": None if st is None else round(1000 * st, 2),
+    "metric": g["metric"],
+    "before": g["before"],
+    "after": g["after"],
+    "loss": g["loss"],
+    "loss_before": g["loss_before"],
+    "loss_after": g["loss_after"],
+    "wall_time_s": round(rec["wall_time"], 1),
   }
 
 
@@ -200,14 +272,19 @@ def _fmt(v, digits=3) -> str:
 
 
 def markdown_table(rows: list[dict]) -> str:
-  lines = ["| family | model | task (data) | params | steps × batch | step time | metric: before → after | "
-           "loss: before → after |", "|---|---|---|---:|---:|---:|---|---|"]
+  lines = [
+    "| family | model | task (data) | params | steps × batch | step time | metric: before → after | "
+    "loss: before → after |",
+    "|---|---|---|---:|---:|---:|---|---|",
+  ]
   for r in rows:
     data = r["data"] + ("" if not r["data_args"] else " " + ",".join(f"{k}={v}" for k, v in r["data_args"].items()))
     st = "–" if r["step_time_ms"] is None else f"{r['step_time_ms']:.1f} ms"
-    lines.append(f"| {r['family']} | {r['model']} | {r['task']} ({data}) | {r['params']:,} | {r['steps']} × "
-                 f"{r['batch_size']} | {st} | {r['metric']}: {_fmt(r['before'])} → {_fmt(r['after'])} | "
-                 f"{r['loss']}: {_fmt(r['loss_before'])} → {_fmt(r['loss_after'])} |")
+    lines.append(
+      f"| {r['family']} | {r['model']} | {r['task']} ({data}) | {r['params']:,} | {r['steps']} × "
+      f"{r['batch_size']} | {st} | {r['metric']}: {_fmt(r['before'])} → {_fmt(r['after'])} | "
+      f"{r['loss']}: {_fmt(r['loss_before'])} → {_fmt(r['loss_after'])} |"
+    )
   return "\n".join(lines)
 
 
@@ -268,7 +345,7 @@ def _grid(x_NxHxWx1: np.ndarray, cols: int = 8) -> np.ndarray:
   g = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1), np.float32)
   for i in range(n):
     r, c = divmod(i, cols)
-    g[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w] = x_NxHxWx1[i, ..., 0]
+    g[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + c * (w + 1) : 1 + c * (w + 1) + w] = x_NxHxWx1[i, ..., 0]
   return g
 
 
@@ -310,7 +387,7 @@ discriminator's loss on test images and fresh samples.
 
 ## Figures
 
-{chr(10).join(f'- `{f}`' for f in figs)}
+{chr(10).join(f"- `{f}`" for f in figs)}
 
 `curves_<group>.png`: training curves (engine runs: train and val loss per evaluation; the rest: their own
 training and test metrics). `samples_generative.png`: 64 samples of each generative model before and after
@@ -362,8 +439,9 @@ def main(out: str | Path, quick: bool = False, only: list[str] | None = None) ->
     store.append(out / "runs.jsonl", rec)
     done[n] = rec
     g = rec["gallery"]
-    print(f"{n}: {g['metric']} {_fmt(g['before'])} -> {_fmt(g['after'])} in {time.perf_counter() - t0:.0f}s",
-          flush=True)
+    print(
+      f"{n}: {g['metric']} {_fmt(g['before'])} -> {_fmt(g['after'])} in {time.perf_counter() - t0:.0f}s", flush=True
+    )
     write_summary(out, done, quick)
   write_summary(out, done, quick)
   return 1 if failed else 0
@@ -384,6 +462,8 @@ def write_summary(out: Path, done: dict, quick: bool) -> None:
   seconds = sum(r["wall_time"] for r in recs)
   cmd = f"nohup nice -n 10 .venv/bin/scalezoo gallery --out {out}" + (" --quick" if quick else "")
   pending = [n for n in names if n not in done]
-  files.write_json(out / "summary.json", {"rows": rows, "seconds": round(seconds, 1), "command": cmd,
-                                          "quick": quick, "pending": pending, "figures": figs})
+  files.write_json(
+    out / "summary.json",
+    {"rows": rows, "seconds": round(seconds, 1), "command": cmd, "quick": quick, "pending": pending, "figures": figs},
+  )
   files.write_atomic(out / "README.md", readme(rows, figs, seconds, cmd, pending))

@@ -36,8 +36,10 @@ class Lock:
       except BlockingIOError:
         pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
         os.close(fd)
-        raise C.ConfigError(f"{self.path.parent}: another sweep (pid {pid}) is running on this folder; wait for it "
-                            f"to end or stop it, then run again") from None
+        raise C.ConfigError(
+          f"{self.path.parent}: another sweep (pid {pid}) is running on this folder; wait for it "
+          f"to end or stop it, then run again"
+        ) from None
       try:
         if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
           break
@@ -79,12 +81,17 @@ def run(sweep: Sweep, out: str | Path, *, log: Callable[[str], None] = print, pr
   with Lock(out):
     cache = compile_cache_dir(out)
     ended = {r["run_id"] for r in store.read(out) if r.get("status") in ENDED}
-    todo = [g for g in groups(sweep.runs, sweep.settings["group"], sweep.settings["max_group"])
-            if any(c.run_id() not in ended for c in g)]
+    todo = [
+      g
+      for g in groups(sweep.runs, sweep.settings["group"], sweep.settings["max_group"])
+      if any(c.run_id() not in ended for c in g)
+    ]
     n_todo = sum(c.run_id() not in ended for g in todo for c in g)
     files.write_atomic(out / "spec.toml", spec_text(sweep))
-    log(f"sweep {sweep.name}: {len(sweep.runs)} runs, {len(sweep.runs) - n_todo} already ended, {n_todo} to run "
-        f"in {len(todo)} group{'s' * (len(todo) != 1)} ({sweep.settings['executor']} executor)")
+    log(
+      f"sweep {sweep.name}: {len(sweep.runs)} runs, {len(sweep.runs) - n_todo} already ended, {n_todo} to run "
+      f"in {len(todo)} group{'s' * (len(todo) != 1)} ({sweep.settings['executor']} executor)"
+    )
     overall = Progress(n_todo, f"sweep {sweep.name}", enabled=progress)
     done, t0 = 0, time.perf_counter()
     job = executors.Job(todo, out, sweep.settings, cache, progress, log)

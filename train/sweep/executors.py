@@ -59,8 +59,15 @@ def local(job: Job) -> Iterator[Result]:
 
 
 def payload(job: Job, group: list[C.RunConfig]) -> str:
-  return json.dumps({"configs": [c.to_dict() for c in group], "out": str(job.out), "cache": str(job.cache),
-                     "every": job.settings["checkpoint_every"], "progress": job.progress})
+  return json.dumps(
+    {
+      "configs": [c.to_dict() for c in group],
+      "out": str(job.out),
+      "cache": str(job.cache),
+      "every": job.settings["checkpoint_every"],
+      "progress": job.progress,
+    }
+  )
 
 
 _DRIVER: int | None = None  # in a `process` worker: the driver's pid
@@ -109,8 +116,9 @@ def process(job: Job) -> Iterator[Result]:
   pending, n = list(job.groups), job.settings["workers"]
   while pending:
     # spawn, not fork: fork is unsafe once JAX has threads
-    pool = cf.ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=_worker_start,
-                                  initargs=(os.getpid(),))
+    pool = cf.ProcessPoolExecutor(
+      n, mp_context=mp.get_context("spawn"), initializer=_worker_start, initargs=(os.getpid(),)
+    )
     running: dict[cf.Future, list[C.RunConfig]] = {}
     try:
       while pending or running:
@@ -147,8 +155,12 @@ def ray_cluster(job: Job) -> Iterator[Result]:
     env = {"py_modules": [package_copy(Path(staging.name))], "env_vars": passed}
     ray.init(address=address, runtime_env=env, log_to_driver=job.progress)
   elif started:  # a local cluster: its workers run this Python, where scalezoo is installed
-    ray.init(num_cpus=job.settings["workers"], include_dashboard=False, log_to_driver=job.progress,
-             runtime_env={"env_vars": passed})
+    ray.init(
+      num_cpus=job.settings["workers"],
+      include_dashboard=False,
+      log_to_driver=job.progress,
+      runtime_env={"env_vars": passed},
+    )
   try:
     task = ray.remote(num_cpus=1)(work)
     refs = {task.remote(payload(job, g)): g for g in job.groups}
@@ -158,8 +170,10 @@ def ray_cluster(job: Job) -> Iterator[Result]:
       try:
         records = json.loads(ray.get(ready[0]))
       except ray.exceptions.RayError as e:
-        job.log(f"group {group_id(group)} was lost on the cluster ({str(e).splitlines()[0][:200]}): no record; "
-                "run again to retry it")
+        job.log(
+          f"group {group_id(group)} was lost on the cluster ({str(e).splitlines()[0][:200]}): no record; "
+          "run again to retry it"
+        )
         continue
       yield group, records
   finally:
@@ -177,6 +191,9 @@ def package_copy(into: Path) -> str:
 
   root = into / "scalezoo"
   for mod in (zoo, train, scaling, configs):
-    shutil.copytree(Path(mod.__file__).parent, root / mod.__name__.split(".")[-1],
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+      Path(mod.__file__).parent,
+      root / mod.__name__.split(".")[-1],
+      ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
   return str(root)

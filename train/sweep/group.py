@@ -14,8 +14,9 @@ from scalezoo.train.record import RunRecord, now
 from scalezoo.train.sweep.spec import checkpoint_cadence, group_id
 
 
-def run_group(cfgs: list[C.RunConfig], out: Path, every: int | None,
-              progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, Any]]:
+def run_group(
+  cfgs: list[C.RunConfig], out: Path, every: int | None, progress: Callable[[int, int, str], None] | None = None
+) -> list[dict[str, Any]]:
   """Train one group into out/checkpoints/<group id>; a failure becomes a `failed` record per run, never a raise.
 
   The checkpoint cadence is a sweep setting, not part of a run's config: the records keep the spec's config
@@ -23,8 +24,11 @@ def run_group(cfgs: list[C.RunConfig], out: Path, every: int | None,
   """
   n, started = checkpoint_cadence(cfgs[0], every), now()
   try:
-    records = fit_group([c.replace(checkpoint_every=n) for c in cfgs], checkpoint_dir=out / "checkpoints" /
-                        group_id(cfgs), progress=progress).records
+    records = fit_group(
+      [c.replace(checkpoint_every=n) for c in cfgs],
+      checkpoint_dir=out / "checkpoints" / group_id(cfgs),
+      progress=progress,
+    ).records
   except Exception as e:  # noqa: BLE001 - a failed run is recorded and the sweep goes on
     error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     records = [RunRecord.failed(c.run_id(), c.to_dict(), error, started) for c in cfgs]

@@ -54,10 +54,17 @@ def parse(raw: dict[str, Any], where: str) -> Sweep:
     width = len(_axis_keys(k))
     bad = next((x for x in v if not isinstance(x, list) or len(x) != width), None) if width > 1 else None
     if bad is not None:
-      raise C.ConfigError(f"{where}: zipped axis 'axes.{k}' needs a list of {width} values per entry (one per "
-                          f"key), got {bad!r}")
-  settings = {"executor": "local", "group": True, "max_group": 64, "address": "", "workers": 2,
-              "checkpoint_every": None}
+      raise C.ConfigError(
+        f"{where}: zipped axis 'axes.{k}' needs a list of {width} values per entry (one per key), got {bad!r}"
+      )
+  settings = {
+    "executor": "local",
+    "group": True,
+    "max_group": 64,
+    "address": "",
+    "workers": 2,
+    "checkpoint_every": None,
+  }
   for k, v in raw.get("sweep", {}).items():
     if k not in SWEEP_KEYS:
       raise C.ConfigError(f"{where}: unknown key 'sweep.{k}'; allowed: {', '.join(sorted(SWEEP_KEYS))}")
@@ -124,7 +131,7 @@ def groups(runs: list[C.RunConfig], enabled: bool = True, max_group: int = 64) -
   by_key: dict[str, list[C.RunConfig]] = {}
   for r in runs:
     by_key.setdefault(r.program().run_id() if enabled else r.run_id(), []).append(r)
-  return [g[i:i + max_group] for g in by_key.values() for i in range(0, len(g), max_group)]
+  return [g[i : i + max_group] for g in by_key.values() for i in range(0, len(g), max_group)]
 
 
 def group_id(group: list[C.RunConfig]) -> str:
@@ -136,6 +143,8 @@ def checkpoint_cadence(cfg: C.RunConfig, setting: int | None) -> int:
   if cfg.checkpoint_every:
     return cfg.checkpoint_every
   return max(1, math.ceil(cfg.steps / 5)) if setting is None else setting
+
+
 def spec_text(sweep: Sweep) -> str:
   """The spec as TOML (with --set overrides applied): `scalezoo sweep out/spec.toml` reruns the same grid."""
   lines = [f"name = {_toml(sweep.name)}"]
