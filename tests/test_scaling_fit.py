@@ -65,7 +65,7 @@ def test_power_on_data_axis_uses_any_input_name():
 def test_chinchilla_recovers_parameters_varpro():
   X, L = scaling.synthetic_chinchilla(240, noise=0.005, seed=3)  # 240 points: shares the Epoch test's program
   fit = scaling.fit_law("chinchilla", X, L, method="varpro")
-  t = scaling.bench.TRUE
+  t = scaling.synthetic.TRUE
   assert fit.params["alpha"] == pytest.approx(t["alpha"], abs=0.03)
   assert fit.params["beta"] == pytest.approx(t["beta"], abs=0.03)
   assert fit.params["E"] == pytest.approx(t["E"], abs=0.05)
