@@ -11,14 +11,51 @@ from scalezoo.zoo import gpt as gpt_module
 from scalezoo.zoo import transformer as transformer_module
 
 REFERENCED = [n for n in zoo.names() if zoo.spec(n).reference_params is not None]
-TASKS = {"classification", "lm", "seq2seq", "mlm", "generative", "node_classification", "graph_classification",
-         "regression"}
+TASKS = {
+  "classification",
+  "lm",
+  "seq2seq",
+  "mlm",
+  "generative",
+  "node_classification",
+  "graph_classification",
+  "regression",
+}
 
 REQUIRED = [
-  "lenet5", "vgg11", "vgg16", "vgg11_bn", "vgg16_bn", "resnet18", "resnet34", "resnet50", "resnet20", "resnet56",
-  "plain20", "plain56", "resnet_cifar", "efficientnet_b0", "rnn", "lstm", "gru", "transformer_base", "gpt2_small",
-  "gpt", "bert_base", "vit_ti16", "vit_s16", "vit_b16", "dcgan_generator", "dcgan_discriminator", "autoencoder",
-  "vae", "ddpm_unet_cifar10", "ddpm_unet", "gcn", "gat", "gin",
+  "lenet5",
+  "vgg11",
+  "vgg16",
+  "vgg11_bn",
+  "vgg16_bn",
+  "resnet18",
+  "resnet34",
+  "resnet50",
+  "resnet20",
+  "resnet56",
+  "plain20",
+  "plain56",
+  "resnet_cifar",
+  "efficientnet_b0",
+  "rnn",
+  "lstm",
+  "gru",
+  "transformer_base",
+  "gpt2_small",
+  "gpt",
+  "bert_base",
+  "vit_ti16",
+  "vit_s16",
+  "vit_b16",
+  "dcgan_generator",
+  "dcgan_discriminator",
+  "autoencoder",
+  "vae",
+  "ddpm_unet_cifar10",
+  "ddpm_unet",
+  "gcn",
+  "gat",
+  "gin",
 ]
 
 
@@ -56,11 +93,26 @@ def test_reference_count(name):
 
 @pytest.mark.parametrize(
   "name, published",
-  [("vgg11", 132_863_336), ("vgg16", 138_357_544), ("vgg11_bn", 132_868_840), ("vgg16_bn", 138_365_992),
-   ("resnet18", 11_689_512), ("resnet34", 21_797_672), ("resnet50", 25_557_032), ("resnet20", 269_722),
-   ("resnet56", 853_018), ("plain20", 269_722), ("plain56", 853_018), ("efficientnet_b0", 5_288_548),
-   ("gpt2_small", 124_439_808), ("bert_base", 109_482_240), ("vit_ti16", 5_717_416), ("vit_s16", 22_050_664),
-   ("vit_b16", 86_567_656), ("lenet5", 61_706)],
+  [
+    ("vgg11", 132_863_336),
+    ("vgg16", 138_357_544),
+    ("vgg11_bn", 132_868_840),
+    ("vgg16_bn", 138_365_992),
+    ("resnet18", 11_689_512),
+    ("resnet34", 21_797_672),
+    ("resnet50", 25_557_032),
+    ("resnet20", 269_722),
+    ("resnet56", 853_018),
+    ("plain20", 269_722),
+    ("plain56", 853_018),
+    ("efficientnet_b0", 5_288_548),
+    ("gpt2_small", 124_439_808),
+    ("bert_base", 109_482_240),
+    ("vit_ti16", 5_717_416),
+    ("vit_s16", 22_050_664),
+    ("vit_b16", 86_567_656),
+    ("lenet5", 61_706),
+  ],
 )
 def test_published_counts_are_the_registered_ones(name, published):
   # guards the registry's reference_params against edits: these are torchvision / HF / paper numbers

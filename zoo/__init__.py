@@ -35,6 +35,17 @@ from scalezoo.zoo.registry import (
 )
 
 __all__ = [
-  "ModelSpec", "abstract_variables", "count_flops", "count_params", "count_params_split", "create",
-  "example_input", "flops_of", "gpt_shape_for", "names", "register", "resolve", "spec",
+  "ModelSpec",
+  "abstract_variables",
+  "count_flops",
+  "count_params",
+  "count_params_split",
+  "create",
+  "example_input",
+  "flops_of",
+  "gpt_shape_for",
+  "names",
+  "register",
+  "resolve",
+  "spec",
 ]

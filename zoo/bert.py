@@ -24,7 +24,8 @@ class BertLayer(nn.Module):
   def __call__(self, x_BxLxD: jax.Array, mask_Bx1xLxL: jax.Array, train: bool) -> jax.Array:
     drop = nn.Dropout(self.dropout, deterministic=not train)
     h = nn.MultiHeadDotProductAttention(self.n_heads, kernel_init=_init, dropout_rate=self.dropout, name="attention")(
-      x_BxLxD, mask=mask_Bx1xLxL, deterministic=not train)
+      x_BxLxD, mask=mask_Bx1xLxL, deterministic=not train
+    )
     x_BxLxD = nn.LayerNorm(epsilon=1e-12, name="attention_ln")(x_BxLxD + drop(h))
     h = nn.gelu(nn.Dense(self.d_ff, kernel_init=_init, name="intermediate")(x_BxLxD), approximate=False)
     h = nn.Dense(x_BxLxD.shape[-1], kernel_init=_init, name="output")(h)
@@ -52,7 +53,8 @@ class Bert(nn.Module):
     pos_LxD = nn.Embed(self.max_len, self.d_model, embedding_init=_init, name="position_embeddings")(jnp.arange(L))
     x_BxLxD = word(tokens_BxL) + pos_LxD[None]
     x_BxLxD = x_BxLxD + nn.Embed(self.type_vocab, self.d_model, embedding_init=_init, name="token_type_embeddings")(
-      types_BxL)
+      types_BxL
+    )
     x_BxLxD = nn.LayerNorm(epsilon=1e-12, name="embeddings_ln")(x_BxLxD)
     x_BxLxD = nn.Dropout(self.dropout, deterministic=not train)(x_BxLxD)
     keep_BxL = tokens_BxL != self.pad_id
@@ -69,8 +71,20 @@ class Bert(nn.Module):
     return x_BxLxD, pooled_BxD
 
 
-_DEFAULTS = dict(seq_len=128, vocab=30522, max_len=512, type_vocab=2, d_model=768, n_layers=12, n_heads=12,
-                 d_ff=3072, dropout=0.1, pooler=True, mlm_head=False, pad_id=0)
+_DEFAULTS = dict(
+  seq_len=128,
+  vocab=30522,
+  max_len=512,
+  type_vocab=2,
+  d_model=768,
+  n_layers=12,
+  n_heads=12,
+  d_ff=3072,
+  dropout=0.1,
+  pooler=True,
+  mlm_head=False,
+  pad_id=0,
+)
 
 
 def _spec(name: str, count: int | None, **overrides) -> None:

@@ -1,12 +1,13 @@
 """The zoo's one convolution layer: nn.Conv's and nn.ConvTranspose's parameters and forward op, and on XLA:CPU a
-hand-written backward made of canonical forward convolutions.
+hand-written backward made of canonical (NHWC/HWIO) forward convolutions.
 
-Autodiff's transposed convolutions (kernel in/out swapped, batch and features swapped, lhs-dilated) run on XLA:CPU
-as naive loops inside a train step (ResNet-20: 37 s a step, 0.3 s with this backward). Here the input gradient is
-dy, interior-padded by the stride, convolved with the flipped kernel; the kernel gradient is the input (channels as
-batch, examples as features) convolved with dy as the kernel. Both are NHWC/HWIO convolutions, XLA:CPU's fast ones.
-The custom VJP is chosen at trace time on the CPU backend only; elsewhere the plain lax op and autodiff run.
-Forward-mode autodiff (jax.jvp) through the CPU path is unsupported (a custom_vjp).
+Autodiff's transposed convolutions (kernel in/out swapped, batch and features swapped) ran as naive loops on
+XLA:CPU inside the engine's scanned train chunk (a step with this backward instead: ResNet-20, batch 64, 13.3 ->
+0.47 s; ResNet-18 at 64x64, batch 32, 7.8 -> 1.0 s; EfficientNet-B0 at 64x64, batch 32, 22.5 -> 1.9 s; a bare jit
+of one step was as fast either way). Here the input gradient is dy, dilated by the stride, convolved with the
+flipped kernel; the kernel gradient is the input (channels as batch, examples as features) convolved with dy as
+the kernel. The custom VJP is chosen at trace time on the CPU backend only; elsewhere the plain lax op and autodiff
+run. Forward-mode autodiff (jax.jvp) through the CPU path is unsupported (a custom_vjp).
 """
 
 from __future__ import annotations
@@ -22,8 +23,14 @@ _NHWC = ("NHWC", "HWIO", "NHWC")
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
 
-def conv2d(x_BxHxWxC: jax.Array, w_KxKxCgxF: jax.Array, strides: tuple[int, int], pads: Pads,
-           lhs_dilation: tuple[int, int] = (1, 1), groups: int = 1) -> jax.Array:
+def conv2d(
+  x_BxHxWxC: jax.Array,
+  w_KxKxCgxF: jax.Array,
+  strides: tuple[int, int],
+  pads: Pads,
+  lhs_dilation: tuple[int, int] = (1, 1),
+  groups: int = 1,
+) -> jax.Array:
   """lax.conv_general_dilated in NHWC/HWIO with explicit padding; the CPU backward when on the CPU backend."""
   if jax.default_backend() == "cpu":
     return _conv_cpu(x_BxHxWxC, w_KxKxCgxF, strides, pads, lhs_dilation, groups)
@@ -31,8 +38,9 @@ def conv2d(x_BxHxWxC: jax.Array, w_KxKxCgxF: jax.Array, strides: tuple[int, int]
 
 
 def _conv(x, w, strides, pads, lhs_dilation, groups):
-  return lax.conv_general_dilated(x, w, strides, pads, lhs_dilation, dimension_numbers=_NHWC,
-                                  feature_group_count=groups)
+  return lax.conv_general_dilated(
+    x, w, strides, pads, lhs_dilation, dimension_numbers=_NHWC, feature_group_count=groups
+  )
 
 
 _conv_cpu = jax.custom_vjp(_conv, nondiff_argnums=(2, 3, 4, 5))
@@ -43,46 +51,56 @@ def _fwd(x, w, strides, pads, lhs_dilation, groups):
 
 
 def _channels_first(x_BxHxWxC: jax.Array, groups: int) -> jax.Array:
-  """x as (C/G, H, W, G*B): channels in the batch slot, (group, example) as features. The channels are moved by an
-  exact identity matmul first: a plain transpose let XLA recompute the BN/ReLU/residual chain that produced x
-  inside the (slow, strided) transpose loop, once per layer that reads it (ResNet-20 step: ~18% more CPU time). A
-  dot is no fusion producer, so x is read as stored."""
+  """x as (C/G, H, W, G*B): channels in the batch slot, (group, example) as features. Ungrouped, the channels are
+  moved by an exact identity matmul first: a plain transpose let XLA recompute the BN/ReLU/residual chain that
+  produced x inside the (slow, strided) transpose loop, once per layer that reads it (ResNet-20 step: ~18% more CPU
+  time). A dot is no fusion producer, so x is read as stored. Grouped (depthwise), that dot would cost C/G times
+  the convolution itself, so it is a plain transpose."""
   B, H, W, C = x_BxHxWxC.shape
-  x_CxBxN = lax.dot_general(jnp.eye(C, dtype=x_BxHxWxC.dtype), x_BxHxWxC.reshape(B, H * W, C),
-                            (((1,), (2,)), ((), ())), precision=lax.Precision.HIGHEST)
-  x = x_CxBxN.reshape(groups, C // groups, B, H, W).transpose(1, 3, 4, 0, 2)
+  if groups == 1:
+    x_CxBxN = lax.dot_general(
+      jnp.eye(C, dtype=x_BxHxWxC.dtype),
+      x_BxHxWxC.reshape(B, H * W, C),
+      (((1,), (2,)), ((), ())),
+      precision=lax.Precision.HIGHEST,
+    )
+    return x_CxBxN.reshape(C, B, H, W).transpose(0, 2, 3, 1)
+  x = x_BxHxWxC.reshape(B, H, W, groups, C // groups).transpose(4, 1, 2, 3, 0)
   return x.reshape(C // groups, H, W, groups * B)
+
+
+def _conv_unswapped(lhs, rhs, strides, cfg, rhs_dilation=(1, 1), groups=1):
+  """lax.pad(lhs, cfg) convolved VALID with rhs (NHWC/HWIO). XLA folds the pad into the convolution, and its
+  algebraic simplifier swaps the operands of a convolution whose window has more taps than its input has pixels,
+  which XLA:CPU then runs as a naive loop (a 2x2 input under a 3x3 kernel: ~3 GFLOP/s; ResNet-18 at 64x64, batch
+  32: 1.74 -> 1.02 s a step without it). There the padded input is kept behind an optimization barrier: no fold, no
+  swap. (The forward's own swapped convolutions stay: another algorithm would change the forward's bits.)"""
+  lhs_p = lax.pad(lhs, jnp.zeros((), lhs.dtype), [(0, 0, 0), *cfg, (0, 0, 0)])
+  if rhs.shape[0] * rhs.shape[1] > lhs.shape[1] * lhs.shape[2]:
+    lhs_p = lax.optimization_barrier(lhs_p)
+  return lax.conv_general_dilated(
+    lhs_p, rhs, strides, "VALID", rhs_dilation=rhs_dilation, dimension_numbers=_NHWC, feature_group_count=groups
+  )
 
 
 def _bwd(strides, pads, lhs_dilation, groups, res, dy_BxHoxWoxF):
   x, w = res
-  K, H, Ho = w.shape[:2], x.shape[1:3], dy_BxHoxWoxF.shape[1:3]
-  Cg, F = w.shape[2:]
-  # input gradient: dy dilated by the stride, padded so that a VALID convolution with the flipped kernel, strided
-  # by the forward's lhs dilation, lands on every input pixel
-  cfg = [(0, 0, 0)]
-  for k, h, ho, s, d, (lo, _) in zip(K, H, Ho, strides, lhs_dilation, pads):
-    low = k - 1 - lo
-    cfg.append((low, k + d * (h - 1) - s * (ho - 1) - 1 - low, s - 1))
-  dyp = lax.pad(dy_BxHoxWoxF, jnp.zeros((), dy_BxHoxWoxF.dtype), cfg + [(0, 0, 0)])
-  w_t = jnp.flip(w, (0, 1)).reshape(*K, Cg, groups, F // groups).transpose(0, 1, 4, 3, 2)
-  dx = lax.conv_general_dilated(dyp, w_t.reshape(*K, F // groups, groups * Cg), lhs_dilation, "VALID",
-                                dimension_numbers=_NHWC, feature_group_count=groups)
-  # kernel gradient: the (lhs-dilated) input, channels as batch, convolved (stride 1) with dy as the kernel dilated
-  # by the stride; padded high just enough to leave a KxK output
-  xd = x
-  if lhs_dilation != (1, 1):
-    xd = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0)] + [(0, 0, d - 1) for d in lhs_dilation] + [(0, 0, 0)])
-  conv_pads = []
-  for k, h, ho, s, (lo, _) in zip(K, xd.shape[1:3], Ho, strides, pads):
-    conv_pads.append((lo, max(k - 1 - h - lo + s * (ho - 1) + 1, 0)))
-  B = x.shape[0]
-  dy_t = dy_BxHoxWoxF.transpose(1, 2, 0, 3)  # (Ho, Wo, B, F): HWIO with examples as inputs
-  dw = lax.conv_general_dilated(_channels_first(xd, groups), dy_t, (1, 1), conv_pads, rhs_dilation=strides,
-                                dimension_numbers=_NHWC, feature_group_count=groups)
-  del B
-  dw = dw[:, : K[0], : K[1], :].transpose(1, 2, 0, 3)
-  return dx.astype(x.dtype), dw.astype(w.dtype)
+  (K0, K1, Cg, F), Ho = w.shape, dy_BxHoxWoxF.shape[1:3]
+  # input gradient: dy dilated by the stride and padded so that a VALID convolution with the flipped kernel,
+  # strided by the forward's lhs dilation, lands on every input pixel
+  cfg = []
+  for k, h, ho, s, d, (lo, _) in zip((K0, K1), x.shape[1:3], Ho, strides, lhs_dilation, pads):
+    cfg.append((k - 1 - lo, d * (h - 1) + lo - s * (ho - 1), s - 1))
+  w_t = jnp.flip(w, (0, 1)).reshape(K0, K1, Cg, groups, F // groups).transpose(0, 1, 4, 3, 2)
+  dx = _conv_unswapped(dy_BxHoxWoxF, w_t.reshape(K0, K1, F // groups, groups * Cg), lhs_dilation, cfg, groups=groups)
+  # kernel gradient: the (lhs-dilated, padded) input with channels as batch, convolved (stride 1) with dy as the
+  # kernel, dilated by the stride; the high pad leaves exactly a KxK output
+  cfg = []
+  for k, h, ho, s, d, (lo, _) in zip((K0, K1), x.shape[1:3], Ho, strides, lhs_dilation, pads):
+    cfg.append((lo, k - 1 - lo + s * (ho - 1) - d * (h - 1), d - 1))
+  dy_t = dy_BxHoxWoxF.transpose(1, 2, 0, 3)  # (Ho, Wo, B, F): HWIO with the examples as inputs
+  dw = _conv_unswapped(_channels_first(x, groups), dy_t, (1, 1), cfg, strides, groups)
+  return dx.astype(x.dtype), dw.transpose(1, 2, 0, 3).astype(w.dtype)
 
 
 _conv_cpu.defvjp(_fwd, _bwd)

@@ -18,8 +18,9 @@ _init = nn.initializers.normal(0.02)
 
 
 def _bn(train: bool, name: str) -> nn.BatchNorm:
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                      scale_init=nn.initializers.normal(0.02), name=name)
+  return nn.BatchNorm(
+    use_running_average=not train, momentum=0.9, epsilon=1e-5, scale_init=nn.initializers.normal(0.02), name=name
+  )
 
 
 def _levels(image_size: int) -> int:
@@ -38,15 +39,24 @@ class Generator(nn.Module):
   def __call__(self, z_BxZ: jax.Array, *, train: bool = False) -> jax.Array:
     n = _levels(self.image_size)
     h = z_BxZ.reshape(z_BxZ.shape[0], 1, 1, -1)
-    h = ConvTranspose(self.features * 2 ** (n - 1), (4, 4), padding="VALID", use_bias=False, kernel_init=_init,
-                         name="convt_0")(h)  # 1x1 -> 4x4
+    h = ConvTranspose(
+      self.features * 2 ** (n - 1), (4, 4), padding="VALID", use_bias=False, kernel_init=_init, name="convt_0"
+    )(h)  # 1x1 -> 4x4
     h = nn.relu(_bn(train, "bn_0")(h))
     for i in range(1, n):
-      h = ConvTranspose(self.features * 2 ** (n - 1 - i), (4, 4), (2, 2), padding="SAME", use_bias=False,
-                           kernel_init=_init, name=f"convt_{i}")(h)
+      h = ConvTranspose(
+        self.features * 2 ** (n - 1 - i),
+        (4, 4),
+        (2, 2),
+        padding="SAME",
+        use_bias=False,
+        kernel_init=_init,
+        name=f"convt_{i}",
+      )(h)
       h = nn.relu(_bn(train, f"bn_{i}")(h))
-    h = ConvTranspose(self.channels, (4, 4), (2, 2), padding="SAME", use_bias=False, kernel_init=_init,
-                         name=f"convt_{n}")(h)
+    h = ConvTranspose(
+      self.channels, (4, 4), (2, 2), padding="SAME", use_bias=False, kernel_init=_init, name=f"convt_{n}"
+    )(h)
     return nn.tanh(h)  # images in [-1, 1]
 
 
@@ -59,8 +69,15 @@ class Discriminator(nn.Module):
     n = _levels(self.image_size)
     h = x_BxHxWxC
     for i in range(n):
-      h = Conv(self.features * 2**i, (4, 4), (2, 2), padding=((1, 1), (1, 1)), use_bias=False, kernel_init=_init,
-                  name=f"conv_{i}")(h)
+      h = Conv(
+        self.features * 2**i,
+        (4, 4),
+        (2, 2),
+        padding=((1, 1), (1, 1)),
+        use_bias=False,
+        kernel_init=_init,
+        name=f"conv_{i}",
+      )(h)
       if i > 0:
         h = _bn(train, f"bn_{i}")(h)
       h = nn.leaky_relu(h, 0.2)

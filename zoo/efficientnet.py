@@ -11,8 +11,15 @@ from scalezoo.zoo.conv import Conv
 from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
 # B0 stages: (expand ratio, kernel, stride, out channels, repeats)
-STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3), (6, 5, 1, 112, 3),
-          (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
+STAGES = (
+  (1, 3, 1, 16, 1),
+  (6, 3, 2, 24, 2),
+  (6, 5, 2, 40, 2),
+  (6, 3, 2, 80, 3),
+  (6, 5, 1, 112, 3),
+  (6, 5, 2, 192, 4),
+  (6, 3, 1, 320, 1),
+)
 
 
 def _divisible(v: float, d: int = 8) -> int:
@@ -39,8 +46,15 @@ class MBConv(nn.Module):
     if mid != cin:
       h = nn.silu(_bn(train, "expand_bn")(Conv(mid, (1, 1), use_bias=False, name="expand")(h)))
     p = self.kernel // 2
-    h = Conv(mid, (self.kernel, self.kernel), (self.stride, self.stride), padding=((p, p), (p, p)),
-                feature_group_count=mid, use_bias=False, name="depthwise")(h)
+    h = Conv(
+      mid,
+      (self.kernel, self.kernel),
+      (self.stride, self.stride),
+      padding=((p, p), (p, p)),
+      feature_group_count=mid,
+      use_bias=False,
+      name="depthwise",
+    )(h)
     h = nn.silu(_bn(train, "depthwise_bn")(h))
     # squeeze-excitation, squeezed to a quarter of the block's input width
     s = h.mean(axis=(1, 2), keepdims=True)
@@ -70,8 +84,9 @@ class EfficientNet(nn.Module):
     total, k = sum(repeats), 0
     for s, ((expand, kernel, stride, out, _), n) in enumerate(zip(STAGES, repeats)):
       for i in range(n):
-        h = MBConv(w(out), expand, kernel, stride if i == 0 else 1, self.stochastic_depth * k / total,
-                   name=f"stage{s + 1}_{i}")(h, train)
+        h = MBConv(
+          w(out), expand, kernel, stride if i == 0 else 1, self.stochastic_depth * k / total, name=f"stage{s + 1}_{i}"
+        )(h, train)
         k += 1
     h = Conv(4 * w(320), (1, 1), use_bias=False, name="head_conv")(h)
     h = nn.silu(_bn(train, "head_bn")(h)).mean(axis=(1, 2))
@@ -84,8 +99,9 @@ register(
     name="efficientnet_b0",
     family="cnn",
     build=lambda image_size, in_channels, **cfg: EfficientNet(**cfg),
-    defaults=dict(image_size=224, in_channels=3, width_mult=1.0, depth_mult=1.0, dropout=0.2, stochastic_depth=0.2,
-                  num_classes=1000),
+    defaults=dict(
+      image_size=224, in_channels=3, width_mult=1.0, depth_mult=1.0, dropout=0.2, stochastic_depth=0.2, num_classes=1000
+    ),
     inputs=lambda b, cfg: (normal_input((b, cfg["image_size"], cfg["image_size"], cfg["in_channels"])),),
     reference_params=5_288_548,  # torchvision
   )

@@ -71,8 +71,9 @@ class GNN(nn.Module):
   learn_eps: bool = True  # gin: learn epsilon in (1 + eps) h_v + sum of neighbours
 
   @nn.compact
-  def __call__(self, x_BxNxF: jax.Array, adj_BxNxN: jax.Array, node_mask_BxN: jax.Array | None = None, *,
-               train: bool = False) -> jax.Array:
+  def __call__(
+    self, x_BxNxF: jax.Array, adj_BxNxN: jax.Array, node_mask_BxN: jax.Array | None = None, *, train: bool = False
+  ) -> jax.Array:
     mask_BxN = jnp.ones(x_BxNxF.shape[:2], x_BxNxF.dtype) if node_mask_BxN is None else node_mask_BxN
     mask_BxNx1 = mask_BxN[:, :, None]
     drop = nn.Dropout(self.dropout, deterministic=not train)
@@ -116,8 +117,18 @@ def _spec(name: str, task: str, count: int | None, **defaults) -> None:
       name=name,
       family="gnn",
       build=lambda num_nodes, in_features, hidden, **cfg: GNN(hidden=tuple(hidden), **cfg),
-      defaults=dict(num_nodes=32, in_features=1433, kind=name, hidden=(16,), num_outputs=7, heads=8, dropout=0.5,
-                    readout="none", learn_eps=True) | defaults,
+      defaults=dict(
+        num_nodes=32,
+        in_features=1433,
+        kind=name,
+        hidden=(16,),
+        num_outputs=7,
+        heads=8,
+        dropout=0.5,
+        readout="none",
+        learn_eps=True,
+      )
+      | defaults,
       inputs=_graph_inputs,
       task=task,
       reference_params=count,
@@ -128,5 +139,14 @@ def _spec(name: str, task: str, count: int | None, **defaults) -> None:
 # Cora-sized defaults (1433 features, 7 classes) as in the papers; counts are layer arithmetic (none is published)
 _spec("gcn", "node_classification", 23_063)  # 1433*16 + 16 + 16*7 + 7
 _spec("gat", "node_classification", 92_373, hidden=(8,), dropout=0.6)  # 8 heads x 8 features, then 1 head
-_spec("gin", "graph_classification", None, in_features=7, hidden=(64, 64, 64, 64, 64), num_outputs=2, heads=1,
-      dropout=0.5, readout="sum")  # MUTAG-sized
+_spec(
+  "gin",
+  "graph_classification",
+  None,
+  in_features=7,
+  hidden=(64, 64, 64, 64, 64),
+  num_outputs=2,
+  heads=1,
+  dropout=0.5,
+  readout="sum",
+)  # MUTAG-sized

@@ -75,11 +75,18 @@ class GPT(nn.Module):
     wpe = self.param("wpe", nn.initializers.normal(0.01), (self.context, self.d_model))
     x_BxLxD = wte(tokens_BxL).astype(jnp.float32) + wpe[None, :L]
     x_BxLxD = nn.Dropout(self.dropout, deterministic=not train)(x_BxLxD)
-    block = dict(n_heads=self.n_heads, d_ff=self.d_ff or 4 * self.d_model, n_layers=self.n_layers,
-                 dropout=self.dropout, train=train, dtype=self.dtype)
+    block = dict(
+      n_heads=self.n_heads,
+      d_ff=self.d_ff or 4 * self.d_model,
+      n_layers=self.n_layers,
+      dropout=self.dropout,
+      train=train,
+      dtype=self.dtype,
+    )
     if self.scan_layers:
-      blocks = nn.scan(Block, variable_axes={"params": 0}, split_rngs={"params": True, "dropout": True},
-                       length=self.n_layers)
+      blocks = nn.scan(
+        Block, variable_axes={"params": 0}, split_rngs={"params": True, "dropout": True}, length=self.n_layers
+      )
       x_BxLxD, _ = blocks(**block, name="blocks")(x_BxLxD, None)
     else:
       for i in range(self.n_layers):
@@ -108,8 +115,17 @@ def _build(**cfg: Any) -> GPT:
   return GPT(**cfg)
 
 
-_DEFAULTS = dict(vocab=50257, context=1024, d_model=768, n_layers=12, n_heads=12, d_ff=None, dropout=0.0,
-                 scan_layers=False, dtype="float32")
+_DEFAULTS = dict(
+  vocab=50257,
+  context=1024,
+  d_model=768,
+  n_layers=12,
+  n_heads=12,
+  d_ff=None,
+  dropout=0.0,
+  scan_layers=False,
+  dtype="float32",
+)
 
 register(
   ModelSpec(

@@ -37,8 +37,7 @@ register(
     name="mlp",
     family="mlp",
     build=lambda in_features, **cfg: MLP(**cfg),
-    defaults=dict(in_features=40, width=256, depth=2, num_outputs=10, activation="relu", dropout=0.0,
-                  batch_norm=False),
+    defaults=dict(in_features=40, width=256, depth=2, num_outputs=10, activation="relu", dropout=0.0, batch_norm=False),
     inputs=lambda b, cfg: (normal_input((b, cfg["in_features"])),),
   )
 )

@@ -85,8 +85,9 @@ for _name, (_stages, _bottleneck, _count) in _VARIANTS.items():
       name=_name,
       family="resnet",
       build=lambda image_size, in_channels, stage_sizes, **cfg: ResNet(tuple(stage_sizes), **cfg),
-      defaults=dict(image_size=224, in_channels=3, stage_sizes=_stages, bottleneck=_bottleneck, width=64,
-                    num_classes=1000),
+      defaults=dict(
+        image_size=224, in_channels=3, stage_sizes=_stages, bottleneck=_bottleneck, width=64, num_classes=1000
+      ),
       inputs=lambda b, cfg: (normal_input((b, cfg["image_size"], cfg["image_size"], cfg["in_channels"])),),
       reference_params=_count,  # torchvision
     )

@@ -3,82 +3,22 @@
 Option A shortcuts are parameter-free: a strided subsample and zero-padded channels. Option B projects with a
 1x1 conv + BN when the shape changes; "none" gives the plain net with the same layers and no shortcuts.
 
-Convolutions are `Conv`: nn.Conv's parameter and forward op, with the backward pass written as two canonical forward
-convolutions (input gradient: dy against the flipped kernel; kernel gradient: the input against dy). XLA:CPU runs
-those on its fast convolution kernels, while the transposed convolutions that autodiff emits fell back to naive
-loops inside the train step (~40x slower for ResNet-20). Forward-mode autodiff (jax.jvp) of these models is not
-supported.
+Convolutions are zoo.conv's (nn.Conv's parameters and forward, a CPU backward of canonical convolutions).
 """
 
 from __future__ import annotations
-
-import functools
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from scalezoo.zoo.conv import Conv
 from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
-_NHWC = ("NHWC", "HWIO", "NHWC")
 
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def conv(x_BxHxWxC: jax.Array, w_KxKxCxF: jax.Array, stride: int, pad: int) -> jax.Array:
-  """nn.Conv's op: a KxK convolution with `stride` and symmetric zero padding `pad`, NHWC and HWIO."""
-  return jax.lax.conv_general_dilated(x_BxHxWxC, w_KxKxCxF, (stride, stride), ((pad, pad), (pad, pad)),
-                                      dimension_numbers=_NHWC)
-
-
-def _conv_fwd(x, w, stride, pad):
-  return conv(x, w, stride, pad), (x, w)
-
-
-def _channels_first(x_BxHxWxC: jax.Array) -> jax.Array:
-  """x.transpose(3, 1, 2, 0), with the channels moved by an exact identity matmul first: a plain transpose let XLA
-  recompute the BN/ReLU/residual chain that produced x inside the (slow, strided) transpose loop, once per layer
-  that reads it (ResNet-20 step: ~18% more CPU time). A dot is no fusion producer, so x is read as stored."""
-  B, H, W, C = x_BxHxWxC.shape
-  x_CxBxN = jax.lax.dot_general(jnp.eye(C, dtype=x_BxHxWxC.dtype), x_BxHxWxC.reshape(B, H * W, C),
-                                (((1,), (2,)), ((), ())), precision=jax.lax.Precision.HIGHEST)
-  return x_CxBxN.reshape(C, B, H, W).transpose(0, 2, 3, 1)
-
-
-def _conv_bwd(stride, pad, res, dy_BxHoxWoxF):
-  x, w = res
-  K, H, Ho = w.shape[0], x.shape[1], dy_BxHoxWoxF.shape[1]
-  # input gradient: dy dilated by the stride and padded, convolved (stride 1) with the flipped, transposed kernel
-  lo = K - 1 - pad
-  hi = H - (stride * (Ho - 1) + 1) - lo + K - 1
-  dyp = jax.lax.pad(dy_BxHoxWoxF, jnp.zeros((), dy_BxHoxWoxF.dtype),
-                    ((0, 0, 0), (lo, hi, stride - 1), (lo, hi, stride - 1), (0, 0, 0)))
-  dx = jax.lax.conv_general_dilated(dyp, jnp.flip(w, (0, 1)).swapaxes(2, 3), (1, 1), "VALID", dimension_numbers=_NHWC)
-  # kernel gradient: a stride-1 convolution of the input (channels as batch, examples as features) with dy as the
-  # kernel (dilated by the stride), which leaves a KxK output
-  span = stride * (Ho - 1) + 1
-  hi = max(K - 1 - H - pad + span, 0)
-  dw = jax.lax.conv_general_dilated(_channels_first(x), dy_BxHoxWoxF.transpose(1, 2, 0, 3), (1, 1),
-                                    ((pad, hi), (pad, hi)), rhs_dilation=(stride, stride), dimension_numbers=_NHWC)
-  dw = dw[:, :K, :K, :].transpose(1, 2, 0, 3)
-  return dx.astype(x.dtype), dw.astype(w.dtype)
-
-
-conv.defvjp(_conv_fwd, _conv_bwd)
-
-
-class Conv(nn.Module):
-  """nn.Conv(features, (K, K), (s, s), padding=((p, p), (p, p)), use_bias=False): same parameter, same forward."""
-
-  features: int
-  kernel: int = 3
-  stride: int = 1
-
-  @nn.compact
-  def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
-    K = self.kernel
-    w = self.param("kernel", nn.initializers.lecun_normal(), (K, K, x_BxHxWxC.shape[-1], self.features))
-    x, w = nn.dtypes.promote_dtype(x_BxHxWxC, w)
-    return conv(x, w, self.stride, (K - 1) // 2)
+def _conv(features: int, k: int, stride: int, name: str) -> Conv:
+  p = (k - 1) // 2
+  return Conv(features, (k, k), stride, padding=((p, p), (p, p)), use_bias=False, name=name)
 
 
 def _bn(train: bool, name: str) -> nn.BatchNorm:
@@ -92,8 +32,8 @@ class CifarBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, train: bool) -> jax.Array:
-    h = nn.relu(_bn(train, "bn1")(Conv(self.features, 3, self.stride, name="conv1")(x_BxHxWxC)))
-    h = _bn(train, "bn2")(Conv(self.features, 3, 1, name="conv2")(h))
+    h = nn.relu(_bn(train, "bn1")(_conv(self.features, 3, self.stride, name="conv1")(x_BxHxWxC)))
+    h = _bn(train, "bn2")(_conv(self.features, 3, 1, name="conv2")(h))
     if self.shortcut == "none":
       return nn.relu(h)
     x = x_BxHxWxC
@@ -103,7 +43,7 @@ class CifarBlock(nn.Module):
         extra = self.features - x.shape[-1]
         x = jnp.pad(x, ((0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)))
       else:
-        x = Conv(self.features, 1, self.stride, name="down_conv")(x)
+        x = _conv(self.features, 1, self.stride, name="down_conv")(x)
         x = _bn(train, "down_bn")(x)
     return nn.relu(h + x)
 
@@ -121,7 +61,7 @@ class ResNetCifar(nn.Module):
     if self.shortcut not in ("A", "B", "none"):
       raise ValueError(f"shortcut must be 'A', 'B' or 'none', got {self.shortcut!r}")
     n = (self.depth - 2) // 6
-    h = Conv(self.width, 3, 1, name="conv1")(x_BxHxWxC)
+    h = _conv(self.width, 3, 1, name="conv1")(x_BxHxWxC)
     h = nn.relu(_bn(train, "bn1")(h))
     for s in range(3):
       for i in range(n):

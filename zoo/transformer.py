@@ -100,10 +100,13 @@ register(
     name="transformer_base",
     family="transformer",
     build=lambda src_len, tgt_len, **cfg: Transformer(**cfg),
-    defaults=dict(src_len=64, tgt_len=64, vocab=37000, d_model=512, n_layers=6, n_heads=8, d_ff=2048, dropout=0.1,
-                  pad_id=0),
-    inputs=lambda b, cfg: (token_input((b, cfg["src_len"]), cfg["vocab"]),
-                           token_input((b, cfg["tgt_len"]), cfg["vocab"])),
+    defaults=dict(
+      src_len=64, tgt_len=64, vocab=37000, d_model=512, n_layers=6, n_heads=8, d_ff=2048, dropout=0.1, pad_id=0
+    ),
+    inputs=lambda b, cfg: (
+      token_input((b, cfg["src_len"]), cfg["vocab"]),
+      token_input((b, cfg["tgt_len"]), cfg["vocab"]),
+    ),
     task="seq2seq",
     embedding=("embed",),
     reference_params=63_082_496,  # exact; the paper rounds to 65M (see the module docstring)

@@ -72,8 +72,17 @@ for (_depth, _bn), _count in _COUNTS.items():
       name=f"vgg{_depth}" + ("_bn" if _bn else ""),
       family="cnn",
       build=lambda image_size, in_channels, **cfg: VGG(**cfg),
-      defaults=dict(image_size=224, in_channels=3, depth=_depth, batch_norm=_bn, width=64, hidden=4096, pool_size=7,
-                    num_classes=1000, dropout=0.5),
+      defaults=dict(
+        image_size=224,
+        in_channels=3,
+        depth=_depth,
+        batch_norm=_bn,
+        width=64,
+        hidden=4096,
+        pool_size=7,
+        num_classes=1000,
+        dropout=0.5,
+      ),
       inputs=lambda b, cfg: (normal_input((b, cfg["image_size"], cfg["image_size"], cfg["in_channels"])),),
       reference_params=_count,  # torchvision
     )
