@@ -23,6 +23,7 @@ from torch import nn
 
 from scalezoo.train.bench import probes
 from scalezoo.train.bench import workloads as W
+from scalezoo.zoo.efficientnet import STAGES  # the zoo's B0 table: the twin builds the same network
 
 
 class Block(nn.Module):
@@ -162,21 +163,11 @@ class MBConv(nn.Module):
 
 
 class EfficientNetB0(nn.Module):
-  STAGES = (
-    (1, 3, 1, 16, 1),
-    (6, 3, 2, 24, 2),
-    (6, 5, 2, 40, 2),
-    (6, 3, 2, 80, 3),
-    (6, 5, 1, 112, 3),
-    (6, 5, 2, 192, 4),
-    (6, 3, 1, 320, 1),
-  )  # zoo.efficientnet.STAGES
-
   def __init__(self, num_classes: int = 1000, dropout: float = 0.2, stochastic_depth: float = 0.2):
     super().__init__()
     self.stem = nn.Sequential(nn.Conv2d(3, 32, 3, 2, 1, bias=False), _bn01(32), nn.SiLU())
-    total, k, cin, blocks = sum(r for *_, r in self.STAGES), 0, 32, []
-    for expand, kernel, stride, out, n in self.STAGES:
+    total, k, cin, blocks = sum(r for *_, r in STAGES), 0, 32, []
+    for expand, kernel, stride, out, n in STAGES:
       for i in range(n):
         blocks.append(MBConv(cin, out, expand, kernel, stride if i == 0 else 1, stochastic_depth * k / total))
         cin, k = out, k + 1
