@@ -6,7 +6,7 @@ STAMP := $(VENV)/.stamp-core
 BENCH_STAMP := $(VENV)/.stamp-bench
 PIP := $(VENV)/bin/pip install -q --disable-pip-version-check -c requirements.lock
 
-.PHONY: demo test test-slow bench lint clean
+.PHONY: demo test test-ci test-slow bench lint clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ demo: $(STAMP)
 test: $(STAMP)  # one pytest worker per core; a test file's tests share a worker (module fixtures)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 2 --dist loadfile --durations=10
+
+test-ci: $(STAMP)  # CI-only (-m ci): several processes on localhost, clusters, heavy dependencies; .ci/run runs it
+	$(PY) -m pytest -n 2 --dist loadfile -m ci --durations=10
 
 test-slow: $(STAMP)  # what `make test` leaves out (-m slow): longer kill trials, notebooks, the bench's workers
 	$(PY) -m pytest -n 2 --dist loadfile -m slow --durations=10
