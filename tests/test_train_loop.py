@@ -80,7 +80,7 @@ def test_scan_fused_steps_equal_plain_steps():
   step = jax.jit(functools.partial(S.train_step, eng))
   state, losses = state0, []
   for i in range(25):
-    state, mi = step(state, arrays, idx[i], 1e-3, key)
+    state, mi = step(state, S.gather(arrays, idx[i]), 1e-3, key)
     losses.append(float(mi["loss"]))
   np.testing.assert_allclose(np.asarray(m["loss"]), losses, rtol=1e-5, atol=1e-6)
   for a, b in zip(jax.tree.leaves(fused.params), jax.tree.leaves(state.params)):

@@ -57,7 +57,11 @@ class RunConfig:
   divergence_factor: float = 100.0  # a train loss above this multiple of the first one ends the run
   early_stopping_patience: int = 0  # evaluations without a better val loss before stopping; 0 is off
   precision: str = "f32"  # f32 | bf16 (bf16 compute, f32 params)
-  devices: int = 1  # data-parallel devices; 0 means every visible device
+  devices: int = 1  # data-parallel devices; 0 means every visible device (used when `mesh` is not set)
+  # The device mesh: {data = -1, fsdp = 1, tensor = 1}; -1 is every device the others leave (train/mesh.py)
+  mesh: dict[str, Any] = dataclasses.field(default_factory=dict)
+  microbatches: int = 1  # gradient accumulation: each step's batch in this many pieces, one update
+  remat: str = "none"  # none | block (recompute each transformer block in the backward pass) | full
   augment: bool = False  # random shifts/flips for image inputs
   # A finished run to start from: its folder (record.json + checkpoints/, as `scalezoo train --out` writes it) or an
   # Orbax checkpoint folder holding one run. Parameters (and batch_stats) whose path and shape match are restored;
@@ -86,14 +90,17 @@ class RunConfig:
     return self.replace(seed=0, optimizer=dataclasses.replace(self.optimizer, lr=1.0))
 
 
-ADDED_LATER = {"init_from": ""}  # key -> default: left out of run_id() while at the default
+# key -> default: left out of run_id() while at the default
+ADDED_LATER = {"init_from": "", "mesh": {}, "microbatches": 1, "remat": "none"}
 
 ALLOWED = {
   "optimizer.name": ("sgd", "adam", "adamw", "rmsprop", "adagrad", "lion"),
   "schedule.name": ("constant", "cosine", "linear", "step"),
   "precision": ("f32", "bf16"),
+  "remat": ("none", "block", "full"),
 }
-POSITIVE = {"steps", "batch_size", "optimizer.lr"}
+POSITIVE = {"steps", "batch_size", "optimizer.lr", "microbatches"}
+MESH_AXES = ("data", "fsdp", "tensor")
 NON_NEGATIVE = {
   "seed",
   "data_seed",
@@ -174,6 +181,13 @@ def _check_names(cfg: RunConfig, where: str) -> None:
     if k not in allowed:
       names = ", ".join(sorted(allowed))
       raise ConfigError(f"{where}: unknown key 'data_args.{k}' for data {cfg.data!r}; allowed: {names}")
+  for axis, size in cfg.mesh.items():
+    if axis not in MESH_AXES:
+      raise ConfigError(f"{where}: unknown mesh axis {axis!r}; allowed: {', '.join(MESH_AXES)}")
+    if isinstance(size, bool) or not isinstance(size, int) or not (size >= 1 or size == -1):
+      raise ConfigError(f"{where}: 'mesh.{axis}' must be a positive int or -1 (the remaining devices), got {size!r}")
+  if cfg.batch_size % cfg.microbatches:
+    raise ConfigError(f"{where}: 'microbatches' = {cfg.microbatches} must divide batch_size = {cfg.batch_size}")
   n_train, noise = cfg.data_args.get("n_train"), cfg.data_args.get("noise", 0.0)
   if n_train is not None and (not isinstance(n_train, int) or isinstance(n_train, bool) or n_train <= 0):
     raise ConfigError(f"{where}: 'data_args.n_train' must be a positive int, got {n_train!r}")

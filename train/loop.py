@@ -24,6 +24,7 @@ import numpy as np
 from scalezoo import zoo
 from scalezoo.train import data as data_lib
 from scalezoo.train import files
+from scalezoo.train import mesh as mesh_lib
 from scalezoo.train import step as S
 from scalezoo.train.checkpoint import Checkpointer
 from scalezoo.train.config import ConfigError, RunConfig
@@ -54,6 +55,11 @@ def model_args(cfg: RunConfig, info: dict[str, Any]) -> dict[str, Any]:
       args[opt] = int(info[fact])
   if "in_features" in defaults and "in_features" not in args and info.get("input_shape"):
     args["in_features"] = int(np.prod(info["input_shape"]))
+  if cfg.remat == "block":
+    if "remat" not in defaults:
+      with_blocks = ", ".join(n for n in zoo.names() if "remat" in zoo.spec(n).defaults)
+      raise ConfigError(f"remat = 'block' needs a model with transformer blocks ({with_blocks}), not {cfg.model!r}")
+    args["remat"] = True
   return args
 
 
@@ -81,15 +87,17 @@ def _own_masks(split: data_lib.Split) -> data_lib.Split:
 
 def make_engine(cfg: RunConfig, split: data_lib.Split) -> S.Engine:
   margs = model_args(cfg, split.info)
-  n_dev = len(jax.devices()) if cfg.devices == 0 else cfg.devices
-  mesh = None
-  if n_dev > 1:
-    if n_dev > len(jax.devices()):
-      raise ValueError(f"devices={n_dev} but only {len(jax.devices())} are visible")
-    mesh = jax.make_mesh((n_dev,), ("data",), devices=jax.devices()[:n_dev], axis_types=(jax.sharding.AxisType.Auto,))
-  n_train = len(split.train["y"])
+  stream = split.info.get("stream")
+  n_train = int(stream["n_train_windows"]) if stream else len(split.train["y"])
+  example = {k: v[:1] for k, v in (split.val if stream else split.train).items()}
   return S.Engine(
-    cfg, zoo.create(cfg.model, **margs), get_task(split.task), int(split.info.get("num_classes") or 0), n_train, mesh
+    cfg,
+    zoo.create(cfg.model, **margs),
+    get_task(split.task),
+    int(split.info.get("num_classes") or 0),
+    n_train,
+    mesh_lib.make_mesh(cfg),
+    example,
   )
 
 
@@ -192,9 +200,8 @@ def fit_group(
   G, vm = len(cfgs), len(cfgs) > 1
   split = split if split is not None else load_split(base)
   eng = make_engine(base, split)
-  put = lambda a: jax.device_put(a, jax.sharding.NamedSharding(eng.mesh, jax.sharding.PartitionSpec()))
-  put = put if eng.mesh is not None else jnp.asarray
-  arrays = {k: put(v) for k, v in split.train.items()}
+  put = (lambda a: mesh_lib.global_array(a, mesh_lib.replicated(eng.mesh))) if eng.mesh is not None else jnp.asarray
+  arrays = {k: put(v) for k, v in split.train.items()}  # the in-memory training set, whole on every device
   lrs = jnp.asarray([c.optimizer.lr for c in cfgs], jnp.float32)
   keys = [jax.random.key(c.seed) for c in cfgs]
   init_keys, train_keys = [jax.random.fold_in(k, 0) for k in keys], [jax.random.fold_in(k, 1) for k in keys]
@@ -204,10 +211,10 @@ def fit_group(
     source = load_init(base.init_from)
     pairs = [start_from(eng, s, source, lr) for s, lr in zip(states, lrs)]
     states, init_report = [p[0] for p in pairs], pairs[0][1]
-  state = S.stack(states) if vm else states[0]
+  state = S.stack(states, eng) if vm else states[0]
   lr, key = (lrs, jnp.stack(train_keys)) if vm else (lrs[0], train_keys[0])
-  if eng.mesh is not None:
-    state = jax.tree.map(put, state)
+  if eng.mesh is not None:  # init_from's values onto the mesh (a no-op for a fresh init, made in place)
+    state = jax.device_put(state, S.state_shardings(eng, state, int(vm)))
 
   steps = base.steps
   chunk = chunk_length(steps, base.eval_every)

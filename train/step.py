@@ -17,10 +17,9 @@ import numpy as np
 import optax
 from flax import struct
 from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 
 from scalezoo import zoo
-from scalezoo.train import optim
+from scalezoo.train import mesh, optim
 from scalezoo.train.config import RunConfig
 from scalezoo.train.tasks import Task
 
@@ -42,6 +41,7 @@ class Engine:
   num_classes: int
   n_train: int
   mesh: jax.sharding.Mesh | None = None
+  example: Any = None  # one training example (dict of arrays): the shapes programs are traced with
 
   @property
   def batch_size(self) -> int:
@@ -59,21 +59,32 @@ def init_state(eng: Engine, key: jax.Array, arrays: dict, lr) -> TrainState:
 
 
 def init_states(eng: Engine, keys: list[jax.Array], arrays: dict, lrs) -> list[TrainState]:
-  """A fresh TrainState per (key, lr): model and optimizer init as one jitted program, compiled once for all keys."""
+  """A fresh TrainState per (key, lr): model and optimizer init as one jitted program, compiled once for all keys.
+  On a mesh the program writes each array straight into its shards (never whole on one device)."""
   example = jax.tree.map(lambda a: a[:1], arrays)
 
-  @jax.jit
   def fresh(key, lr, *xs):
     variables = dict(eng.model.init({"params": key, "dropout": key, "noise": key}, *xs, train=False))
     params = variables.pop("params")
     return TrainState(jnp.zeros((), jnp.int32), params, variables, eng.tx(lr).init(params))
 
-  return [fresh(key, jnp.asarray(lr, jnp.float32), *eng.inputs(example)) for key, lr in zip(keys, lrs)]
+  args = lambda key, lr: (key, jnp.asarray(lr, jnp.float32), *eng.inputs(example))
+  out = None if eng.mesh is None else state_shardings(eng, jax.eval_shape(fresh, *args(keys[0], lrs[0])))
+  fresh = jax.jit(fresh, out_shardings=out)
+  return [fresh(*args(key, lr)) for key, lr in zip(keys, lrs)]
 
 
-@jax.jit
-def stack(states: list[TrainState]) -> TrainState:
-  """The states of a vmapped group as one TrainState with a leading axis."""
+def state_shardings(eng: Engine, state, leading: int = 0):
+  return mesh.state_shardings(eng.mesh, state, leading)
+
+
+def stack(states: list[TrainState], eng: Engine | None = None) -> TrainState:
+  """The states of a vmapped group as one TrainState with a leading axis (on `eng`'s mesh when it has one)."""
+  out = None if eng is None or eng.mesh is None else state_shardings(eng, jax.eval_shape(_stack, states), 1)
+  return jax.jit(_stack, out_shardings=out)(states)
+
+
+def _stack(states):
   return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
 
 
@@ -136,27 +147,57 @@ def apply_model(eng: Engine, params, model_state, batch: dict, *, train: bool, k
   return _cast(out, jnp.float32), new_state
 
 
-def train_step(eng: Engine, state: TrainState, arrays: dict, idx_B: jax.Array, lr, key: jax.Array):
-  """One optimizer step on the examples `idx_B` of `arrays`. Returns (state, metrics)."""
+def train_step(eng: Engine, state: TrainState, batch: dict, lr, key: jax.Array):
+  """One optimizer step on `batch`. Returns (state, metrics).
+
+  With `microbatches = k` the batch is split into k pieces whose summed gradients make one update, the same
+  update as the whole batch (up to float summation order); BatchNorm statistics are then per piece."""
   _, k_aug, k_drop = jax.random.split(key, 3)
-  batch = jax.tree.map(lambda a: jnp.take(a, idx_B, axis=0), arrays)
-  if eng.mesh is not None:  # data parallel: shard the batch, XLA all-reduces the gradients
-    batch = jax.lax.with_sharding_constraint(batch, NamedSharding(eng.mesh, P("data")))
+  if eng.mesh is not None:  # examples split over (data, fsdp): XLA reduces the gradients across them
+    batch = jax.lax.with_sharding_constraint(batch, NamedSharding(eng.mesh, mesh.batch_spec()))
   if eng.cfg.augment and batch["x"].ndim == 4:
-    batch["x"] = shift_images(jax.random.fold_in(k_aug, state.step), batch["x"])
+    batch = {**batch, "x": shift_images(jax.random.fold_in(k_aug, state.step), batch["x"])}
+  k_drop = jax.random.fold_in(k_drop, state.step)
 
-  def loss_fn(params):
-    out, new_ms = apply_model(
-      eng, params, state.model_state, batch, train=True, key=jax.random.fold_in(k_drop, state.step)
-    )
-    loss_B, w_B = eng.task.loss(out, batch)
-    return jnp.sum(loss_B) / jnp.maximum(jnp.sum(w_B), 1.0), new_ms
+  def sums(params, model_state, mb, key):
+    out, new_ms = apply_model(eng, params, model_state, mb, train=True, key=key)
+    loss_B, w_B = eng.task.loss(out, mb)
+    return jnp.sum(loss_B), (jnp.sum(w_B), new_ms)
 
-  (loss, new_ms), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  if eng.cfg.remat == "full":
+    sums = jax.checkpoint(sums)
+  k = eng.cfg.microbatches
+  if k == 1:
+
+    def loss_fn(params):
+      total, (weight, new_ms) = sums(params, state.model_state, batch, k_drop)
+      return total / jnp.maximum(weight, 1.0), new_ms
+
+    (loss, new_ms), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  else:
+    pieces = jax.tree.map(lambda a: a.reshape(k, a.shape[0] // k, *a.shape[1:]), batch)
+
+    def one(carry, i_mb):
+      g_sum, l_sum, w_sum, ms = carry
+      i, mb = i_mb
+      (total, (weight, ms)), g = jax.value_and_grad(sums, has_aux=True)(
+        state.params, ms, mb, jax.random.fold_in(k_drop, i)
+      )
+      return (jax.tree.map(jnp.add, g_sum, g), l_sum + total, w_sum + weight, ms), None
+
+    zeros = jax.tree.map(jnp.zeros_like, state.params)
+    init = (zeros, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32), state.model_state)
+    (g_sum, l_sum, w_sum, new_ms), _ = jax.lax.scan(one, init, (jnp.arange(k), pieces))
+    w = jnp.maximum(w_sum, 1.0)
+    loss, grads = l_sum / w, jax.tree.map(lambda g: g / w, g_sum)
   updates, opt_state = eng.tx(lr).update(grads, state.opt_state, state.params, value=loss)
   params = optax.apply_updates(state.params, updates)
   new = TrainState(state.step + 1, params, new_ms, opt_state)
   return new, {"loss": loss, "grad_norm": optax.global_norm(grads)}
+
+
+def gather(arrays: dict, idx_B: jax.Array) -> dict:
+  return jax.tree.map(lambda a: jnp.take(a, idx_B, axis=0), arrays)
 
 
 def scan_steps(step_fn, state, data_key: jax.Array, *, length: int, n: int, b: int):
@@ -167,9 +208,10 @@ def scan_steps(step_fn, state, data_key: jax.Array, *, length: int, n: int, b: i
 
 
 def train_chunk(eng: Engine, state: TrainState, arrays: dict, lr, key: jax.Array, *, length: int):
+  """`length` steps on an in-memory training set: the batches are gathered on the device by the data order."""
   k_data = jax.random.split(key, 3)[0]
   return scan_steps(
-    lambda s, idx_B: train_step(eng, s, arrays, idx_B, lr, key),
+    lambda s, idx_B: train_step(eng, s, gather(arrays, idx_B), lr, key),
     state,
     k_data,
     length=length,
@@ -178,13 +220,37 @@ def train_chunk(eng: Engine, state: TrainState, arrays: dict, lr, key: jax.Array
   )
 
 
+def train_chunk_fed(eng: Engine, state: TrainState, batches: dict, lr, key: jax.Array, *, length: int):
+  """`length` steps on batches the host read (a token corpus): `batches` holds one per step on its leading axis."""
+  del length
+  return jax.lax.scan(lambda s, batch: train_step(eng, s, batch, lr, key), state, batches)
+
+
 @functools.lru_cache(maxsize=64)
-def compiled_chunk(eng: Engine, length: int, group: int):
-  """The jitted chunk; vmapped over (state, lr, key) when `group` > 1 runs share this shape."""
-  fn = functools.partial(train_chunk, eng, length=length)
+def compiled_chunk(eng: Engine, length: int, group: int, fed: bool = False):
+  """The jitted chunk; vmapped over (state, lr, key) when `group` > 1 runs share this shape (and over the batches
+  when they are fed, each run reading its own order). On a mesh the state keeps its shardings in and out."""
+  fn = functools.partial(train_chunk_fed if fed else train_chunk, eng, length=length)
   if group > 1:
-    fn = jax.vmap(fn, in_axes=(0, None, 0, 0))
-  return jax.jit(fn, donate_argnums=0, compiler_options=_chunk_options())
+    fn = jax.vmap(fn, in_axes=(0, 0 if fed else None, 0, 0))
+  shardings = {}
+  if eng.mesh is not None:
+    state = jax.eval_shape(lambda: _abstract_state(eng))
+    if group > 1:
+      state = jax.eval_shape(lambda s: jax.tree.map(lambda a: jnp.stack([a] * group), s), state)
+    st = state_shardings(eng, state, int(group > 1))
+    repl = mesh.replicated(eng.mesh)
+    data = NamedSharding(eng.mesh, mesh.batch_spec(1 + int(group > 1))) if fed else repl
+    shardings = dict(in_shardings=(st, data, repl, repl), out_shardings=(st, repl))
+  return jax.jit(fn, donate_argnums=0, compiler_options=_chunk_options(), **shardings)
+
+
+def _abstract_state(eng: Engine) -> TrainState:
+  """The TrainState's structure and shapes (for shardings), from tracing init on a dummy example."""
+  keys = {"params": jax.random.key(0), "dropout": jax.random.key(0), "noise": jax.random.key(0)}
+  variables = dict(eng.model.init(keys, *eng.inputs(eng.example), train=False))
+  params = variables.pop("params")
+  return TrainState(jnp.zeros((), jnp.int32), params, variables, eng.tx(1.0).init(params))
 
 
 def _chunk_options() -> dict[str, str] | None:
@@ -235,7 +301,11 @@ def evaluate_split(eng: Engine, group: int, params, model_state, batches) -> dic
   return total
 
 
-def flops_of_step(eng: Engine, state: TrainState, arrays: dict, lr, key: jax.Array) -> float:
-  """FLOPs of one train step by XLA's cost analysis of the lowered program (no compile needed)."""
+def flops_of_step(eng: Engine, state: TrainState, data: dict, lr, key: jax.Array, *, fed: bool = False) -> float:
+  """FLOPs of one train step by XLA's cost analysis of the lowered program (no compile needed): on a batch the
+  host feeds, or gathered from the in-memory training set `data` as the chunk does."""
+  if fed:
+    return zoo.flops_of(jax.jit(functools.partial(train_step, eng)), state, data, lr, key)
   idx = jnp.zeros((eng.batch_size,), jnp.int32)
-  return zoo.flops_of(jax.jit(functools.partial(train_step, eng)), state, arrays, idx, lr, key)
+  step = lambda state, arrays, idx, lr, key: train_step(eng, state, gather(arrays, idx), lr, key)
+  return zoo.flops_of(jax.jit(step), state, data, idx, lr, key)

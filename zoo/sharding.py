@@ -1,0 +1,75 @@
+"""Logical axis names of the zoo's parameters, as data: a parameter path pattern -> one name per dimension.
+
+The engine maps the names to mesh axes (train/mesh.py), as MaxText's logical axis rules do. The names live in a
+table keyed by the layer names the models use, rather than in boxed params (`nn.with_logical_partitioning`), so a
+parameter tree stays plain arrays for everything else that reads it (checkpoints, converters, init_from, counts).
+A table by path is how big_vision and EasyLM write their sharding rules.
+
+Names: embed (the model width), heads, kv (a head's width), mlp (the feed-forward hidden units), vocab, and
+None for a dimension that is never split (positions, classes, the fused q/k/v axis, input features).
+"""
+
+from __future__ import annotations
+
+import re
+
+import jax
+
+_ATTN_IN = r"(query|key|value)"
+_FF_IN = r"(fc|fc1|intermediate|mlp_1|mlm_dense|pooler|dense_\d+)"
+_FF_OUT = r"(fc_proj|fc2|output|mlp_2)"
+
+# (pattern on "module/.../param", axes). The first full match wins; a leading stacked-layers axis (nn.scan) is
+# left unsplit.
+RULES: tuple[tuple[str, tuple[str | None, ...]], ...] = (
+  (rf".*/{_ATTN_IN}/kernel", ("embed", "heads", "kv")),
+  (rf".*/{_ATTN_IN}/bias", ("heads", "kv")),
+  (r".*/(out|proj)/kernel", ("heads", "kv", "embed")),
+  (r".*/(out|proj)/bias", ("embed",)),
+  (r".*/qkv/kernel", ("embed", None, "heads", "kv")),
+  (r".*/qkv/bias", (None, "heads", "kv")),
+  (rf"(.*/)?{_FF_IN}/kernel", ("embed", "mlp")),
+  (rf"(.*/)?{_FF_IN}/bias", ("mlp",)),
+  (rf".*/{_FF_OUT}/kernel", ("mlp", "embed")),
+  (rf".*/{_FF_OUT}/bias", ("embed",)),
+  (r"(.*/)?\w*(ln|norm)\w*/(scale|bias)", ("embed",)),
+  (r"(.*/)?\w*embed\w*/embedding", ("vocab", "embed")),
+  (r"wte/embedding", ("vocab", "embed")),
+  (r"(wpe|pos_embedding|class_token)", (None,) * 2 + ("embed",)),  # trimmed to the parameter's rank below
+  (r"(head|classifier|mlm_out|cls)/kernel", ("embed", None)),
+  (r"(head|classifier|mlm_out|cls)/bias", (None,)),
+  (r"mlm_bias", ("vocab",)),
+  (r"conv_proj/kernel", (None, None, None, "embed")),  # ViT's patchify: (P, P, C, D)
+  (r"conv_proj/bias", ("embed",)),
+)
+_COMPILED = tuple((re.compile(p), axes) for p, axes in RULES)
+
+# The models whose every parameter has names (a test holds the table to this); others are replicated.
+COVERED = ("gpt", "gpt2_small", "bert", "bert_base", "vit_ti16", "vit_s16", "vit_b16", "transformer_base", "mlp")
+
+
+def path_of(keys) -> str:
+  return "/".join(str(getattr(k, "key", getattr(k, "name", k))) for k in keys)
+
+
+def axes_of(path: str, ndim: int) -> tuple[str | None, ...] | None:
+  """The logical names of a parameter's dimensions, or None when no rule names it."""
+  for pattern, axes in _COMPILED:
+    if pattern.fullmatch(path):
+      if pattern.pattern.startswith("(wpe"):
+        axes = axes[-ndim:]
+      if len(axes) < ndim:  # stacked by nn.scan: the layer axis is never split
+        axes = (None,) * (ndim - len(axes)) + axes
+      return axes if len(axes) == ndim else None
+  return None
+
+
+def named(params) -> dict[str, tuple[str | None, ...] | None]:
+  """Each parameter's path -> its logical axis names (None: no rule names it)."""
+  flat, _ = jax.tree_util.tree_flatten_with_path(params)
+  return {path_of(p): axes_of(path_of(p), len(leaf.shape)) for p, leaf in flat}
+
+
+def unnamed(params) -> list[str]:
+  """Paths of the parameters no rule names."""
+  return [path for path, axes in named(params).items() if axes is None]
