@@ -41,8 +41,14 @@ def mesh_shape(cfg: RunConfig, n_visible: int) -> tuple[int, int, int]:
       raise ConfigError(f"mesh {cfg.mesh}: {fixed} does not divide the {n_visible} visible devices")
     sizes[free[0]] = n_visible // fixed
   total = math.prod(sizes.values())
-  if total > n_visible:
-    raise ConfigError(f"mesh {sizes} needs {total} devices but only {n_visible} are visible")
+  if total > n_visible or n_visible % total:
+    raise ConfigError(f"mesh {sizes} needs {total} devices, which does not divide the {n_visible} visible ones")
+  split = sizes["data"] * sizes["fsdp"]
+  if (cfg.batch_size // cfg.microbatches) % split:
+    raise ConfigError(
+      f"mesh {sizes}: batch_size / microbatches = {cfg.batch_size // cfg.microbatches} is not divisible by"
+      f" data x fsdp = {split}"
+    )
   if jax.process_count() > 1 and total != n_visible:
     raise ConfigError(f"mesh {sizes} must span all {n_visible} devices of a {jax.process_count()}-process run")
   return tuple(sizes[a] for a in AXES)

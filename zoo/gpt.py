@@ -61,6 +61,7 @@ class GPT(nn.Module):
   d_ff: int | None = None  # 4 * d_model
   dropout: float = 0.0
   scan_layers: bool = False
+  remat: bool = False  # recompute each block in the backward pass (activation memory of one block, not all)
   dtype: Any = jnp.float32  # compute dtype
 
   @nn.compact
@@ -83,14 +84,15 @@ class GPT(nn.Module):
       train=train,
       dtype=self.dtype,
     )
+    layer = nn.remat(Block) if self.remat else Block
     if self.scan_layers:
       blocks = nn.scan(
-        Block, variable_axes={"params": 0}, split_rngs={"params": True, "dropout": True}, length=self.n_layers
+        layer, variable_axes={"params": 0}, split_rngs={"params": True, "dropout": True}, length=self.n_layers
       )
       x_BxLxD, _ = blocks(**block, name="blocks")(x_BxLxD, None)
     else:
       for i in range(self.n_layers):
-        x_BxLxD, _ = Block(**block, name=f"block_{i}")(x_BxLxD)
+        x_BxLxD, _ = layer(**block, name=f"block_{i}")(x_BxLxD)
     x_BxLxD = nn.LayerNorm(epsilon=1e-5, dtype=jnp.float32, name="ln_f")(x_BxLxD)
     return wte.attend(x_BxLxD.astype(self.dtype)).astype(jnp.float32)  # logits_BxLxV
 
@@ -124,6 +126,7 @@ _DEFAULTS = dict(
   d_ff=None,
   dropout=0.0,
   scan_layers=False,
+  remat=False,
   dtype="float32",
 )
 
