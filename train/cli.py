@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
   t.add_argument("--out", required=True, help="run folder: record.json, curve.csv, checkpoints/")
   t.add_argument("--export", help="also write the trained model's inference function here (jax.export)")
   t.add_argument("--quiet", action="store_true")
+  t.add_argument("--coordinator", help="many hosts: HOST:PORT of process 0 (or JAX_COORDINATOR_ADDRESS)")
+  t.add_argument("--num-processes", type=int, help="many hosts: how many processes (or JAX_NUM_PROCESSES)")
+  t.add_argument("--process-id", type=int, help="many hosts: this process's index (or JAX_PROCESS_ID)")
 
   s = sub.add_parser("sweep", help="run a grid of runs from a sweep spec")
   s.add_argument("spec")
@@ -90,12 +93,14 @@ def cmd_models(args) -> int:
 
 
 def cmd_train(args) -> int:
+  import jax
+
   from scalezoo.train import config, loop
   from scalezoo.train.progress import Progress
 
   cfg = config.load(args.config, args.set)  # validate fully before anything is written
   split = loop.load_split_checked(cfg)
-  bar = Progress(cfg.steps, f"train {cfg.model}", enabled=not args.quiet)
+  bar = Progress(cfg.steps, f"train {cfg.model}", enabled=not args.quiet and jax.process_index() == 0)
   rec, state, eng = loop.fit(cfg, out=args.out, split=split, progress=lambda d, t, m: bar.update(d, m))
   rec = rec[0]
   bar.update(cfg.steps if rec.status == "finished" else rec.steps_run, rec.status, force=True)
@@ -105,7 +110,8 @@ def cmd_train(args) -> int:
 
     export.save(args.export, export.export_apply(eng, state, split.test))
   summary = ", ".join(f"{k} {v:.4f}" for k, v in rec.metrics.items() if isinstance(v, float))
-  print(f"{rec.status}: {rec.run_id} {summary}")
+  if jax.process_index() == 0:
+    print(f"{rec.status}: {rec.run_id} {summary}")
   return 0 if rec.status in ("finished", "diverged") else 1
 
 
@@ -174,13 +180,13 @@ def cmd_demo(args) -> int:
 def main(argv: list[str] | None = None) -> int:
   args = _parser().parse_args(argv)
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-  if os.environ.get("SCALEZOO_DISTRIBUTED") == "1":  # many hosts: one process per host, devices=0 spans them all
-    import jax
-
-    jax.distributed.initialize()  # coordinator from JAX_COORDINATOR_ADDRESS / SLURM / TPU metadata
   from scalezoo.train.config import ConfigError
 
   try:
+    if args.command == "train":  # many hosts: one process per host joins the others first (train/distributed.py)
+      from scalezoo.train import distributed
+
+      distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     return globals()[f"cmd_{args.command}"](args)
   except (ConfigError, UsageError) as e:
     print(f"scalezoo {args.command}: {e}", file=sys.stderr)

@@ -382,8 +382,9 @@ def fit(
   out = Path(out)
   out.mkdir(parents=True, exist_ok=True)
   trained = fit_group([cfg], checkpoint_dir=out / "checkpoints", progress=progress, split=split)
-  files.write_json(out / "record.json", trained.record.to_dict())
-  write_curve_csv(out / "curve.csv", trained.record.curve)
+  if jax.process_index() == 0:  # many hosts: one writer of the run's files (all of them write checkpoint shards)
+    files.write_json(out / "record.json", trained.record.to_dict())
+    write_curve_csv(out / "curve.csv", trained.record.curve)
   return trained
 
 
