@@ -107,9 +107,11 @@ class Corpus:
 
   def decode(self, ids) -> str | bytes:
     """Text of token ids: bytes for the byte tokenizer (EOS dropped), str for BPE."""
-    ids = [int(i) for i in ids]
-    if self.index["tokenizer"]["kind"] == "bytes":
+    ids, kind = [int(i) for i in ids], self.index["tokenizer"]["kind"]
+    if kind == "bytes":
       return bytes(i for i in ids if i < 256)
+    if kind != "bpe":
+      raise ValueError(f"{self.path / INDEX}: tokenizer {kind!r} has no decoder here (bytes, bpe)")
     from tokenizers import Tokenizer
 
     return Tokenizer.from_file(str(self.path / TOKENIZER)).decode(ids)

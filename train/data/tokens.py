@@ -30,6 +30,7 @@ from scalezoo.train.data.base import DataSpec, Split, register
 from scalezoo.train.data.corpus import Corpus, open_corpus
 
 OPTIONS = {"path": "", "context": 128, "eval_windows": 512}
+MAX_POSITIONS = 2**40  # window positions a stream offers (steps * global_batch): beyond any run
 HELD_OUT_FRACTION = 0.05  # of the corpus's tokens, at most, per held-out split (beyond its first document)
 
 
@@ -186,7 +187,8 @@ def batches(stream: TrainStream, *, global_batch: int, seed: int, process_index:
   if runs.tokens != stream.tokens:
     raise ValueError(f"{stream.path}: the training stream holds {runs.tokens} tokens, the split said {stream.tokens}")
   rows = global_batch // process_count
-  order = grain.MapDataset.range(stream.n_windows).shuffle(seed=seed32(seed, 1)).repeat()
+  epochs = -(-MAX_POSITIONS // stream.n_windows)  # finite: Grain's len() of an endless batched set overflows
+  order = grain.MapDataset.range(stream.n_windows).shuffle(seed=seed32(seed, 1)).repeat(epochs)
   windows = order.map(lambda w: runs.read(w * c, c + 1)).batch(rows)  # element k: positions k*rows ..
   return windows[process_index::process_count].map(_xy)  # step s: micro-batch s * P + h
 
