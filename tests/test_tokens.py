@@ -339,3 +339,14 @@ def test_cli_tokenize_and_its_bad_input(folder, tmp_path, capsys):
     err = capsys.readouterr().err
     assert msg in err and err.count("\n") == 1 and err.startswith("scalezoo tokenize: ")
   assert not (tmp_path / "d").exists() and os.listdir(other) == ["x"]
+
+
+# ---------------------------------------------------------------- the bench's pieces (its numbers: scalezoo bench)
+def test_bench_corpus_is_valid_and_the_loader_side_streams_what_it_says(tmp_path):
+  from scalezoo.train.bench import loader
+
+  index = loader.synthetic_corpus(tmp_path / "c", 50_000, vocab=1000, doc_tokens=400)
+  c = C.open_corpus(tmp_path / "c", verify=True)
+  assert 50_000 <= c.tokens < 50_000 + 600 and index["dtype"] == "uint16" and c.n_docs > 100
+  r = loader.LoaderSide().stream(str(tmp_path / "c"), steps=5, context=64, global_batch=4, eval_windows=8)
+  assert r["tokens"] == K.tokens_seen(5, 4, 64) and r["s"] > 0 and r["memory_mb"]["VmHWM"] > 0

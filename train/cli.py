@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
   b.add_argument(
     "--rows",
     help="comma-separated rows (default: all): gpt_tiny_step (also gives peak_memory), "
-    "resnet20_step, mlp_sweep32, chinchilla_fit, compile_cache",
+    "resnet20_step, mlp_sweep32, chinchilla_fit, compile_cache, loader_throughput (also gives loader_peak_rss)",
   )
 
   tk = sub.add_parser("tokenize", help="turn a text file or folder into a token corpus (the `tokens` data set)")

@@ -364,7 +364,7 @@ def main(
       elif name == "chinchilla_fit":
         got = [bench_chinchilla(sz, log)]
       elif name == "loader_throughput":
-        got = [r | {"goal": GOALS[r["name"]]} for r in loader.bench(sz, log, tmp)]
+        got = [r | {"goal": GOALS[r["name"]]} for r in loader.bench(sz, log, tmp, Worker)]
       else:
         got = [bench_compile_cache(sz, log, tmp)]
       for row in got:

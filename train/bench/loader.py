@@ -80,9 +80,8 @@ class LoaderSide:
     return {"core": core}
 
 
-def bench(sz: dict, log, tmp: Path) -> list[dict[str, Any]]:
-  from scalezoo.train.bench.worker import Worker
-
+def bench(sz: dict, log, tmp: Path, Worker) -> list[dict[str, Any]]:
+  """The two rows; Worker is worker.Worker (passed in: the worker process imports this module)."""
   small, big, steps = sz["loader_small_tokens"], sz["loader_big_tokens"], sz["loader_steps"]
   need = big * 2 * 1.1 + small * 2
   if shutil.disk_usage(tmp).free < need:

@@ -47,6 +47,9 @@ class CorpusWriter:
     self.dtype = C.dtype_for(vocab_size)
     self.out.parent.mkdir(parents=True, exist_ok=True)
     self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".tmp", dir=self.out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    self.tmp.chmod(0o777 & ~umask)  # a folder like any other once renamed (mkdtemp makes it 0700)
     self.tokens = self.n_docs = 0
     self.shards: list[dict[str, Any]] = []
     self._shard = self._shard_hash = None
