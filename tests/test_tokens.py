@@ -120,6 +120,9 @@ def test_dtype_is_uint16_up_to_65536_ids_then_uint32(tmp_path):
   assert index["dtype"] == "uint32" and (tmp_path / "c" / "shard_00000.bin").stat().st_size == 64 * 4
   start, length = c.document(2)
   assert np.array_equal(c.read(start, length), np.arange(start, start + length) + 65536)
+  c.close()
+  with pytest.raises(ValueError, match="read from a closed corpus"):
+    c.read(0, 1)
 
 
 def test_out_holding_another_corpus_or_other_files_is_refused_and_left_alone(folder, tmp_path):
@@ -245,6 +248,8 @@ def test_split_holds_out_whole_documents_chosen_by_the_seed(pos):
   train_docs = set(doc_of(c, seen[seen > 0]).tolist())
   assert not train_docs & set(st.held_out)
   assert train_docs | set(st.held_out) == set(range(len(LENGTHS)))
+  again = data.load("tokens", seed=0, path=str(pos), context=8, eval_windows=4)
+  assert again.info == s.info and all(np.array_equal(again.val[k], s.val[k]) for k in ("x", "y"))
   other = data.load("tokens", seed=1, path=str(pos), context=8, eval_windows=4).info["stream"]
   assert other.held_out != st.held_out
   assert st.tokens == c.tokens - sum(LENGTHS[d] + 1 for d in st.held_out)

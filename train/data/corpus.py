@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +65,8 @@ class Corpus:
     self._lengths = [int(s["tokens"]) for s in index["shards"]]
     self._fds = [os.open(path / s["file"], os.O_RDONLY) for s in index["shards"]]
     self._docs = os.open(path / DOCUMENTS, os.O_RDONLY)
-
-  def close(self) -> None:
-    for fd in [*self._fds, self._docs]:
-      os.close(fd)
-    self._fds, self._docs = [], -1
-
-  def __del__(self):
-    if getattr(self, "_fds", None):
-      self.close()
+    # close(): now, when collected, or at exit; idempotent
+    self.close = weakref.finalize(self, _close_all, [*self._fds, self._docs])
 
   def __enter__(self):
     return self
@@ -100,6 +94,8 @@ class Corpus:
     return int(row[0]) * self.shard_tokens + int(row[1]), int(row[2])
 
   def _pread(self, fd: int, nbytes: int, offset: int, name: str) -> bytes:
+    if not self.close.alive:  # a closed descriptor's number may belong to another file by now
+      raise ValueError(f"{self.path}: read from a closed corpus")
     b = os.pread(fd, nbytes, offset)
     if len(b) != nbytes:
       raise ValueError(f"{self.path / name}: short read at byte {offset}: the file changed after it was opened")
@@ -115,6 +111,11 @@ class Corpus:
     from tokenizers import Tokenizer
 
     return Tokenizer.from_file(str(self.path / TOKENIZER)).decode(ids)
+
+
+def _close_all(fds: list[int]) -> None:
+  for fd in fds:
+    os.close(fd)
 
 
 def open_corpus(path: str | os.PathLike, *, verify: bool = False) -> Corpus:
