@@ -20,7 +20,7 @@ SMALL = {  # name -> options small enough for the whole file to stay fast
   "sbm": {},
 }
 SBM_GRAPHS = {"graphs": True, "num_graphs": 300}
-BUILTIN = [n for n in data.names() if n not in ("idx", "npz", "text", "mnist1d")]
+BUILTIN = [n for n in data.names() if n not in ("idx", "npz", "text", "mnist1d", "tokens")]  # tokens: test_tokens
 
 
 def clear_caches():

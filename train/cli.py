@@ -56,8 +56,14 @@ def _parser() -> argparse.ArgumentParser:
   b.add_argument(
     "--rows",
     help="comma-separated rows (default: all): gpt_tiny_step (also gives peak_memory), "
-    "resnet20_step, mlp_sweep32, chinchilla_fit, compile_cache",
+    "resnet20_step, mlp_sweep32, chinchilla_fit, compile_cache, loader_throughput (also gives loader_peak_rss)",
   )
+
+  tk = sub.add_parser("tokenize", help="turn a text file or folder into a token corpus (the `tokens` data set)")
+  tk.add_argument("src", help="a text file (documents: blank-line-separated blocks) or a folder (documents: files)")
+  tk.add_argument("--out", required=True, help="corpus folder: index.json, shard_*.bin, documents.bin, tokenizer")
+  tk.add_argument("--tokenizer", choices=["bytes", "bpe"], default="bytes")
+  tk.add_argument("--vocab", type=int, help="BPE vocabulary size, EOS included (default 8192)")
 
   g = sub.add_parser("gallery", help="train every zoo family on a task that suits it (results/zoo_gallery)")
   g.add_argument("--out", default="results/zoo_gallery")
@@ -163,6 +169,20 @@ def cmd_bench(args) -> int:
   if bad := [r for r in rows if r not in bench.ROWS]:
     raise UsageError(f"unknown bench row(s) {', '.join(map(repr, bad))}; rows: {', '.join(bench.ROWS)}")
   return bench.main(quick=args.quick, json_path=args.json, rows=rows)
+
+
+def cmd_tokenize(args) -> int:
+  from scalezoo.train.data.tokenize import tokenize
+
+  try:
+    i = tokenize(args.src, args.out, tokenizer=args.tokenizer, vocab=args.vocab)
+  except ValueError as e:
+    raise UsageError(str(e)) from None
+  print(
+    f"{args.out}: {i['documents']['count']} documents, {i['tokens']:,} tokens, vocabulary {i['vocab_size']} "
+    f"({i['dtype']}), {len(i['shards'])} shard(s)"
+  )
+  return 0
 
 
 def cmd_gallery(args) -> int:

@@ -15,6 +15,8 @@ median of the per-repeat ratios. Rows (workloads in train.bench.workloads):
   chinchilla_fit        our batched fitter vs scipy L-BFGS-B from the same starts on the same synthetic points
   compile_cache         compile seconds of a sweep run again in a fresh process, with JAX's persistent compilation
                         cache, vs its first run
+  loader_throughput     tokens/s of the token loader on one core, batch 32x1024, from a generated 1B-token corpus;
+                        with it loader_peak_rss, the peak RSS streaming from that corpus vs a 10M-token one (loader.py)
   peak_memory           peak RSS of the gpt_tiny_step workers (all of it: runtime, compilation, training)
 
 --quick times the same work per repeat (the rows as the issue defines them) with fewer repeats and no torch.compile.
@@ -33,14 +35,15 @@ from typing import Any
 
 import numpy as np
 
-from scalezoo.train.bench import probes
+from scalezoo.train.bench import loader, probes
 from scalezoo.train.bench import workloads as W
 from scalezoo.train.bench.worker import Worker, Workers
 
 WORK = dict(gpt_steps=10, conv_steps=5, mlp_runs=32, mlp_steps=500, fit_points=250, fit_starts=500)  # one repeat
+WORK |= dict(loader_steps=2000, loader_small_tokens=10_000_000, loader_big_tokens=1_000_000_000)
 SIZES = {  # full and --quick time the same work (the issue's rows); --quick repeats less and skips torch.compile
-  "full": dict(WORK, gpt_reps=7, conv_reps=7, mlp_reps=3, fit_reps=5, torch_compile=True),
-  "quick": dict(WORK, gpt_reps=3, conv_reps=3, mlp_reps=2, fit_reps=3, torch_compile=False),
+  "full": dict(WORK, gpt_reps=7, conv_reps=7, mlp_reps=3, fit_reps=5, loader_reps=5, torch_compile=True),
+  "quick": dict(WORK, gpt_reps=3, conv_reps=3, mlp_reps=2, fit_reps=3, loader_reps=3, torch_compile=False),
 }
 GOALS = {
   "gpt_tiny_step": "speedup >= 1.25 and fraction_of_matmul_peak >= 0.65",
@@ -51,6 +54,8 @@ GOALS = {
   "chinchilla_fit": "speedup >= 20, optimum as good (objective within 1e-6 or lower)",
   "compile_cache": "ratio <= 0.10",
   "peak_memory": "ratio <= 1.0",
+  "loader_throughput": f"tokens_per_cpu_s >= {loader.GOAL_TOKENS_PER_S:.0e} (one core)",
+  "loader_peak_rss": f"delta_mb <= {loader.GOAL_RSS_DELTA_MB:.0f} (1B-token corpus vs 10M)",
 }
 ROWS = (
   "gpt_tiny_step",
@@ -60,7 +65,8 @@ ROWS = (
   "mlp_sweep32",
   "chinchilla_fit",
   "compile_cache",
-)  # peak_memory comes with gpt_tiny_step
+  "loader_throughput",
+)  # peak_memory comes with gpt_tiny_step, loader_peak_rss with loader_throughput
 TORCH_ROWS = {"gpt_tiny_step", "mlp_sweep32", *W.CONVNETS}
 
 
@@ -312,6 +318,8 @@ def bench_compile_cache(sz, log, tmp: Path) -> dict:
 
 def _goal_met(row: dict) -> bool:
   n = row["name"]
+  if n.startswith("loader_"):
+    return loader.goal_met(row)
   if n == "gpt_tiny_step":
     return row["speedup"] >= 1.25 and row["fraction_of_matmul_peak"] >= 0.65
   if n == "chinchilla_fit":
@@ -355,6 +363,8 @@ def main(
         got = [bench_mlp_sweep(sz, log, policy, tmp)]
       elif name == "chinchilla_fit":
         got = [bench_chinchilla(sz, log)]
+      elif name == "loader_throughput":
+        got = [r | {"goal": GOALS[r["name"]]} for r in loader.bench(sz, log, tmp, Worker)]
       else:
         got = [bench_compile_cache(sz, log, tmp)]
       for row in got:
@@ -372,7 +382,7 @@ def main(
 
 
 def _fmt(row: dict, key: str) -> str:
-  if row["name"] == "peak_memory":
+  if "ours_mb" in row:  # peak_memory, loader_peak_rss
     return f"{row['ours_mb' if key == 'ours' else 'baseline_mb']:.0f} MB"
   v = row["ours_s" if key == "ours" else "baseline_s"]
   return f"{v * 1e3:.1f} ms" if v < 1 else f"{v:.2f} s"

@@ -20,6 +20,8 @@ def serve(kind: str) -> None:
   os.dup2(2, 1)
   if kind == "jax":
     from scalezoo.train.bench.jax_side import JaxSide as Side
+  elif kind == "loader":
+    from scalezoo.train.bench.loader import LoaderSide as Side
   else:
     from scalezoo.train.bench.torch_side import TorchSide as Side
   side = Side()

@@ -17,6 +17,7 @@ from scalezoo.train.data import (  # noqa: F401  (each registers its data sets)
   sequences,
   teacher_student,
   text,
+  tokens,
 )
 from scalezoo.train.data.base import Arrays, DataSpec, Split, add_label_noise, names, register, spec, standardize
 from scalezoo.train.data.base import subsample_train as _subsample
@@ -33,6 +34,10 @@ def load(name: str, *, n_train: int | None = None, noise: float = 0.0, seed: int
     allowed = ", ".join(sorted(s.options)) or "none"
     raise ValueError(f"data set {name!r} has no option {unknown[0]!r}; options: {allowed}")
   split = s.load(seed=seed, **{**s.options, **options})
+  if "stream" in split.info:  # training windows stream from disk (tokens): nothing in memory to cut or relabel
+    if n_train is not None or noise:
+      raise ValueError(f"data set {name!r} streams its training set from disk; n_train and noise do not apply")
+    return split
   split = _subsample(split, n_train, seed)
   split = add_label_noise(split, noise, seed)
   if split.info.get("standardize", True) and split.train["x"].dtype.kind == "f":
