@@ -28,6 +28,7 @@ from scalezoo.train import mesh as mesh_lib
 from scalezoo.train import step as S
 from scalezoo.train.checkpoint import Checkpointer
 from scalezoo.train.config import ConfigError, RunConfig
+from scalezoo.train.data import tokens
 from scalezoo.train.init_from import load_init, start_from
 from scalezoo.train.record import RunRecord, now
 from scalezoo.train.tasks import get as get_task
@@ -88,7 +89,7 @@ def _own_masks(split: data_lib.Split) -> data_lib.Split:
 def make_engine(cfg: RunConfig, split: data_lib.Split) -> S.Engine:
   margs = model_args(cfg, split.info)
   stream = split.info.get("stream")
-  n_train = int(stream["n_train_windows"]) if stream else len(split.train["y"])
+  n_train = stream.n_windows if stream else len(split.train["y"])
   example = {k: v[:1] for k, v in (split.val if stream else split.train).items()}
   return S.Engine(
     cfg,
@@ -122,11 +123,15 @@ def eval_subset(arrays: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
 def eval_sets(cfg: RunConfig, split: data_lib.Split) -> dict[str, list]:
   """Padded evaluation batches of each split: every example, or eval_examples of each when set (a language model's
   splits hold far more windows than are worth a pass); the training set at most TRAIN_EVAL_MAX examples."""
-  batch = min(EVAL_BATCH, max(len(p["y"]) for p in (split.train, split.val, split.test)))
+  train = split.train
+  if "stream" in split.info:  # a token corpus: a fixed sample of training windows, the same on every host
+    n = cfg.eval_examples or len(split.val["y"])
+    train = dict(tokens.batches(split.info["stream"], global_batch=n, seed=0)[0])
+  batch = min(EVAL_BATCH, max(len(p["y"]) for p in (train, split.val, split.test)))
   k = cfg.eval_examples
   return {
     name: S.pad_for_eval(eval_subset(arrs, k or cap), batch)
-    for name, arrs, cap in (("train", split.train, TRAIN_EVAL_MAX), ("val", split.val, 0), ("test", split.test, 0))
+    for name, arrs, cap in (("train", train, TRAIN_EVAL_MAX), ("val", split.val, 0), ("test", split.test, 0))
   }
 
 
@@ -201,11 +206,12 @@ def fit_group(
   split = split if split is not None else load_split(base)
   eng = make_engine(base, split)
   put = (lambda a: mesh_lib.global_array(a, mesh_lib.replicated(eng.mesh))) if eng.mesh is not None else jnp.asarray
-  arrays = {k: put(v) for k, v in split.train.items()}  # the in-memory training set, whole on every device
+  stream = split.info.get("stream")  # a token corpus on disk: the host reads each chunk's batches
+  arrays = {k: put(v) for k, v in split.train.items()}  # an in-memory training set, whole on every device
   lrs = jnp.asarray([c.optimizer.lr for c in cfgs], jnp.float32)
   keys = [jax.random.key(c.seed) for c in cfgs]
   init_keys, train_keys = [jax.random.fold_in(k, 0) for k in keys], [jax.random.fold_in(k, 1) for k in keys]
-  states = S.init_states(eng, init_keys, arrays, lrs)
+  states = S.init_states(eng, init_keys, eng.example, lrs)
   init_report = None
   if base.init_from:  # the group shares init_from (it is part of group_key)
     source = load_init(base.init_from)
@@ -226,7 +232,11 @@ def fit_group(
   best = jax.tree.map(jnp.copy, state) if base.early_stopping_patience else None  # state's buffers are donated
 
   # FLOPs of one step by XLA's count (lowering only, no compile).
-  flops_step = S.flops_of_step(eng, states[0], arrays, lrs[0], train_keys[0])
+  if stream:
+    one_batch = jax.tree.map(lambda a: np.repeat(a, eng.batch_size, axis=0), eng.example)
+    flops_step = S.flops_of_step(eng, states[0], one_batch, lrs[0], train_keys[0], fed=True)
+  else:
+    flops_step = S.flops_of_step(eng, states[0], arrays, lrs[0], train_keys[0])
 
   ckpt = Checkpointer(checkpoint_dir) if checkpoint_dir and base.checkpoint_every else None
   done, timer = 0, ChunkTimer()
@@ -242,9 +252,11 @@ def fit_group(
     r["best_val"] = math.inf if r["best_val"] is None else r["best_val"]
 
   last_saved = done
+  feed = Feed(eng, stream, [c.seed for c in cfgs], done) if stream else None
   while done < steps and any(r["status"] == "running" for r in runs):
     n = min(chunk, steps - done)
-    state, m = timer.run(S.compiled_chunk(eng, n, G), n, state, arrays, lr, key)
+    data = feed.next(n) if stream else arrays
+    state, m = timer.run(S.compiled_chunk(eng, n, G, bool(stream)), n, state, data, lr, key)
     loss = np.asarray(m["loss"]).reshape(G, n)
     gnorm = np.asarray(m["grad_norm"]).reshape(G, n)
     ev = S.evaluate_split(eng, G, state.params, state.model_state, curve_set)
@@ -287,6 +299,8 @@ def fit_group(
       last_saved = done
   if ckpt:
     ckpt.close()
+  if feed:
+    feed.close()
 
   final = best if base.early_stopping_patience else state
   results = {
@@ -316,6 +330,27 @@ def fit_group(
   return Trained(records, final, eng)
 
 
+class Feed:
+  """The batches of a token corpus for the chunks of a group, from step `start` on: each run reads its own order
+  (its seed), this host its rows of each global batch, placed as one global array per chunk."""
+
+  def __init__(self, eng: S.Engine, stream, seeds: list[int], start: int):
+    self.eng = eng
+    self.its = [tokens.train_batches(stream, global_batch=eng.batch_size, seed=s, start_step=start) for s in seeds]
+
+  def next(self, n: int):
+    chunks = [[next(it) for _ in range(n)] for it in self.its]
+    runs = [{k: np.stack([b[k] for b in bs]) for k in bs[0]} for bs in chunks]
+    host = runs[0] if len(runs) == 1 else {k: np.stack([r[k] for r in runs]) for k in runs[0]}
+    if self.eng.mesh is None:
+      return jax.tree.map(jnp.asarray, host)
+    return {k: mesh_lib.host_batch(v, self.eng.mesh, leading=1 + int(len(runs) > 1)) for k, v in host.items()}
+
+  def close(self) -> None:
+    for it in self.its:
+      it.close()
+
+
 def _put_member(best, state, i, vm):
   if not vm:
     return jax.tree.map(jnp.copy, state)
@@ -338,7 +373,7 @@ def _record(
   if split.task in ("lm", "text"):
     metrics["val_bits_per_byte"] = metrics["val_loss"] / math.log(2)
     metrics["test_bits_per_byte"] = metrics["test_loss"] / math.log(2)
-  tokens_per_example = int(np.prod(split.train["y"].shape[1:])) if split.task in ("lm", "seq_labeling") else None
+  tokens_per_example = int(np.prod(split.val["y"].shape[1:])) if split.task in ("lm", "seq_labeling") else None
   examples = steps_run * eng.batch_size
   return RunRecord(
     run_id=cfg.run_id(),

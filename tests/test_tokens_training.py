@@ -1,0 +1,67 @@
+"""Training on a token corpus streamed from disk: D is tokens seen, a resumed run reads what an uninterrupted one
+does (bit for bit), a mesh run equals one device, vmapped seeds read their own orders."""
+
+import numpy as np
+import pytest
+
+from scalezoo.train import config, loop
+from scalezoo.train.data import tokenize
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+  d = tmp_path_factory.mktemp("corpus")
+  rng = np.random.default_rng(0)
+  words = ["alpha", "beta", "gamma", "delta", "def", "return", "(", ")", ":", "\n"]
+  for i in range(40):
+    (d / "src").mkdir(exist_ok=True)
+    (d / "src" / f"doc{i:02d}.txt").write_text(" ".join(rng.choice(words, 200)))
+  tokenize.tokenize(d / "src", d / "tok")
+  return d / "tok"
+
+
+def run_cfg(corpus, **changes):
+  raw = {
+    "model": "gpt",
+    "data": "tokens",
+    "steps": 6,
+    "batch_size": 8,
+    "eval_every": 2,
+    "eval_examples": 16,
+    "model_args": {"d_model": 32, "n_layers": 1, "n_heads": 2, "context": 16},
+    "data_args": {"path": str(corpus), "context": 16, "eval_windows": 32},
+  }
+  return config.parse({**raw, **changes})
+
+
+class Stop(Exception):
+  pass
+
+
+def test_a_resumed_run_on_a_corpus_ends_bit_for_bit_where_an_uninterrupted_one_does(corpus, tmp_path):
+  cfg = run_cfg(corpus, checkpoint_every=2)
+  want = loop.fit(cfg, out=tmp_path / "a").record
+
+  def stop_at_4(done, total, msg):
+    if done == 4:  # after the checkpoint at step 2, before the one at 4
+      raise Stop
+
+  with pytest.raises(Stop):
+    loop.fit(cfg, out=tmp_path / "b", progress=stop_at_4)
+  got = loop.fit(cfg, out=tmp_path / "b").record
+  assert got.curve == want.curve and got.metrics == want.metrics
+  assert got.tokens_seen == 6 * 8 * 16 and got.examples_seen == 48
+  assert np.isfinite(got.metrics["test_loss"]) and got.metrics["test_loss"] < want.curve["train_loss"][0]
+
+
+@pytest.mark.ci
+def test_a_mesh_run_on_a_corpus_equals_one_device_and_group_members_read_their_own_order(corpus):
+  one = loop.fit(run_cfg(corpus)).record
+  sharded = loop.fit(run_cfg(corpus, mesh={"data": 2, "fsdp": 2})).record
+  np.testing.assert_allclose(sharded.curve["train_loss"], one.curve["train_loss"], rtol=1e-5)
+  np.testing.assert_allclose(sharded.metrics["test_loss"], one.metrics["test_loss"], rtol=1e-5)
+  group = loop.fit_group([run_cfg(corpus), run_cfg(corpus, seed=1)]).records
+  np.testing.assert_allclose(group[0].curve["train_loss"], one.curve["train_loss"], rtol=1e-5)
+  alone = loop.fit(run_cfg(corpus, seed=1)).record
+  np.testing.assert_allclose(group[1].curve["train_loss"], alone.curve["train_loss"], rtol=1e-5)
+  assert group[1].curve["train_loss"] != group[0].curve["train_loss"]
