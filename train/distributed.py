@@ -23,7 +23,7 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
   process_id = process_id if process_id is not None else _int_env("JAX_PROCESS_ID")
   if coordinator or num_processes is not None or process_id is not None:
     if not coordinator or num_processes is None or process_id is None:
-      raise ConfigError("a run of several processes needs the coordinator address, the number of processes and this process's id")
+      raise ConfigError("a run of several processes needs the coordinator address, process count and process id")
     if not 0 <= process_id < num_processes:
       raise ConfigError(f"process id {process_id} is not in [0, {num_processes})")
     jax.distributed.initialize(coordinator, num_processes, process_id)
