@@ -144,3 +144,26 @@ def test_gpt_and_vit_lose_the_same_on_every_mesh_of_8_devices():
   # bf16 compute with f32 master weights: close to f32, not equal
   bf16, f32 = feats["bf16"]["train_loss"], feats["plain"]["train_loss"]
   assert np.allclose(bf16, f32, rtol=2e-2) and not np.allclose(bf16, f32, rtol=1e-6)
+
+
+def test_a_checkpoint_saved_on_one_mesh_restores_onto_another(tmp_path):
+  from scalezoo.train.checkpoint import Checkpointer
+
+  split = loop.load_split(gpt())
+  arrays = {k: jnp.asarray(v) for k, v in split.train.items()}
+  states = {}
+  for name, m in (("data4", {"data": 4}), ("d2f2", {"data": 2, "fsdp": 2}), ("one", {"data": 1})):
+    eng = loop.make_engine(gpt(mesh=m), split)
+    states[name] = (eng, S.init_state(eng, jax.random.key(name == "one"), arrays, 1e-3))
+  eng, saved = states["data4"]
+  ckpt = Checkpointer(tmp_path / "ck")
+  ckpt.save(3, {"state": saved}, {"note": "from data=4"})
+  for target in ("d2f2", "one"):
+    like = states[target][1]  # another mesh (and other values: restoring must overwrite them)
+    abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding), {"state": like})
+    step, got, meta = Checkpointer(tmp_path / "ck").restore_latest(abstract)
+    assert step == 3 and meta["note"] == "from data=4"
+    for a, b, t in zip(jax.tree.leaves(got["state"]), jax.tree.leaves(saved), jax.tree.leaves(like)):
+      np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+      assert a.sharding == t.sharding
+    assert checksum.fingerprint(got["state"]) == checksum.fingerprint(saved)

@@ -1,6 +1,7 @@
 """Two processes x 2 CPU devices on localhost (gloo collectives) train one run: equal to one 4-device process;
 SIGKILL mid-run and restart both: the record ends bit for bit where an uninterrupted 2-process run does."""
 
+import datetime
 import json
 import os
 import signal
@@ -98,6 +99,10 @@ def test_sigkill_one_process_then_restart_both_ends_bit_for_bit(uninterrupted, t
   procs[0].send_signal(signal.SIGKILL)  # the scheduler takes the job down, then starts it again
   procs[0].wait()
   assert not (out / "record.json").exists()
+  relaunched = time.time()
   finish(launch(tmp_path / "run.toml", out))
   got, want = (json.loads((d / "record.json").read_text()) for d in (out, uninterrupted / "out"))
   assert got["curve"] == want["curve"] and got["metrics"] == want["metrics"] and got["steps_run"] == 8
+  # resumed from the checkpoint, not trained again from step 0: the start time is the first launch's
+  started = datetime.datetime.fromisoformat(got["started_at"].replace("Z", "+00:00")).timestamp()
+  assert started < relaunched

@@ -1,32 +1,27 @@
 """Orbax checkpoints of a run (or a group of runs trained together), atomic, verified on restore.
 
-Each save holds the state pytree and a JSON item with the loop's own progress and a SHA-256 of the state's
+Each save holds the state pytree and a JSON item with the loop's own progress and a fingerprint of the state's
 bytes; a restore that fails or whose hash disagrees (a truncated or corrupted file) falls back to the previous
 good checkpoint.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 from typing import Any
 
-import jax
-import numpy as np
 import orbax.checkpoint as ocp
+
+from scalezoo.train import checksum
 
 logging.getLogger("absl").setLevel(logging.ERROR)
 log = logging.getLogger(__name__)
 
 
 def tree_hash(tree) -> str:
-  h = hashlib.sha256()
-  for leaf in jax.tree.leaves(tree):
-    a = np.asarray(leaf)
-    h.update(str((a.dtype, a.shape)).encode())
-    h.update(np.ascontiguousarray(a).tobytes())
-  return h.hexdigest()
+  """The state's fingerprint, computed where its shards live (train/checksum.py): the same on any mesh."""
+  return checksum.fingerprint(tree)
 
 
 class Checkpointer:

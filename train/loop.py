@@ -242,7 +242,8 @@ def fit_group(
   done, timer = 0, ChunkTimer()
   if ckpt:
     abstract = {"state": state, "best": best}
-    got = ckpt.restore_latest(jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), abstract))
+    like = lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding)  # onto this run's mesh
+    got = ckpt.restore_latest(jax.tree.map(like, abstract))
     if got is not None:
       done, restored, meta = got
       state, best = restored["state"], restored["best"]
