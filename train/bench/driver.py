@@ -17,6 +17,8 @@ median of the per-repeat ratios. Rows (workloads in train.bench.workloads):
                         cache, vs its first run
   loader_throughput     tokens/s of the token loader on one core, batch 32x1024, from a generated 1B-token corpus;
                         with it loader_peak_rss, the peak RSS streaming from that corpus vs a 10M-token one (loader.py)
+  fsdp_memory           a GPT's parameter + optimizer bytes per device under fsdp=8 vs replicated, 8 host CPU
+                        devices, by XLA's memory analysis of the compiled step (fsdp.py)
   peak_memory           peak RSS of the gpt_tiny_step workers (all of it: runtime, compilation, training)
 
 --quick times the same work per repeat (the rows as the issue defines them) with fewer repeats and no torch.compile.
@@ -35,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from scalezoo.train.bench import loader, probes
+from scalezoo.train.bench import fsdp, loader, probes
 from scalezoo.train.bench import workloads as W
 from scalezoo.train.bench.worker import Worker, Workers
 
@@ -55,6 +57,7 @@ GOALS = {
   "compile_cache": "ratio <= 0.10",
   "peak_memory": "ratio <= 1.0",
   "loader_throughput": f"tokens_per_cpu_s >= {loader.GOAL_TOKENS_PER_S:.0e} (one core)",
+  "fsdp_memory": fsdp.GOAL,
   "loader_peak_rss": f"delta_mb <= {loader.GOAL_RSS_DELTA_MB:.0f} (1B-token corpus vs 10M)",
 }
 ROWS = (
@@ -66,6 +69,7 @@ ROWS = (
   "chinchilla_fit",
   "compile_cache",
   "loader_throughput",
+  "fsdp_memory",
 )  # peak_memory comes with gpt_tiny_step, loader_peak_rss with loader_throughput
 TORCH_ROWS = {"gpt_tiny_step", "mlp_sweep32", *W.CONVNETS}
 
@@ -320,6 +324,8 @@ def _goal_met(row: dict) -> bool:
   n = row["name"]
   if n.startswith("loader_"):
     return loader.goal_met(row)
+  if n == "fsdp_memory":
+    return row["fraction"] <= fsdp.GOAL_FRACTION
   if n == "gpt_tiny_step":
     return row["speedup"] >= 1.25 and row["fraction_of_matmul_peak"] >= 0.65
   if n == "chinchilla_fit":
@@ -363,6 +369,8 @@ def main(
         got = [bench_mlp_sweep(sz, log, policy, tmp)]
       elif name == "chinchilla_fit":
         got = [bench_chinchilla(sz, log)]
+      elif name == "fsdp_memory":
+        got = [fsdp.bench(log) | {"goal": GOALS["fsdp_memory"]}]
       elif name == "loader_throughput":
         got = [r | {"goal": GOALS[r["name"]]} for r in loader.bench(sz, log, tmp, Worker)]
       else:
