@@ -40,15 +40,34 @@ def _lstsq(F_GxNxK, y_N):
   return np.linalg.solve(M, r[..., None])[..., 0] / s_GxK
 
 
-def varpro_starts(law, logX: np.ndarray, L: np.ndarray, n_best: int = 24) -> np.ndarray:
-  """Log-space starting points (n_best, P) for `law` ('power' or 'chinchilla') from the NNLS exponent search."""
-  if law.name not in ("power", "chinchilla"):
-    raise ValueError(f"method='varpro' supports the power and chinchilla laws, not {law.name!r}")
-  k = logX.shape[0]
-  exps = np.array(list(itertools.product(EXPONENTS, repeat=k)))  # (G, k)
-  feats = [np.ones((exps.shape[0], L.shape[0]))] + [np.exp(-exps[:, j, None] * logX[j][None, :]) for j in range(k)]
-  c, rss = nnls_small(np.stack(feats, axis=-1), L)
+def varpro_starts(law, logX: np.ndarray, L: np.ndarray, n_best: int = 24, free=None) -> np.ndarray:
+  """Log-space starting points (n_best, P) for a law with `terms` (power, chinchilla) from the NNLS exponent
+  search. Rows are weighted by 1/L, so the linear fit's residuals approximate the log-space ones. `free`: a
+  bool mask over theta; a fixed coefficient (E) is subtracted from L and keeps its value in theta."""
+  if law.terms is None:
+    raise ValueError(f"method='varpro' supports laws that are sums of power terms (power, chinchilla), not {law.name!r}")
+  theta_fixed = np.zeros(law.n_params) if free is None else np.asarray(free[1], np.float64)
+  free = np.ones(law.n_params, bool) if free is None else np.asarray(free[0], bool)
+  K = len(law.terms)
+  inputs = [t for t in law.terms if t is not None]
+  exps = np.array(list(itertools.product(EXPONENTS, repeat=len(inputs))))  # (G, k)
+  y, feats, cols = L.copy(), [], []
+  j = 0
+  for k, t in enumerate(law.terms):
+    if t is None:
+      f = np.ones((exps.shape[0], L.shape[0]))
+    else:
+      f = np.exp(-exps[:, j, None] * logX[t][None, :])
+      j += 1
+    if free[k]:
+      feats.append(f / L)
+      cols.append(k)
+    else:
+      y = y - np.exp(theta_fixed[k]) * f[0]  # only a constant term (E) can be fixed: f is the same for all G
+  c, rss = nnls_small(np.stack(feats, axis=-1), y / L)
   order = np.argsort(rss)[:n_best]
   floor = 1e-8 * float(np.max(L))  # a zero coefficient starts small but finite (its log is fitted)
-  logc = np.log(np.maximum(c[order], floor))
-  return np.concatenate([logc, exps[order]], axis=1)  # (e, a[, b], alpha[, beta]) matches the laws' theta order
+  theta = np.tile(theta_fixed, (order.size, 1))
+  theta[:, cols] = np.log(np.maximum(c[order], floor))
+  theta[:, K:] = exps[order]  # (e, a[, b], alpha[, beta]) matches the laws' theta order
+  return theta
