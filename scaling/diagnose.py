@@ -27,7 +27,8 @@ def check_design(law, keys, X: dict, n: int) -> None:
     if u.size < 2:
       raise ValueError(
         f"one distinct {k} ({u[0]:.6g}) cannot identify law {law.name!r}'s dependence on {k}; "
-        f"vary {k} across runs" + (f" or fit a law of one input (--law power --x {_other(keys, k)})" if len(keys) > 1 else "")
+        f"vary {k} across runs"
+        + (f" or fit a law of one input (--law power --x {_other(keys, k)})" if len(keys) > 1 else "")
       )
   designs = np.unique(np.stack([X[k] for k in keys], axis=1), axis=0).shape[0]
   if designs < P:

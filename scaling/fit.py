@@ -27,6 +27,7 @@ from scalezoo.scaling.checks import as_positive_inputs
 
 METHODS = ("grid", "varpro")
 MAX_BOOTSTRAP = 10_000  # resamples: more changes the intervals' third digit and costs minutes
+BOOTSTRAP_FTOL = 1e-9  # a resample's refit stops here: its parameters to ~1e-5, far inside the intervals' width
 SMALL = 1 << 16  # rows x points below which screening in float32 costs more (compiling) than it saves
 SEGMENT = 16  # iterations between compactions of the rows still going
 MIN_ROWS = 64  # below this many rows a batch is not compacted: per-pass overhead outweighs the arithmetic saved
@@ -215,7 +216,9 @@ class Fit:
       f"mean |rel. err| {s['mean_abs_rel_err']:.4g}, max {s['max_abs_rel_err']:.4g}"
     )
     if "cond" in s:
-      rows.append(f"conditioning: Jacobian condition number {s['cond']:.3g}, flattest direction {s['flattest_rms']:.3g}")
+      rows.append(
+        f"conditioning: Jacobian condition number {s['cond']:.3g}, flattest direction {s['flattest_rms']:.3g}"
+      )
     rows += [f"conventions: {k} = {v}" for k, v in self.conventions.items()]
     rows += [f"WARNING: {w}" for w in self.warnings]
     return "\n".join(rows)
@@ -305,12 +308,14 @@ def _stats(law, theta, logX, logL, delta, res) -> dict:
   return out
 
 
-
 def _check_settings(**kw) -> None:
   """One line naming the first bad setting and what is allowed."""
   rules = {
     "huber_delta": (lambda v: v > 0, "> 0"),
-    "bootstrap": (lambda v: isinstance(v, (int, np.integer)) and 0 <= v <= MAX_BOOTSTRAP, f"an integer in [0, {MAX_BOOTSTRAP}]"),
+    "bootstrap": (
+      lambda v: isinstance(v, (int, np.integer)) and 0 <= v <= MAX_BOOTSTRAP,
+      f"an integer in [0, {MAX_BOOTSTRAP}]",
+    ),
     "bootstrap_starts": (lambda v: v >= 1, ">= 1"),
     "ci": (lambda v: 0 < v < 1, "in (0, 1)"),
     "max_iter": (lambda v: v >= 1, ">= 1"),
@@ -355,7 +360,12 @@ def fit_law(
   """
   law = _laws.get(law)
   _check_settings(
-    huber_delta=huber_delta, bootstrap=bootstrap, bootstrap_starts=bootstrap_starts, ci=ci, max_iter=max_iter, polish=polish
+    huber_delta=huber_delta,
+    bootstrap=bootstrap,
+    bootstrap_starts=bootstrap_starts,
+    ci=ci,
+    max_iter=max_iter,
+    polish=polish,
   )
   if fixed:
     law = _laws.fix(law, **fixed)
@@ -365,7 +375,11 @@ def fit_law(
   if method not in METHODS:
     raise ValueError(f"unknown method {method!r}; use one of {METHODS}")
   if method == "varpro" and not can_varpro:
-    why = "grid= starts" if grid is not None else f"law {law.name!r}" + (" with these fixed parameters" if law.fixed else "")
+    why = (
+      "grid= starts"
+      if grid is not None
+      else f"law {law.name!r}" + (" with these fixed parameters" if law.fixed else "")
+    )
     raise ValueError(f"method='varpro' does not apply to {why}; it fits sums of power terms (power, chinchilla)")
   keys = law.input_names(inputs)
   X = as_positive_inputs({k: inputs[k] for k in keys}, loss)
@@ -438,7 +452,9 @@ def _fit_varpro(law, logX, logL, L, *, huber_delta, bootstrap, seed, polish, boo
   if bootstrap:
     n, T = L.shape[0], len(tops)
     idx = np.random.default_rng(seed).integers(0, n, (bootstrap, n))
-    bs = lsq.polish(base, np.tile(tops, (bootstrap, 1)), logX, logL, delta=huber_delta, free=free, idx_BxN=np.repeat(idx, T, 0))
+    starts_b = np.tile(tops, (bootstrap, 1))
+    idx_b = np.repeat(idx, T, 0)
+    bs = lsq.polish(base, starts_b, logX, logL, delta=huber_delta, free=free, idx_BxN=idx_b, ftol=BOOTSTRAP_FTOL)
     f = np.where(np.isfinite(bs.objective), bs.objective, np.inf).reshape(bootstrap, T)
     pick = np.arange(bootstrap) * T + np.argmin(f, axis=1)
     samples = bs.theta[pick][:, free]
@@ -458,7 +474,9 @@ def _fit_varpro(law, logX, logL, L, *, huber_delta, bootstrap, seed, polish, boo
 EXP_GRID = "63-point [0.02, 2.5] per exponent"
 
 
-def _fit_grid(law, logX, logL, L, *, huber_delta, bootstrap, seed, grid, max_iter, screen_iter, polish, bootstrap_starts):
+def _fit_grid(
+  law, logX, logL, L, *, huber_delta, bootstrap, seed, grid, max_iter, screen_iter, polish, bootstrap_starts
+):
   n = L.shape[0]
   if grid is not None:
     starts = np.asarray(grid, np.float64)

@@ -28,29 +28,33 @@ class Polished:
 
 
 def residual_and_jac(law, theta_BxP, logX_KxBxN, logL_BxN):
-  """r = log L̂ − log L (B, n) and dr/dtheta (B, n, P) for a law with `terms`."""
+  """r = log L̂ − log L (B, n) and dr/dtheta as (B, P, n) (parameter-major: contiguous rows for the products)."""
   B, P = theta_BxP.shape
+  n = logL_BxN.shape[-1]
   t, exp_of = [], []
   j = len(law.terms)
   for k, inp in enumerate(law.terms):
     if inp is None:
-      t.append(np.broadcast_to(theta_BxP[:, k, None], (B, logL_BxN.shape[-1])))
+      t.append(np.broadcast_to(theta_BxP[:, k, None], (B, n)))
       exp_of.append(None)
     else:
       t.append(theta_BxP[:, k, None] - theta_BxP[:, j, None] * logX_KxBxN[inp])
       exp_of.append(j)
       j += 1
-  t = np.stack(t)  # (K, B, n)
-  m = np.max(t, axis=0)
-  w = np.exp(t - m)
-  s = np.sum(w, axis=0)
+  m = t[0]
+  for tk in t[1:]:
+    m = np.maximum(m, tk)
+  J = np.empty((B, P, n))
+  s = np.zeros((B, n))
+  for k, tk in enumerate(t):
+    np.exp(tk - m, out=J[:, k])
+    s += J[:, k]
   r = m + np.log(s) - logL_BxN
-  w = w / s  # softmax weights: d log L̂ / d log c_k
-  J = np.zeros(r.shape + (P,))
+  K = len(t)
+  J[:, :K] /= s[:, None, :]  # softmax weights: d log L̂ / d log c_k
   for k, j in enumerate(exp_of):
-    J[..., k] = w[k]
     if j is not None:
-      J[..., j] = -w[k] * logX_KxBxN[law.terms[k]]
+      np.multiply(J[:, k], -logX_KxBxN[law.terms[k]], out=J[:, j])
   return r, J
 
 
@@ -66,9 +70,12 @@ def bounds(law, L_max: float) -> tuple[np.ndarray, np.ndarray]:
   return lo, hi
 
 
-def polish(law, theta0_BxP, logX, logL, *, delta, free=None, idx_BxN=None, max_iter: int = 300) -> Polished:
+def polish(
+  law, theta0_BxP, logX, logL, *, delta, free=None, idx_BxN=None, max_iter: int = 300, ftol: float = 1e-13
+) -> Polished:
   """Minimise Σ Huber_δ(log L̂ − log L) from each row of theta0 over the `free` entries (bool mask; default all),
-  on all points or, row b, on the points idx_BxN[b] (a bootstrap resample: indices with repeats)."""
+  on all points or, row b, on the points idx_BxN[b] (a bootstrap resample: indices with repeats). A row stops
+  when an accepted step lowers the objective by at most `ftol` of itself, or its gradient vanishes."""
   x = np.array(theta0_BxP, np.float64, ndmin=2)
   B, P = x.shape
   free = np.ones(P, bool) if free is None else np.asarray(free, bool)
@@ -95,8 +102,8 @@ def polish(law, theta0_BxP, logX, logL, *, delta, free=None, idx_BxN=None, max_i
     rr, JJ, xx = r[rows], J[rows], x[rows]
     psi = np.clip(rr, -delta, delta)
     w = np.where(np.abs(rr) <= delta, 1.0, delta / np.maximum(np.abs(rr), 1e-300))
-    g = np.einsum("bnp,bn->bp", JJ, psi)
-    H = np.einsum("bnp,bn,bnq->bpq", JJ, w, JJ)
+    g = (JJ @ psi[..., None])[..., 0]
+    H = JJ @ (JJ * w[:, None, :]).transpose(0, 2, 1)
     # held: fixed entries, and entries at a bound whose descent direction leaves the box
     held = ~free[None, :] | ((xx <= lo) & (g > 0)) | ((xx >= hi) & (g < 0))
     g = np.where(held, 0.0, g)
@@ -113,7 +120,7 @@ def polish(law, theta0_BxP, logX, logL, *, delta, free=None, idx_BxN=None, max_i
     lam[rows] = np.where(ok, np.maximum(lam[rows] / 3, 1e-12), lam[rows] * 4)
     iters[rows] += 1
     tiny_step = np.max(np.abs(xn - xx), axis=1) <= 1e-13 * (1 + np.max(np.abs(xx), axis=1))
-    done = (ok & ((decrease <= 1e-15 * np.maximum(f[rows], 1e-300)) | tiny_step)) | (lam[rows] > 1e12)
+    done = (ok & ((decrease <= ftol * np.maximum(f[rows], 1e-300)) | tiny_step)) | (lam[rows] > 1e12)
     done |= np.max(np.abs(g), axis=1) <= 1e-14  # a zero-residual fit: converged exactly
     going[rows[done]] = False
   names = law.params

@@ -31,7 +31,9 @@ class Recommendation:
     return "\n".join(rows)
 
 
-def recommend(fit, C: float, *, ladder: dict | None = None, fit_range: dict | None = None, flops=None) -> Recommendation:
+def recommend(
+  fit, C: float, *, ladder: dict | None = None, fit_range: dict | None = None, flops=None
+) -> Recommendation:
   """The compute-optimal N and D at budget C for a fit over (N, D) (approach 3), with the fit's bootstrap
   intervals; `ladder` (config name -> N) gives the nearest config and the D it should train on to spend C.
   fit_range: {'N': (lo, hi), 'D': (lo, hi)} of the fitted runs, to warn about extrapolation."""
@@ -40,12 +42,16 @@ def recommend(fit, C: float, *, ladder: dict | None = None, fit_range: dict | No
     raise ValueError(f"budget C must be a finite number > 0, got {C}")
   a = compute_optimal(fit, C, flops=flops)
   rec = Recommendation(C=C, N_opt=float(a.N_opt[0]), D_opt=float(a.D_opt[0]), L_opt=float(a.L_opt[0]))
-  rec.intervals = {k: (float(lo[0]), float(hi[0])) for k, (lo, hi) in a.intervals.items() if k in ("N_opt", "D_opt", "L_opt")}
+  rec.intervals = {
+    k: (float(lo[0]), float(hi[0])) for k, (lo, hi) in a.intervals.items() if k in ("N_opt", "D_opt", "L_opt")
+  }
   rec.warnings = list(fit.warnings)
   for k, v in (("N", rec.N_opt), ("D", rec.D_opt)):
     if fit_range and k in fit_range and not (fit_range[k][0] <= v <= fit_range[k][1]):
       lo, hi = fit_range[k]
-      rec.warnings.append(f"{k}_opt {v:.4g} is outside the fitted runs' {k} range [{lo:.4g}, {hi:.4g}]: an extrapolation")
+      rec.warnings.append(
+        f"{k}_opt {v:.4g} is outside the fitted runs' {k} range [{lo:.4g}, {hi:.4g}]: an extrapolation"
+      )
   if ladder:
     names = list(ladder)
     Ns = np.array([float(ladder[k]) for k in names])

@@ -70,7 +70,9 @@ def conventions(t: dict, X: dict, y: str, runs: str) -> dict:
     out["N"] = "runs.jsonl 'params': every trainable parameter, embeddings included"
   if "D" in X:
     tok = "tokens_seen" in t and np.any(np.isfinite(_column(t, "tokens_seen")))
-    out["D"] = "runs.jsonl 'tokens_seen' (tokens trained on)" if tok else "runs.jsonl 'examples_seen' (examples trained on)"
+    out["D"] = (
+      "runs.jsonl 'tokens_seen' (tokens trained on)" if tok else "runs.jsonl 'examples_seen' (examples trained on)"
+    )
   if "C" in X:
     out["C"] = "runs.jsonl 'flops_total': XLA's FLOP count of the training steps"
   split = next((s for s in ("test", "val", "train") if s in y.split(".")[-1]), "unknown")

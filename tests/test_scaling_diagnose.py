@@ -42,7 +42,8 @@ def test_fewer_points_or_designs_than_parameters_are_refused():
 
 
 @pytest.mark.parametrize(
-  "kw, word", [({"bootstrap": -3}, "bootstrap=-3"), ({"bootstrap": 10**6}, "bootstrap=1000000"), ({"ci": 1.5}, "ci=1.5")]
+  "kw, word",
+  [({"bootstrap": -3}, "bootstrap=-3"), ({"bootstrap": 10**6}, "bootstrap=1000000"), ({"ci": 1.5}, "ci=1.5")],
 )
 def test_bad_settings_name_the_bad_one(kw, word):
   N = np.logspace(3, 5, 8)
@@ -102,7 +103,9 @@ def test_cli_fit_recommend_names_n_d_and_the_nearest_config(tmp_path, capsys):
   p = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
   N = np.repeat(np.logspace(6, 8, 5), 3)
   D = np.tile(np.logspace(8, 10, 3), 5)
-  d = _runs(tmp_path, N, D, scaling.laws.chinchilla.predict(p, {"N": N, "D": D}), model_width=np.repeat(np.arange(5), 3))
+  d = _runs(
+    tmp_path, N, D, scaling.laws.chinchilla.predict(p, {"N": N, "D": D}), model_width=np.repeat(np.arange(5), 3)
+  )
   assert cli.main(["fit", str(d), "--law", "chinchilla", "--bootstrap", "16", "--recommend", "1e17"]) == 0
   out = capsys.readouterr().out
   a = scaling.compute_optimal(scaling.Fit.load(d / "fit_chinchilla.json"), 1e17)

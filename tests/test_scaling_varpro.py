@@ -14,7 +14,10 @@ SURFACES = [
 ]
 
 
-def isoflop_design(p, budgets=np.logspace(17, 21, 5), per_budget=15):
+BUDGETS = np.logspace(17, 21, 5)
+
+
+def isoflop_design(p, budgets=BUDGETS, per_budget=15):
   """15 sizes per budget over ±1 decade of N around the budget's optimum, D = C / (6 N)."""
   N_opt = _chinchilla_closed(p, budgets)[0]
   N = (N_opt[:, None] * np.logspace(-1, 1, per_budget)[None, :]).ravel()
@@ -34,6 +37,7 @@ def test_noise_free_surfaces_recover_all_five_parameters(p):
   assert fit.warnings == []
 
 
+@pytest.mark.ci  # the grid's 4,500 L-BFGS starts compile for ~10 s
 def test_varpro_and_the_jax_grid_reach_the_same_optimum_on_noisy_data():
   X, L = scaling.synthetic_chinchilla(n_points=120, noise=0.02, seed=3)
   vp = scaling.fit_law("chinchilla", X, L)
@@ -50,7 +54,7 @@ def test_decreasing_law_keeps_its_exponent_positive_and_says_so():
   fit = scaling.fit_law("power", {"N": N}, L, bootstrap=32)
   assert fit.params["alpha"] >= 0
   assert all(v >= 0 for v in fit.samples["alpha"])
-  assert any("alpha" in w and "bound" in w for w in fit.warnings) or any("E is at its floor" in w for w in fit.warnings)
+  assert "alpha is at its lower bound 0: the data show no decrease along this input" in fit.warnings
   assert any("not monotone in N" in w for w in fit.warnings)
 
 
@@ -87,7 +91,9 @@ def test_bootstrap_is_deterministic_and_each_resample_is_a_fit():
   idx = np.random.default_rng(5).integers(0, 60, (16, 60))[0]
   logX = np.log(np.stack([X["N"], X["D"]]))
   one = lsq.polish(laws.chinchilla, a.theta[None], logX, np.log(L), delta=1e-3, idx_BxN=idx[None])
-  assert lsq.huber_sum(lsq.residual_and_jac(laws.chinchilla, a.theta_samples[:1], logX[:, idx[None]], np.log(L)[idx[None]])[0], 1e-3)[0] <= one.objective[0] * (1 + 1e-9)
+  assert lsq.huber_sum(
+    lsq.residual_and_jac(laws.chinchilla, a.theta_samples[:1], logX[:, idx[None]], np.log(L)[idx[None]])[0], 1e-3
+  )[0] <= one.objective[0] * (1 + 1e-9)
 
 
 def test_jacobian_is_the_derivative():
@@ -99,5 +105,5 @@ def test_jacobian_is_the_derivative():
     e = np.zeros(5)
     e[i] = 1e-6
     num = (laws.chinchilla.log_predict(th + e, logX, np) - laws.chinchilla.log_predict(th - e, logX, np)) / 2e-6
-    assert np.allclose(J[0, :, i], num, atol=1e-7)
+    assert np.allclose(J[0, i], num, atol=1e-7)
   assert np.allclose(r[0], laws.chinchilla.log_predict(th, logX, np))

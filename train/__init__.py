@@ -29,6 +29,7 @@ def __getattr__(name):
   module, attr = _FROM[name]
   return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
 
+
 __all__ = [
   "ConfigError",
   "Engine",

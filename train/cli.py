@@ -137,7 +137,9 @@ def cmd_fit(args) -> int:
   try:
     laws.get(args.law)
   except ValueError:
-    raise UsageError(f"--law {args.law!r} is not a law; laws: {', '.join(laws.names())} (bnsl2, bnsl3, ...: more breaks)")
+    raise UsageError(
+      f"--law {args.law!r} is not a law; laws: {', '.join(laws.names())} (bnsl2, bnsl3, ...: more breaks)"
+    ) from None
   try:
     bootstrap = int(args.bootstrap)
   except ValueError:
