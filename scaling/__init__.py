@@ -43,6 +43,7 @@ def __getattr__(name):
 
 
 __all__ = [
+  "data_constrained",
   "Allocation",
   "Recommendation",
   "recommend",
