@@ -5,7 +5,7 @@ Works on any table of runs or arrays; never imports `train` or `zoo`.
 
 import importlib
 
-from scalezoo.scaling import data_constrained, laws  # data_constrained registers its law by name
+from scalezoo.scaling import data_constrained, laws, overtraining  # these two register their laws by name
 from scalezoo.scaling.extrapolate import Extrapolation, extrapolation_check
 from scalezoo.scaling.fit import Fit, fit_law
 from scalezoo.scaling.laws import Law
@@ -44,6 +44,7 @@ def __getattr__(name):
 
 __all__ = [
   "data_constrained",
+  "overtraining",
   "Allocation",
   "Recommendation",
   "recommend",
