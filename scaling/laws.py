@@ -40,6 +40,11 @@ class Law:
   from_params: Callable  # dict -> theta (P,)
   grid: Callable  # (logX (k, n), logL (n,)) -> starting thetas (S, P)
   kwargs: dict = field(default_factory=dict)
+  # a sum of terms c_k·x^(−α_k): the input index of each term (None: the constant E), theta = (log c…, α…).
+  # Such a law is fitted by variable projection (scaling.varpro, scaling.lsq) with its exponents in [0, 10].
+  terms: tuple | None = None
+  fixed: dict = field(default_factory=dict)  # parameters held at given values (see `fix`), not fitted
+  base: "Law | None" = None  # the law `fix` made this one from
 
   @property
   def n_params(self) -> int:
@@ -87,6 +92,7 @@ power = Law(
   to_params=lambda th: {"E": np.exp(th[..., 0]), "A": np.exp(th[..., 1]), "alpha": th[..., 2]},
   from_params=lambda p: np.array([np.log(p["E"]), np.log(p["A"]), p["alpha"]], np.float64),
   grid=lambda logX, logL: _product(HOFFMANN_E, HOFFMANN_AB, (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)),
+  terms=(None, 0),
 )
 
 
@@ -111,6 +117,7 @@ chinchilla = Law(
   },
   from_params=lambda p: np.array([np.log(p["E"]), np.log(p["A"]), np.log(p["B"]), p["alpha"], p["beta"]], np.float64),
   grid=lambda logX, logL: _product(HOFFMANN_E, HOFFMANN_AB, HOFFMANN_AB, HOFFMANN_EXP, HOFFMANN_EXP),
+  terms=(None, 0, 1),
 )
 
 
@@ -191,6 +198,43 @@ def bnsl(k: int = 1) -> Law:
     from_params=from_params,
     grid=grid,
     kwargs={"k": k},
+  )
+
+
+def fix(law: Law, **values) -> Law:
+  """`law` with some parameters held at given values (e.g. a fixed asymptote E, for when a free one comes out
+  too optimistic): theta holds the free parameters only; `to_params` still reports all of them."""
+  if not values:
+    return law
+  if law.base is not None:
+    return fix(law.base, **(law.fixed | values))
+  bad = [k for k in values if k not in law.params]
+  if bad:
+    raise ValueError(f"law {law.name!r} has no parameter {bad[0]!r} to fix; parameters: {list(law.params)}")
+  full = law.from_params({k: 1.0 for k in law.params} | values)
+  fixed_at = np.array([k in values for k in law.params])
+  free_idx = np.flatnonzero(~fixed_at)
+
+  def expand(th, xp=np):
+    cols = [None] * law.n_params
+    for j, i in enumerate(free_idx):
+      cols[i] = th[..., j]
+    for i in np.flatnonzero(fixed_at):
+      cols[i] = full[i] + 0.0 * th[..., 0]
+    return xp.stack(cols, axis=-1)
+
+  return Law(
+    name=law.name,
+    params=tuple(k for k in law.params if k not in values),
+    inputs=law.inputs,
+    formula=law.formula + "  (" + ", ".join(f"{k}={v:g} fixed" for k, v in values.items()) + ")",
+    log_predict=lambda th, logX, xp: law.log_predict(expand(th, xp), logX, xp),
+    to_params=lambda th: law.to_params(expand(np.asarray(th))),
+    from_params=lambda p: law.from_params({**p, **values})[free_idx],
+    grid=lambda logX, logL: np.unique(law.grid(logX, logL)[:, free_idx], axis=0),
+    kwargs=law.kwargs,
+    fixed={k: float(v) for k, v in values.items()},
+    base=law,
   )
 
 

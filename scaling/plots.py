@@ -216,6 +216,9 @@ def fitted_law(fit, inputs: dict, loss, *, x: str | None = None, title: str | No
   ax.set_title(title or f"{fit.law} fit: {params}", fontsize=8)
   if len(fit.inputs) == 1:
     ax.legend(frameon=False)
+  from scalezoo.scaling.caption import add_caption
+
+  add_caption(fig, fit)  # conventions and warnings travel with the figure
   save(fig, path)
   return fig
 

@@ -5,7 +5,6 @@ from pathlib import Path
 import numpy as np
 
 from scalezoo.scaling import laws as _laws
-from scalezoo.scaling import plots
 from scalezoo.scaling.fit import Fit, fit_law
 from scalezoo.scaling.optimal import pareto_frontier
 from scalezoo.scaling.table import finished, table
@@ -53,16 +52,56 @@ def fit_dir(
   if not ok.any():
     raise ValueError(f"no finished run in {path} has finite positive {y!r} and {sorted(X)}")
   meta = {"x": x, "y": y, "source": str(path), "runs_used": int(ok.sum()), "runs_dropped": int((~ok).sum())}
-  fit = fit_law(law, {k: v[ok] for k, v in X.items()}, L[ok], bootstrap=bootstrap, seed=seed, meta=meta, **fit_kwargs)
+  conv = conventions(t, X, y, f"{int(ok.sum())} finished runs of {path}, final metrics (last step)")
+  fit = fit_law(
+    law, {k: v[ok] for k, v in X.items()}, L[ok], bootstrap=bootstrap, seed=seed, meta=meta, conventions=conv,
+    **fit_kwargs,
+  )  # fmt: skip
   name = f"fit_{law.name}.json" if (law.inputs is not None or x == "N") else f"fit_{law.name}_{x}.json"
   fit.save(_folder(path) / name)
   text = fit.summary() + f"\nruns used {meta['runs_used']}, dropped {meta['runs_dropped']} (non-finite or <= 0)"
   return fit, text
 
 
+def conventions(t: dict, X: dict, y: str, runs: str) -> dict:
+  """What the columns of a runs table mean, for a fit's record (Li et al. 2025's checklist)."""
+  out = {}
+  if "N" in X:
+    out["N"] = "runs.jsonl 'params': every trainable parameter, embeddings included"
+  if "D" in X:
+    tok = "tokens_seen" in t and np.any(np.isfinite(_column(t, "tokens_seen")))
+    out["D"] = (
+      "runs.jsonl 'tokens_seen' (tokens trained on)" if tok else "runs.jsonl 'examples_seen' (examples trained on)"
+    )
+  if "C" in X:
+    out["C"] = "runs.jsonl 'flops_total': XLA's FLOP count of the training steps"
+  split = next((s for s in ("test", "val", "train") if s in y.split(".")[-1]), "unknown")
+  out |= {"loss": f"'{y}'", "split": split, "runs": runs}
+  return out
+
+
+def recommend_dir(path, fit: Fit, C: float):
+  """`scaling.recommend` for a fit of a results folder: its configs (model and model_args) as the ladder."""
+  from scalezoo.scaling.recommendation import recommend
+
+  t = finished(table(path))
+  names = [_config_name(t, i) for i in range(len(t["N"]))]
+  ladder = {nm: float(n) for nm, n in zip(names, t["N"]) if np.isfinite(n)}
+  rng = {k: (float(np.nanmin(t[k])), float(np.nanmax(t[k]))) for k in fit.inputs if k in t}
+  return recommend(fit, C, ladder=ladder, fit_range=rng)
+
+
+def _config_name(t: dict, i: int) -> str:
+  model = t["config.model"][i] if "config.model" in t else "run"
+  args = sorted(k for k in t if k.startswith("config.model_args."))
+  return f"{model}(" + ", ".join(f"{k.rsplit('.', 1)[1]}={t[k][i]}" for k in args if t[k][i] is not None) + ")"
+
+
 def plot_dir(path, *, y: str = "metrics.test_loss") -> list[Path]:
   """Standard figures for a results folder: loss vs compute (curves, envelope, power law fitted to the
   compute frontier), loss vs N and vs D, and one figure per fit_*.json found there."""
+  from scalezoo.scaling import plots  # matplotlib: only for figures
+
   folder = _folder(path)
   t = finished(table(path))
   out = []
@@ -104,6 +143,7 @@ def plot_dir(path, *, y: str = "metrics.test_loss") -> list[Path]:
 
 def _by_group(X, L, ok, x, other, path):
   """Final loss vs x, one line per value of the other variable (no fit yet)."""
+  from scalezoo.scaling import plots
   from scalezoo.scaling.plots import _cmap, _figure, _log, save
 
   fig, (ax,) = _figure(width=4.8, height=3.5)

@@ -42,10 +42,13 @@ def _parser() -> argparse.ArgumentParser:
 
   f = sub.add_parser("fit", help="fit a scaling law to a results folder's runs.jsonl")
   f.add_argument("dir")
-  f.add_argument("--law", default="power", choices=["power", "chinchilla", "kaplan", "bnsl"])
+  f.add_argument("--law", default="power", help="power (default), chinchilla, kaplan, bnsl, bnsl2, ...")
   f.add_argument("--x", help="the input column for one-variable laws (default: params)")
   f.add_argument("--y", default="metrics.test_loss", help="the loss column")
-  f.add_argument("--bootstrap", type=int, default=200)
+  f.add_argument("--bootstrap", default="200", help="case resamples for the intervals (0 to 10000; default 200)")
+  f.add_argument("--method", help="varpro (default for power, chinchilla) or grid")
+  f.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE", help="hold a parameter, e.g. E=1.69")
+  f.add_argument("--recommend", metavar="C", help="also the compute-optimal N and D at this budget (e.g. 1e21)")
 
   pl = sub.add_parser("plot", help="draw a results folder's figures")
   pl.add_argument("dir")
@@ -140,11 +143,45 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_fit(args) -> int:
-  _results_dir(args.dir)
-  from scalezoo.scaling import report
+  from scalezoo.scaling import fit as fitting
+  from scalezoo.scaling import laws, report
 
-  _, text = report.fit_dir(args.dir, args.law, x=args.x, y=args.y, bootstrap=args.bootstrap)
+  try:
+    laws.get(args.law)
+  except ValueError:
+    raise UsageError(
+      f"--law {args.law!r} is not a law; laws: {', '.join(laws.names())} (bnsl2, bnsl3, ...: more breaks)"
+    ) from None
+  try:
+    bootstrap = int(args.bootstrap)
+  except ValueError:
+    bootstrap = -1
+  if not 0 <= bootstrap <= fitting.MAX_BOOTSTRAP:
+    raise UsageError(f"--bootstrap {args.bootstrap}: must be an integer from 0 to {fitting.MAX_BOOTSTRAP}")
+  if args.method not in (None, *fitting.METHODS):
+    raise UsageError(f"--method {args.method!r}: must be one of {', '.join(fitting.METHODS)}")
+  fixed = {}
+  for item in args.fix:
+    name, _, value = item.partition("=")
+    try:
+      fixed[name.strip()] = float(value)
+    except ValueError:
+      raise UsageError(f"--fix {item!r}: expected NAME=NUMBER, e.g. E=1.69") from None
+  budget = None
+  if args.recommend is not None:
+    try:
+      budget = float(args.recommend)
+    except ValueError:
+      budget = -1.0
+    if not budget > 0 or budget == float("inf"):
+      raise UsageError(f"--recommend {args.recommend}: must be a compute budget in FLOPs > 0, e.g. 1e21")
+  _results_dir(args.dir)
+  fit, text = report.fit_dir(
+    args.dir, args.law, x=args.x, y=args.y, bootstrap=bootstrap, method=args.method, fixed=fixed or None
+  )
   print(text)
+  if budget is not None:
+    print(report.recommend_dir(args.dir, fit, budget).summary())
   return 0
 
 
@@ -200,6 +237,12 @@ def cmd_demo(args) -> int:
 def main(argv: list[str] | None = None) -> int:
   args = _parser().parse_args(argv)
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  if args.command == "fit":  # needs neither JAX nor the engine: answers in about a second
+    try:
+      return cmd_fit(args)
+    except (UsageError, ValueError) as e:
+      print(f"scalezoo fit: {e}" if isinstance(e, UsageError) else f"scalezoo fit: {args.dir}: {e}", file=sys.stderr)
+      return 2
   from scalezoo.train.config import ConfigError
 
   try:
