@@ -20,6 +20,7 @@ def _parser() -> argparse.ArgumentParser:
   sub = p.add_subparsers(dest="command", required=True)
 
   m = sub.add_parser("models", help="list every model with its family, parameter count and input shape")
+  m.add_argument("name", nargs="?", help="one model: its options with their defaults, input shape rule and reference")
   m.add_argument("--family", help="only this family")
 
   t = sub.add_parser("train", help="train one run from a TOML config")
@@ -72,20 +73,26 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_models(args) -> int:
   from scalezoo import zoo
+  from scalezoo.zoo import catalog  # the reference configs' counts and shapes, checked against eval_shape by a test
 
+  if args.name:
+    if args.name not in zoo.names():
+      raise UsageError(f"unknown model {args.name!r}; known models: {', '.join(zoo.names())}")
+    print(catalog.describe(args.name))
+    return 0
   rows = []
-  for name in zoo.names():
-    s = zoo.spec(name)
-    if args.family and s.family != args.family:
+  for name, row in catalog.rows().items():
+    if args.family and row["family"] != args.family:
       continue
-    shapes = " ".join("x".join(map(str, x.shape[1:])) for x in zoo.example_input(name, 1))
-    rows.append((name, s.family, f"{zoo.count_params(name):,}", shapes, s.task))
+    rows.append((name, row["family"], f"{row['params']:,}", " ".join(row["inputs"]), row["task"]))
   if not rows:
-    raise UsageError(f"no models in family {args.family!r}")
+    families = sorted({r["family"] for r in catalog.rows().values()})
+    raise UsageError(f"no models in family {args.family!r}; families: {', '.join(families)}")
   widths = [max(len(r[i]) for r in rows + [("name", "family", "params", "input", "task")]) for i in range(5)]
   head = ("name", "family", "params", "input", "task")
   for r in [head] + rows:
     print("  ".join(c.rjust(w) if i == 2 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+  print("(reference configs; `scalezoo models NAME` lists a model's options, e.g. its image or context size)")
   return 0
 
 
