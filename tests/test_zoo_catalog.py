@@ -1,6 +1,9 @@
 """The zoo's catalog: the table `scalezoo models` prints (checked against eval_shape in test_zoo_counts.py), a
 model's input shape rule and its description."""
 
+import subprocess
+import sys
+
 import pytest
 
 from scalezoo import zoo
@@ -66,3 +69,13 @@ def test_models_lists_every_model_from_the_table(capsys):
   listed = [ln.split()[0] for ln in out[1:] if not ln.startswith("(")]
   assert listed == zoo.names()
   assert next(ln for ln in out if ln.startswith("vit_ti16")).split()[2] == "5,717,416"
+
+
+def test_the_listing_imports_neither_jax_nor_the_zoo():
+  code = (
+    "import sys; from scalezoo.train.cli import main; assert main(['models']) == 0; "
+    "assert not {'jax', 'flax', 'scalezoo.zoo'} & set(sys.modules), sorted(sys.modules)"
+  )
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+  assert out.returncode == 0, out.stderr
+  assert "resnet50" in out.stdout and "25,557,032" in out.stdout

@@ -4,11 +4,37 @@ The engine is config, tasks, losses, optim, step (the pure train step and its la
 init_from, export and the CLI, with `data/` for data sets; `sweep/`, `recipes/`, `studies/` and `bench/` build on it.
 """
 
-from scalezoo.train.config import ConfigError, RunConfig, parse
-from scalezoo.train.config import load as load_config
-from scalezoo.train.loop import Trained, fit, fit_group, load_split, make_engine
-from scalezoo.train.record import RunRecord
-from scalezoo.train.step import Engine, TrainState
+import importlib
+
+# Imported on first use (PEP 562), so `scalezoo models` or `--help` need not load the engine (JAX, Orbax, ...).
+_FROM = {
+  "ConfigError": ("config", "ConfigError"),
+  "RunConfig": ("config", "RunConfig"),
+  "parse": ("config", "parse"),
+  "load_config": ("config", "load"),
+  "Trained": ("loop", "Trained"),
+  "fit": ("loop", "fit"),
+  "fit_group": ("loop", "fit_group"),
+  "load_split": ("loop", "load_split"),
+  "make_engine": ("loop", "make_engine"),
+  "RunRecord": ("record", "RunRecord"),
+  "Engine": ("step", "Engine"),
+  "TrainState": ("step", "TrainState"),
+}
+
+
+def __getattr__(name: str):
+  if name not in _FROM:
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+  module, attr = _FROM[name]
+  value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+  globals()[name] = value
+  return value
+
+
+def __dir__() -> list[str]:
+  return sorted(set(globals()) | set(_FROM))
+
 
 __all__ = [
   "ConfigError",

@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
   b.add_argument(
     "--rows",
     help="comma-separated rows (default: all): gpt_tiny_step (also gives peak_memory), "
-    "resnet20_step, mlp_sweep32, chinchilla_fit, compile_cache",
+    "resnet20_step, mlp_sweep32, chinchilla_fit, compile_cache, models_cli",
   )
 
   g = sub.add_parser("gallery", help="train every zoo family on a task that suits it (results/zoo_gallery)")
@@ -72,21 +72,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_models(args) -> int:
-  from scalezoo import zoo
-  from scalezoo.zoo import catalog  # the reference configs' counts and shapes, checked against eval_shape by a test
-
   if args.name:
+    from scalezoo import zoo
+    from scalezoo.zoo import catalog
+
     if args.name not in zoo.names():
       raise UsageError(f"unknown model {args.name!r}; known models: {', '.join(zoo.names())}")
     print(catalog.describe(args.name))
     return 0
+  table = _catalog()
   rows = []
-  for name, row in catalog.rows().items():
+  for name, row in table.items():
     if args.family and row["family"] != args.family:
       continue
     rows.append((name, row["family"], f"{row['params']:,}", " ".join(row["inputs"]), row["task"]))
   if not rows:
-    families = sorted({r["family"] for r in catalog.rows().values()})
+    families = sorted({r["family"] for r in table.values()})
     raise UsageError(f"no models in family {args.family!r}; families: {', '.join(families)}")
   widths = [max(len(r[i]) for r in rows + [("name", "family", "params", "input", "task")]) for i in range(5)]
   head = ("name", "family", "params", "input", "task")
@@ -94,6 +95,16 @@ def cmd_models(args) -> int:
     print("  ".join(c.rjust(w) if i == 2 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
   print("(reference configs; `scalezoo models NAME` lists a model's options, e.g. its image or context size)")
   return 0
+
+
+def _catalog() -> dict:
+  """zoo/catalog.json, read without importing the zoo (JAX and Flax alone take 1-2 s to import): the reference
+  configs' counts and shapes, which tests/test_zoo_counts.py checks against the registry and eval_shape."""
+  import importlib.util
+  import json
+
+  where = importlib.util.find_spec("scalezoo.zoo").submodule_search_locations[0]
+  return json.loads((Path(where) / "catalog.json").read_text())
 
 
 def cmd_train(args) -> int:

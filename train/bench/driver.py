@@ -15,6 +15,7 @@ median of the per-repeat ratios. Rows (workloads in train.bench.workloads):
   chinchilla_fit        our batched fitter vs scipy L-BFGS-B from the same starts on the same synthetic points
   compile_cache         compile seconds of a sweep run again in a fresh process, with JAX's persistent compilation
                         cache, vs its first run
+  models_cli            wall seconds of `scalezoo models` in a fresh process (train.bench.cli_rows)
   peak_memory           peak RSS of the gpt_tiny_step workers (all of it: runtime, compilation, training)
 
 --quick times the same work per repeat (the rows as the issue defines them) with fewer repeats and no torch.compile.
@@ -33,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from scalezoo.train.bench import probes
+from scalezoo.train.bench import cli_rows, probes
 from scalezoo.train.bench import workloads as W
 from scalezoo.train.bench.worker import Worker, Workers
 
@@ -51,6 +52,7 @@ GOALS = {
   "chinchilla_fit": "speedup >= 20, optimum as good (objective within 1e-6 or lower)",
   "compile_cache": "ratio <= 0.10",
   "peak_memory": "ratio <= 1.0",
+  "models_cli": "ours_s <= 3",
 }
 ROWS = (
   "gpt_tiny_step",
@@ -60,6 +62,7 @@ ROWS = (
   "mlp_sweep32",
   "chinchilla_fit",
   "compile_cache",
+  "models_cli",
 )  # peak_memory comes with gpt_tiny_step
 TORCH_ROWS = {"gpt_tiny_step", "mlp_sweep32", *W.CONVNETS}
 
@@ -316,6 +319,8 @@ def _goal_met(row: dict) -> bool:
     return row["speedup"] >= 1.25 and row["fraction_of_matmul_peak"] >= 0.65
   if n == "chinchilla_fit":
     return row["speedup"] >= 20 and row["ours_optimum_as_good"]
+  if n == "models_cli":
+    return row["ours_s"] <= 3.0
   if n in ("compile_cache", "peak_memory"):
     return row["ratio"] <= (0.10 if n == "compile_cache" else 1.0)
   return row["speedup"] >= (5.0 if n == "mlp_sweep32" else 1.0)
@@ -355,6 +360,8 @@ def main(
         got = [bench_mlp_sweep(sz, log, policy, tmp)]
       elif name == "chinchilla_fit":
         got = [bench_chinchilla(sz, log)]
+      elif name == "models_cli":
+        got = [cli_rows.bench_models(sz, log, GOALS[name])]
       else:
         got = [bench_compile_cache(sz, log, tmp)]
       for row in got:
