@@ -158,8 +158,11 @@ def cmd_plot(args) -> int:
   _results_dir(args.dir)
   from scalezoo.scaling import report
 
-  for path in report.plot_dir(args.dir):
+  notes = []
+  for path in report.plot_dir(args.dir, notes=notes):
     print(path)
+  for note in notes:
+    print(note)
   return 0
 
 
