@@ -15,8 +15,26 @@ class UsageError(Exception):
   pass
 
 
+class _Parser(argparse.ArgumentParser):
+  """argparse's errors as the kit's: one line naming what was wrong (and where to look), exit 2."""
+
+  def error(self, message: str):
+    self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _count(text: str) -> int:
+  """--bootstrap's type: a whole number >= 0."""
+  try:
+    n = int(text)
+  except ValueError:
+    n = -1
+  if n < 0:
+    raise argparse.ArgumentTypeError(f"must be a whole number >= 0 (0: no intervals), got {text!r}")
+  return n
+
+
 def _parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(prog="scalezoo", description="JAX model zoo and scaling-law research kit")
+  p = _Parser(prog="scalezoo", description="JAX model zoo and scaling-law research kit")
   sub = p.add_subparsers(dest="command", required=True)
 
   m = sub.add_parser("models", help="list every model with its family, parameter count and input shape")
@@ -43,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
   f.add_argument("--law", default="power", choices=["power", "chinchilla", "kaplan", "bnsl"])
   f.add_argument("--x", help="the input column for one-variable laws (default: params)")
   f.add_argument("--y", default="metrics.test_loss", help="the loss column")
-  f.add_argument("--bootstrap", type=int, default=200)
+  f.add_argument("--bootstrap", type=_count, default=200)
 
   pl = sub.add_parser("plot", help="draw a results folder's figures")
   pl.add_argument("dir")
@@ -211,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
       raise
     print(f"scalezoo {args.command}: {args.dir}: {e}", file=sys.stderr)
     return 2
+  except BrokenPipeError:  # `scalezoo sweep ... --dry-run | head`: the reader has what it wanted
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
   except KeyboardInterrupt:
     print("interrupted; run the same command again to resume", file=sys.stderr)
     return 130
