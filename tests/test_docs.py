@@ -160,3 +160,27 @@ def test_argument_errors_are_one_line_exit_2(capsys):
 def test_numbers_are_compared_to_four_digits():
   assert _norm(["E 4.74831e-06 [7.91318e-22, 0.196178]"]) == _norm(["E 4.748312e-06 [7.913179e-22, 0.1961781]"])
   assert _norm(["alpha 0.789872"]) != _norm(["alpha 0.7912"])
+
+
+def test_the_sweep_transcripts_name_the_specs_groups_and_its_runs():
+  """The kill-and-resume transcripts carry timings (not reproducible), but their run counts and group ids are."""
+  from scalezoo.train import sweep
+
+  spec = sweep.load(ROOT / "configs" / "sweep_tiny.toml")
+  ids = {sweep.group_id(g) for g in sweep.groups(spec.runs)}
+  for doc in (ROOT / "docs" / "sweeps.md", ROOT / "README.md"):
+    text = doc.read_text()
+    quoted = set(re.findall(r"group ([0-9a-f]{12})", text))
+    assert quoted and quoted <= ids, (doc.name, quoted - ids, ids)
+    assert (
+      f"sweep sweep_tiny: {len(spec.runs)} runs, 0 already ended, {len(spec.runs)} to run in {len(ids)} groups" in text
+    )
+
+
+def test_sweeps_md_bad_input_line(tmp_path, capsys):
+  doc = ROOT / "docs" / "sweeps.md"
+  argv = ["sweep", str(ROOT / "configs" / "sweep_tiny.toml"), "--out", str(tmp_path / "x"), "--set"]
+  assert main(argv + ["base.data_args.size=4"]) == 2
+  err = capsys.readouterr().err.splitlines()
+  assert err == _console(doc, "scalezoo sweep configs/sweep_tiny.toml --out /tmp/sweep_x --set base.data_args.size=4")
+  assert not (tmp_path / "x").exists()
