@@ -179,8 +179,15 @@ def sweep_axes(t: dict) -> dict[str, list]:
 
 
 def _one_to_one(a, b) -> bool:
-  pairs = set(zip(np.asarray(a, dtype=object).tolist(), np.asarray(b, dtype=object).tolist()))
+  h = lambda v: [repr(x) for x in np.asarray(v, dtype=object).tolist()]  # lists and dicts too
+  pairs = set(zip(h(a), h(b)))
   return len(pairs) == len({p[0] for p in pairs}) == len({p[1] for p in pairs})
+
+
+def _equals(column, value) -> np.ndarray:
+  """Rows whose value is `value` (a list in the table equals the tuple sweep_axes made of it)."""
+  norm = lambda x: tuple(x) if isinstance(x, list) else x
+  return np.array([norm(x) == value for x in np.asarray(column, dtype=object).tolist()], bool)
 
 
 def hidden_axes(t: dict, shown: list[str]) -> dict[str, list]:
@@ -264,8 +271,7 @@ def loss_vs_compute(
     name = loss.split(".")[-1]
     groups = [(None, np.ones(len(t[loss]), bool))]
     if by is not None:
-      col = np.asarray(t[f"config.{by}"], dtype=object)
-      groups = [(v, col == v) for v in hidden[by]]
+      groups = [(v, _equals(t[f"config.{by}"], v)) for v in hidden[by]]
     for i, (v, m) in enumerate(groups):
       ax.scatter(
         t["C"][m],
@@ -399,9 +405,8 @@ def loss_vs_input(t: dict, x: str, loss, *, color_by: str | None = None, title: 
       sm = _cmap(c[ok])
       shown = [k for k in keys if _one_to_one(t[f"config.{k}"], c)]
       by = next((k for k in keys if k not in shown and len(hidden[k]) <= len(_MARKERS)), None)
-      col = np.asarray(t[f"config.{by}"], dtype=object) if by else None
       for i, v in enumerate(hidden[by] if by else [None]):
-        m = ok & (col == v) if by else ok
+        m = ok & _equals(t[f"config.{by}"], v) if by else ok
         name = f"{by.split('.')[-1]}={_values([v])}" if by else None
         ax.scatter(xs[m], L[m], c=sm.to_rgba(c[m]), marker=_MARKERS[i], s=14, edgecolor="k", linewidth=0.3, label=name)
       if by:
