@@ -174,9 +174,10 @@ def test_the_catalog_table_is_every_model_traced():
   """zoo/catalog.json (what `scalezoo models` prints) against eval_shape: `python -m scalezoo.zoo.catalog` fixes it."""
   from scalezoo.zoo import catalog
 
-  table = catalog.load()
-  assert sorted(table) == zoo.names()
+  table, fix = catalog.load(), "stale: `python -m scalezoo.zoo.catalog` rewrites zoo/catalog.json"
+  assert sorted(table) == zoo.names(), fix
   for name in zoo.names():
     s = zoo.spec(name)
     shapes = ["x".join(map(str, x[1:])) for x in catalog.input_shapes(name)]
-    assert table[name] == {"family": s.family, "task": s.task, "params": _count(name), "inputs": shapes}, name
+    want = {"family": s.family, "task": s.task, "params": _count(name), "inputs": shapes}
+    assert table[name] == want, f"{name}: {fix}"
