@@ -6,7 +6,7 @@ STAMP := $(VENV)/.stamp-core
 BENCH_STAMP := $(VENV)/.stamp-bench
 PIP := $(VENV)/bin/pip install -q --disable-pip-version-check -c requirements.lock
 
-.PHONY: demo test test-ci test-slow bench lint clean
+.PHONY: demo demo-results shell test test-ci test-slow bench lint clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,14 @@ $(BENCH_STAMP): $(STAMP)
 	$(PIP) 'torch==2.13.0'
 	touch $(BENCH_STAMP)
 
-demo: $(STAMP)
-	$(VENV)/bin/scalezoo demo --fresh --out results/demo  # trains every run again: the same numbers, bit for bit
+demo: $(STAMP)  # into runs/demo (git-ignored): the tree stays clean
+	$(VENV)/bin/scalezoo demo --fresh --out runs/demo  # trains every run again: results/demo's numbers, bit for bit
+
+demo-results: $(STAMP)  # regenerates the committed results/demo on purpose (then name the commit in its README)
+	$(VENV)/bin/scalezoo demo --fresh --out results/demo
+
+shell: $(STAMP)  # a shell with .venv active (`scalezoo` on PATH); exit to leave
+	@echo "scalezoo's .venv is active; exit to leave"; . $(VENV)/bin/activate && exec $${SHELL:-/bin/bash} -i
 
 test: $(STAMP)  # one pytest worker per core; a test file's tests share a worker (module fixtures)
 	$(VENV)/bin/ruff check .

@@ -10,7 +10,7 @@ from matplotlib import cm, colors, ticker
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from scalezoo.scaling.optimal import compute_optimal, envelope
+from scalezoo.scaling.optimal import compute_optimal
 
 RC = {
   "font.size": 9,
@@ -59,30 +59,44 @@ def _number(v: float) -> str:
   return f"$10^{{{k}}}$" if m == 1 else f"${m:g}\\times10^{{{k}}}$"
 
 
-def _log_formatter(axis, minor: bool) -> ticker.FuncFormatter:
-  """Major ticks always labelled; minor ones (2 and 5, or all) only when the axis spans few decades, so labels
-  never collide."""
+class _ReadableLogLocator(ticker.Locator):
+  """Major ticks of a log axis, at least three inside the view whatever its span: decades over many decades,
+  1-2-5 over about one, plain round numbers (0.3, 0.35, 0.4) over less."""
 
-  def fmt(v, _pos):
-    if not minor:
-      return _number(v)
-    lo, hi = sorted(abs(x) for x in axis.get_view_interval())
-    span = np.log10(hi / lo) if lo > 0 else np.inf
-    mantissa = round(v / 10 ** np.floor(np.log10(v) + 1e-9))
-    if span <= 0.6 or (span <= 1.6 and mantissa in (2, 5)):
-      return _number(v)
-    return ""
+  def __call__(self):
+    return self.tick_values(*self.axis.get_view_interval())
 
-  return ticker.FuncFormatter(fmt)
+  def tick_values(self, vmin, vmax):
+    lo, hi = sorted((float(vmin), float(vmax)))
+    if not (lo > 0 and np.isfinite(hi) and hi > lo):
+      return ticker.LogLocator(base=10, numticks=8).tick_values(max(lo, 1e-300), max(hi, 1e-300))
+    inside = lambda t: t[(t >= lo * (1 - 1e-9)) & (t <= hi * (1 + 1e-9))]
+    k0, k1 = int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1
+    for subs in ((1.0,), (1.0, 2.0, 5.0), (1.0, 2.0, 3.0, 5.0, 7.0)):
+      t = inside(np.array([m * 10.0**k for k in range(k0, k1 + 1) for m in subs]))
+      if subs == (1.0,) and t.size > 8:
+        t = t[:: int(np.ceil(t.size / 8))]
+      if t.size >= 3:
+        return t
+    for nbins in (4, 6, 9):
+      t = inside(ticker.MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi))
+      if t.size >= 3:
+        break
+    return t[t > 0]
+
+
+def _log_formatter(axis, minor: bool) -> ticker.Formatter:
+  """Major ticks labelled in plain digits (or m×10^k); minor ticks unlabelled, so labels never collide."""
+  return ticker.NullFormatter() if minor else ticker.FuncFormatter(lambda v, _pos: _number(v))
 
 
 def _log(ax, x=True, y=True):
-  """Log axes whose ticks stay readable on short ranges (plain numbers, minor labels when few decades)."""
+  """Log axes whose ticks stay readable on short ranges (at least three labelled ticks, plain numbers)."""
   for on, axis, setter in ((x, ax.xaxis, ax.set_xscale), (y, ax.yaxis, ax.set_yscale)):
     if not on:
       continue
     setter("log")
-    axis.set_major_locator(ticker.LogLocator(base=10, numticks=8))
+    axis.set_major_locator(_ReadableLogLocator())
     axis.set_minor_locator(ticker.LogLocator(base=10, subs=np.arange(2, 10) * 0.1, numticks=12))
     axis.set_major_formatter(_log_formatter(axis, minor=False))
     axis.set_minor_formatter(_log_formatter(axis, minor=True))
@@ -106,17 +120,121 @@ def _cmap(values):
   return cm.ScalarMappable(norm=norm, cmap="viridis")
 
 
-def _band(ax, fit, key, xs, color, label):
-  X = {key: xs}
-  ax.plot(xs, fit.predict(X), color=color, label=label, zorder=3)
+def _band(ax, fit, key, xs, color, label, *, pad=1.3, n=200, other=None):
+  """The fitted law (and its bootstrap band) solid over the data's range of `key` (`xs`: the data), dashed and
+  labelled as extrapolation for a factor `pad` beyond each end. `other`: fixed values of the law's other inputs."""
+  xs = np.asarray(xs, np.float64)
+  lo, hi = xs.min(), xs.max()
+  inside = np.exp(np.linspace(np.log(lo), np.log(hi), n))
+  X = lambda g: {key: g, **{k: np.full_like(g, v) for k, v in (other or {}).items()}}
+  ax.plot(inside, fit.predict(X(inside)), color=color, label=label, zorder=3)
   if fit.theta_samples is not None:
-    lo, hi = fit.predict_interval(X)
-    ax.fill_between(xs, lo, hi, color=color, alpha=0.18, linewidth=0, label=f"{100 * fit.ci:g}% band", zorder=2)
+    b_lo, b_hi = fit.predict_interval(X(inside))
+    ax.fill_between(inside, b_lo, b_hi, color=color, alpha=0.18, linewidth=0, label=f"{100 * fit.ci:g}% band", zorder=2)
+  if pad > 1:
+    for i, g in enumerate(
+      (np.exp(np.linspace(np.log(lo / pad), np.log(lo), 30)), np.exp(np.linspace(np.log(hi), np.log(hi * pad), 30)))
+    ):
+      ax.plot(
+        g,
+        fit.predict(X(g)),
+        color=color,
+        linestyle=(0, (3, 2)),
+        linewidth=1.0,
+        zorder=3,
+        label="extrapolation" if i == 1 else None,
+      )
+
+
+def _ylim(ax, values, *, log=True, margin=0.08):
+  """y limits from what the reader came for (the data, and the fit over the data's range), not from where an
+  extrapolated curve or a band wanders: a law shooting to 1e6 past the data must not squash the points."""
+  v = np.asarray([x for x in np.ravel(values) if x is not None], np.float64)
+  v = v[np.isfinite(v) & ((v > 0) if log else True)]
+  if v.size == 0:
+    return
+  lo, hi = v.min(), v.max()
+  if log:
+    pad = max(margin * np.log10(hi / lo), 0.02)  # decades
+    ax.set_ylim(lo / 10**pad, hi * 10**pad)
+  else:
+    span = max(hi - lo, 1e-12)
+    ax.set_ylim(lo - margin * span, hi + margin * span)
+
+
+def sweep_axes(t: dict) -> dict[str, list]:
+  """The config keys that vary across the rows of a runs table (its sweep's axes), with their distinct values."""
+  out = {}
+  for k, v in t.items():
+    if not k.startswith("config."):
+      continue
+    vals = [tuple(x) if isinstance(x, list) else x for x in np.asarray(v, dtype=object).tolist()]
+    try:
+      distinct = sorted(set(vals), key=lambda x: (str(type(x)), x))
+    except TypeError:
+      continue
+    if len(distinct) > 1:
+      out[k.removeprefix("config.")] = distinct
+  return out
+
+
+def _one_to_one(a, b) -> bool:
+  h = lambda v: [repr(x) for x in np.asarray(v, dtype=object).tolist()]  # lists and dicts too
+  pairs = set(zip(h(a), h(b)))
+  return len(pairs) == len({p[0] for p in pairs}) == len({p[1] for p in pairs})
+
+
+def _equals(column, value) -> np.ndarray:
+  """Rows whose value is `value` (a list in the table equals the tuple sweep_axes made of it)."""
+  norm = lambda x: tuple(x) if isinstance(x, list) else x
+  return np.array([norm(x) == value for x in np.asarray(column, dtype=object).tolist()], bool)
+
+
+def hidden_axes(t: dict, shown: list[str]) -> dict[str, list]:
+  """The sweep's axes a plot of the columns `shown` does not show: those not in one-to-one correspondence with a
+  shown column (model_args.width is shown by N; optimizer.lr and seed are not)."""
+  return {
+    k: vals
+    for k, vals in sweep_axes(t).items()
+    if not any(c in t and _one_to_one(t[f"config.{k}"], t[c]) for c in shown)
+  }
+
+
+def _is_seed(axis: str) -> bool:
+  return axis == "seed" or axis.endswith("_seed")
+
+
+def _values(vals) -> str:
+  return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in vals)
+
+
+def collapsed_note(hidden: dict[str, list], drawn: str | None = None) -> str | None:
+  """One line naming the sweep axes a figure does not tell apart (e.g. "not told apart: optimizer.lr {0.003, 0.01,
+  0.03}; seed (2 values)"); `drawn`: an axis the figure does show (by marker, say)."""
+  axes = sorted((k for k in hidden if k != drawn), key=_is_seed)  # seeds last
+  parts = [f"{k} ({len(hidden[k])} values)" if _is_seed(k) else f"{k} {{{_values(hidden[k])}}}" for k in axes]
+  return ("not told apart: " + "; ".join(parts)) if parts else None
+
+
+def _note(fig, text: str | None) -> None:
+  """A small grey line under the figure (a figure label, so the constrained layout makes room for it)."""
+  if text:
+    fig.supxlabel(text, fontsize=6.5, color="0.35", x=0.01, ha="left")
+
+
+_MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
 def _grid(v, n=200, pad=1.0):
   v = np.asarray(v, np.float64)
   return np.exp(np.linspace(np.log(v.min()) - np.log(pad), np.log(v.max()) + np.log(pad), n))
+
+
+def running_min(x, y) -> tuple[np.ndarray, np.ndarray]:
+  """The compute frontier: at each x, the lowest y reached at that x or less (x sorted, y non-increasing)."""
+  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+  o = np.argsort(x, kind="stable")
+  return x[o], np.minimum.accumulate(y[o])
 
 
 @_styled
@@ -132,11 +250,13 @@ def loss_vs_compute(
   title: str | None = None,
   path=None,
 ) -> Figure:
-  """Every run's training curve over compute (coloured by N), final losses, the lower envelope (the compute-
-  optimal frontier) and `fit`: a power law over C (with its band) or a chinchilla fit (its optimal L(C))."""
+  """Every run's training curve over compute (coloured by N), final losses (a marker per value of a sweep axis
+  the colour does not show, e.g. the learning rate), the frontier (the running minimum of the curves over compute:
+  the best loss reached with at most C) and `fit`: a power law over C (with its band, dashed past the data) or a
+  chinchilla fit (its optimal L(C)). Axes shown by neither are named under the figure."""
   fig, (ax,) = _figure(width=5.2, height=3.6)
   sm = _cmap(t[color_by])
-  curves = []
+  curves, ys = [], []
   if curve_x in t and curve_y in t:
     for cx, cy, c in zip(t[curve_x], t[curve_y], t[color_by]):
       cx, cy = np.asarray(cx if cx is not None else [], float), np.asarray(cy if cy is not None else [], float)
@@ -144,31 +264,52 @@ def loss_vs_compute(
       if ok.sum() >= 2:
         ax.plot(cx[ok], cy[ok], color=sm.to_rgba(c), alpha=0.55, linewidth=0.9)
         curves.append((cx[ok], cy[ok]))
+        ys.append(cy[ok])
+  hidden = hidden_axes(t, [color_by]) if any(k.startswith("config.") for k in t) else {}
+  by = next((k for k, v in hidden.items() if not _is_seed(k) and len(v) <= len(_MARKERS)), None)
   if loss in t:
-    ax.scatter(
-      t["C"],
-      t[loss],
-      c=sm.to_rgba(t[color_by]),
-      s=14,
-      edgecolor="k",
-      linewidth=0.3,
-      zorder=4,
-      label=f"final {loss.split('.')[-1]}",
-    )
+    name = loss.split(".")[-1]
+    groups = [(None, np.ones(len(t[loss]), bool))]
+    if by is not None:
+      groups = [(v, _equals(t[f"config.{by}"], v)) for v in hidden[by]]
+    for i, (v, m) in enumerate(groups):
+      ax.scatter(
+        t["C"][m],
+        t[loss][m],
+        c=sm.to_rgba(t[color_by][m]),
+        s=16,
+        marker=_MARKERS[i],
+        edgecolor="k",
+        linewidth=0.3,
+        zorder=4,
+        label=f"final {name}" + (f", {by.split('.')[-1]}={_values([v])}" if by is not None else ""),
+      )
+    ys.append(np.asarray(t[loss], float))
   if frontier and len(curves) >= 2:
-    fr = envelope([c[0] for c in curves], [c[1] for c in curves], np.ones(len(curves)), n_grid=300)
-    ax.plot(fr.C, fr.L_opt, color="k", linestyle="--", linewidth=1.2, label="lower envelope", zorder=5)
+    fx, fy = running_min(np.concatenate([c[0] for c in curves]), np.concatenate([c[1] for c in curves]))
+    ax.step(fx, fy, where="post", color="k", linestyle="--", linewidth=1.2, label="frontier (best so far)", zorder=5)
   if fit is not None and fit.inputs == ("C",):
-    _band(ax, fit, "C", _grid(t["C"], pad=1.5), "crimson", f"fit: {fit.law_obj.formula.replace('x', 'C')}")
+    _band(
+      ax,
+      fit,
+      "C",
+      t["C"][np.isfinite(t["C"]) & (t["C"] > 0)],
+      "crimson",
+      f"fit: {fit.law_obj.formula.replace('x', 'C')}",
+      pad=1.5,
+    )
   elif fit is not None and set(fit.inputs) == {"N", "D"}:
-    Cs = _grid(t["C"], pad=1.5)
+    Cs = _grid(t["C"], pad=1.0)
     ax.plot(Cs, compute_optimal(fit, Cs).L_opt, color="crimson", label=f"{fit.law} compute-optimal L(C)")
   _log(ax)
+  if ys:
+    _ylim(ax, np.concatenate(ys))
   ax.set_xlabel(LABELS["C"])
   ax.set_ylabel(loss.split(".")[-1].replace("_", " "))
   fig.colorbar(sm, ax=ax, label=LABELS.get(color_by, color_by), pad=0.01)
   ax.legend(frameon=False, loc="upper right")
   ax.set_title(title or "loss vs compute")
+  _note(fig, collapsed_note(hidden, drawn=by))
   save(fig, path)
   return fig
 
@@ -186,19 +327,26 @@ def _groups(v, max_groups=8):
 
 
 @_styled
-def fitted_law(fit, inputs: dict, loss, *, x: str | None = None, title: str | None = None, path=None) -> Figure:
-  """The data and the fitted law with its bootstrap band. Two-input laws: loss vs `x` (default the first
-  input), one curve per group of the other input, colours by that input."""
+def fitted_law(
+  fit, inputs: dict, loss, *, x: str | None = None, title: str | None = None, note: str | None = None, path=None
+) -> Figure:
+  """The data and the fitted law with its bootstrap band over the data's range, dashed a little past it (marked
+  extrapolation); y limits from the data. Two-input laws: loss vs `x` (default the first input), one curve per
+  group of the other input over that group's range, colours by that input. `note`: a line under the figure (what
+  the fit collapsed, say). An `x` with a single value is an error: there is nothing to draw a law along."""
   x = x or fit.inputs[0]
-  fig, (ax,) = _figure(width=4.8, height=3.5)
   loss = np.asarray(loss, float)
+  xs = np.asarray(inputs[x], float)
+  if np.unique(xs).size < 2:
+    raise ValueError(f"{x} does not vary (every point has {x} = {_number(xs[0]) or xs[0]}); no law to draw along it")
+  fig, (ax,) = _figure(width=4.8, height=3.5)
   if len(fit.inputs) == 1:
-    xs = np.asarray(inputs[x], float)
     ax.scatter(xs, loss, s=16, color="tab:blue", edgecolor="k", linewidth=0.3, zorder=4, label="runs")
-    _band(ax, fit, x, _grid(xs, pad=1.3), "crimson", f"fit: {fit.law_obj.formula}")
+    _band(ax, fit, x, xs, "crimson", f"fit: {fit.law_obj.formula}")
+    _ylim(ax, np.concatenate([loss, fit.predict({x: _grid(xs, 50)})]))
   else:
     other = [k for k in fit.inputs if k != x][0]
-    xs, os_ = np.asarray(inputs[x], float), np.asarray(inputs[other], float)
+    os_ = np.asarray(inputs[other], float)
     sm = _cmap(os_)
     ax.scatter(xs, loss, c=sm.to_rgba(os_), s=14, edgecolor="k", linewidth=0.3, zorder=4)
     lab, reps = _groups(os_)
@@ -206,9 +354,10 @@ def fitted_law(fit, inputs: dict, loss, *, x: str | None = None, title: str | No
       m = lab == g
       if not m.any():
         continue
-      grid = _grid(xs[m], 100, pad=1.2)
+      grid = _grid(xs[m], 100)
       ax.plot(grid, fit.predict({x: grid, other: np.full_like(grid, rep)}), color=sm.to_rgba(rep), linewidth=1.1)
     fig.colorbar(sm, ax=ax, label=LABELS.get(other, other), pad=0.01)
+    _ylim(ax, loss)
   _log(ax)
   ax.set_xlabel(LABELS.get(x, x))
   ax.set_ylabel("loss")
@@ -219,6 +368,68 @@ def fitted_law(fit, inputs: dict, loss, *, x: str | None = None, title: str | No
   from scalezoo.scaling.caption import add_caption
 
   add_caption(fig, fit)  # conventions and warnings travel with the figure
+  _note(fig, note)
+  save(fig, path)
+  return fig
+
+
+@_styled
+def loss_vs_input(t: dict, x: str, loss, *, color_by: str | None = None, title: str | None = None, path=None) -> Figure:
+  """Final loss vs `x` (N or D) for every run, no fit: one line per setting of the sweep's other axes (its
+  colour and legend name the setting; the line goes through the seed mean, the points are the runs), or, with
+  too many settings, points coloured by `color_by`. Axes the figure does not show are named under it."""
+  xs, L = np.asarray(t[x], float), np.asarray(loss, float)
+  ok = np.isfinite(xs) & (xs > 0) & np.isfinite(L) & (L > 0)
+  if np.unique(xs[ok]).size < 2:
+    raise ValueError(f"{x} does not vary (every run has {x} = {_number(xs[ok][0]) if ok.any() else 'nothing'})")
+  fig, (ax,) = _figure(width=4.8, height=3.5)
+  hidden = hidden_axes(t, [x]) if any(k.startswith("config.") for k in t) else {}
+  keys = [k for k in hidden if not _is_seed(k)]
+  setting = [tuple(v) for v in zip(*(np.asarray(t[f"config.{k}"], dtype=object).tolist() for k in keys))] or [()] * len(
+    xs
+  )
+  order = lambda s: tuple((0, v, "") if isinstance(v, int | float) else (1, 0, str(v)) for v in s)
+  settings = sorted({s for s, o in zip(setting, ok) if o}, key=order)
+  shown = []
+  if 1 < len(settings) <= 8 or (len(settings) == 1 and keys == []):
+    palette = cm.viridis(np.linspace(0, 0.9, len(settings)))
+    for s_, colour in zip(settings, palette):
+      m = ok & np.array([s == s_ for s in setting])
+      ux = np.unique(xs[m])
+      mean = np.array([L[m][xs[m] == u].mean() for u in ux])
+      name = ", ".join(f"{k.split('.')[-1]}={_values([v])}" for k, v in zip(keys, s_)) or "runs"
+      ax.scatter(xs[m], L[m], color=colour, s=12, edgecolor="k", linewidth=0.3, zorder=4)
+      ax.plot(ux, mean, "-", color=colour, linewidth=1.1, label=name if ux.size > 1 else f"{name} (one {x})")
+    shown = keys
+    ax.legend(frameon=False, fontsize=7)
+  else:
+    c = np.asarray(t[color_by], float) if color_by in t else None
+    if c is not None and np.all(np.isfinite(c[ok]) & (c[ok] > 0)):
+      sm = _cmap(c[ok])
+      shown = [k for k in keys if _one_to_one(t[f"config.{k}"], c)]
+      by = next((k for k in keys if k not in shown and len(hidden[k]) <= len(_MARKERS)), None)
+      for i, v in enumerate(hidden[by] if by else [None]):
+        m = ok & _equals(t[f"config.{by}"], v) if by else ok
+        name = f"{by.split('.')[-1]}={_values([v])}" if by else None
+        ax.scatter(xs[m], L[m], c=sm.to_rgba(c[m]), marker=_MARKERS[i], s=14, edgecolor="k", linewidth=0.3, label=name)
+      if by:
+        shown.append(by)
+        ax.legend(frameon=False, fontsize=7)
+      fig.colorbar(sm, ax=ax, label=LABELS.get(color_by, color_by), pad=0.01)
+    else:
+      ax.scatter(xs[ok], L[ok], color="tab:blue", s=14, edgecolor="k", linewidth=0.3, zorder=4)
+  _log(ax)
+  _ylim(ax, L[ok])
+  ax.set_xlabel(LABELS.get(x, x))
+  ax.set_ylabel("loss")
+  ax.set_title(title or f"final loss vs {LABELS.get(x, x)}", fontsize=8)
+  rest = {k: v for k, v in hidden.items() if k not in shown}
+  seeds = [k for k in rest if _is_seed(k)]
+  note = collapsed_note({k: v for k, v in rest.items() if not _is_seed(k)})
+  if seeds:
+    what = "lines: the mean over" if shown or not keys else "points: every run,"
+    note = "; ".join(filter(None, [note, f"{what} {' x '.join(f'{len(rest[k])} {k}s' for k in seeds)}"]))
+  _note(fig, note)
   save(fig, path)
   return fig
 

@@ -97,13 +97,15 @@ def _config_name(t: dict, i: int) -> str:
   return f"{model}(" + ", ".join(f"{k.rsplit('.', 1)[1]}={t[k][i]}" for k in args if t[k][i] is not None) + ")"
 
 
-def plot_dir(path, *, y: str = "metrics.test_loss") -> list[Path]:
-  """Standard figures for a results folder: loss vs compute (curves, envelope, power law fitted to the
-  compute frontier), loss vs N and vs D, and one figure per fit_*.json found there."""
+def plot_dir(path, *, y: str = "metrics.test_loss", notes: list[str] | None = None) -> list[Path]:
+  """Standard figures for a results folder: loss vs compute (curves, frontier, power law fitted to the compute
+  frontier), the final loss vs N and vs D (the data, no fit), and one figure per fit_*.json found there (the fit
+  over its data). A figure whose x does not vary is not drawn; `notes` gets a line saying so."""
   from scalezoo.scaling import plots  # matplotlib: only for figures
 
   folder = _folder(path)
   t = finished(table(path))
+  notes = [] if notes is None else notes
   out = []
   L = _column(t, y) if y in t else None
   cfit = None
@@ -118,15 +120,14 @@ def plot_dir(path, *, y: str = "metrics.test_loss") -> list[Path]:
   del fig
   if L is not None:
     for x, other in (("N", "D"), ("D", "N")):
-      if np.all(np.isfinite(t[x])) and np.all(np.isfinite(t[other])):
-        fpath = folder / ("fit_power.json" if x == "N" else f"fit_power_{x}.json")
-        X, ok = {x: t[x], other: t[other]}, np.isfinite(L) & (L > 0)
-        if fpath.exists():
-          fit = Fit.load(fpath)
-          plots.fitted_law(fit, {x: X[x][ok]}, L[ok], path=folder / f"loss_vs_{'params' if x == 'N' else 'data'}.png")
-        else:
-          _by_group(X, L, ok, x, other, folder / f"loss_vs_{'params' if x == 'N' else 'data'}.png")
-        out.append(folder / f"loss_vs_{'params' if x == 'N' else 'data'}.png")
+      name = f"loss_vs_{'params' if x == 'N' else 'data'}.png"
+      if not np.all(np.isfinite(t[x])):
+        continue
+      if (why := _constant(t[x], x)) is not None:
+        notes.append(f"{name} not drawn: {why}")
+        continue
+      plots.loss_vs_input(t, x, L, color_by=other, path=folder / name)
+      out.append(folder / name)
   for fpath in sorted(folder.glob("fit_*.json")):
     fit = Fit.load(fpath)
     if fit.meta.get("y") is None or fit.meta["y"] not in t:
@@ -136,24 +137,24 @@ def plot_dir(path, *, y: str = "metrics.test_loss") -> list[Path]:
     ok = np.isfinite(Ly) & (Ly > 0)
     for v in X.values():
       ok &= np.isfinite(v) & (v > 0)
-    plots.fitted_law(fit, {k: v[ok] for k, v in X.items()}, Ly[ok], path=fpath.with_suffix(".png"))
+    x, n = fit.inputs[0], int(fit.stats.get("n", ok.sum()))
+    if n != ok.sum():  # e.g. the demo's fits, each along one edge of its grid: drawn by the demo itself
+      notes.append(
+        f"{fpath.with_suffix('.png').name} not drawn: the fit used {n} points, this folder has {ok.sum()} runs"
+      )
+      continue
+    if (why := _constant(X[x][ok], x)) is not None:
+      notes.append(f"{fpath.with_suffix('.png').name} not drawn: {why}")
+      continue
+    shown = [c for c in fit.inputs if c in t]
+    note = plots.collapsed_note(plots.hidden_axes({k: v[ok] for k, v in t.items()}, shown))
+    note = note and f"the fit's points: every run; {note}"
+    plots.fitted_law(fit, {k: v[ok] for k, v in X.items()}, Ly[ok], note=note, path=fpath.with_suffix(".png"))
     out.append(fpath.with_suffix(".png"))
   return out
 
 
-def _by_group(X, L, ok, x, other, path):
-  """Final loss vs x, one line per value of the other variable (no fit yet)."""
-  from scalezoo.scaling import plots
-  from scalezoo.scaling.plots import _cmap, _figure, _log, save
-
-  fig, (ax,) = _figure(width=4.8, height=3.5)
-  sm = _cmap(X[other][ok])
-  for v in np.unique(X[other][ok]):
-    m = ok & (X[other] == v)
-    o = np.argsort(X[x][m])
-    ax.plot(X[x][m][o], L[m][o], "o-", color=sm.to_rgba(v), markersize=3)
-  _log(ax)
-  ax.set_xlabel(plots.LABELS[x])
-  ax.set_ylabel("loss")
-  fig.colorbar(sm, ax=ax, label=plots.LABELS[other], pad=0.01)
-  save(fig, path)
+def _constant(v, x: str) -> str | None:
+  """Why a figure along x cannot be drawn (x takes a single value), or None."""
+  u = np.unique(np.asarray(v, np.float64))
+  return f"{x} does not vary (every run has {x} = {u[0]:g})" if u.size == 1 else None

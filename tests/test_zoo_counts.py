@@ -168,3 +168,16 @@ def test_gpt_shape_for_hits_the_target(target):
 def test_gpt_shape_for_rejects_nonsense():
   with pytest.raises(ValueError, match="positive"):
     zoo.gpt_shape_for(0)
+
+
+def test_the_catalog_table_is_every_model_traced():
+  """zoo/catalog.json (what `scalezoo models` prints) against eval_shape: `python -m scalezoo.zoo.catalog` fixes it."""
+  from scalezoo.zoo import catalog
+
+  table, fix = catalog.load(), "stale: `python -m scalezoo.zoo.catalog` rewrites zoo/catalog.json"
+  assert sorted(table) == zoo.names(), fix
+  for name in zoo.names():
+    s = zoo.spec(name)
+    shapes = ["x".join(map(str, x[1:])) for x in catalog.input_shapes(name)]
+    want = {"family": s.family, "task": s.task, "params": _count(name), "inputs": shapes}
+    assert table[name] == want, f"{name}: {fix}"

@@ -6,7 +6,7 @@ init_from, export and the CLI, with `data/` for data sets; `sweep/`, `recipes/`,
 
 import importlib
 
-# imported on first use, so `scalezoo fit` (which needs none of the engine) starts without JAX
+# Imported on first use (PEP 562), so `scalezoo models` or `--help` need not load the engine (JAX, Orbax, ...).
 _FROM = {
   "ConfigError": ("config", "ConfigError"),
   "RunConfig": ("config", "RunConfig"),
@@ -23,11 +23,17 @@ _FROM = {
 }
 
 
-def __getattr__(name):
+def __getattr__(name: str):
   if name not in _FROM:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
   module, attr = _FROM[name]
-  return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+  value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+  globals()[name] = value
+  return value
+
+
+def __dir__() -> list[str]:
+  return sorted(set(globals()) | set(_FROM))
 
 
 __all__ = [

@@ -15,11 +15,19 @@ class UsageError(Exception):
   pass
 
 
+class _Parser(argparse.ArgumentParser):
+  """argparse's errors as the kit's: one line naming what was wrong (and where to look), exit 2."""
+
+  def error(self, message: str):
+    self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(prog="scalezoo", description="JAX model zoo and scaling-law research kit")
+  p = _Parser(prog="scalezoo", description="JAX model zoo and scaling-law research kit")
   sub = p.add_subparsers(dest="command", required=True)
 
   m = sub.add_parser("models", help="list every model with its family, parameter count and input shape")
+  m.add_argument("name", nargs="?", help="one model: its options with their defaults, input shape rule and reference")
   m.add_argument("--family", help="only this family")
 
   t = sub.add_parser("train", help="train one run from a TOML config")
@@ -59,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
   b.add_argument(
     "--rows",
     help="comma-separated rows (default: all): gpt_tiny_step (also gives peak_memory), "
-    "resnet20_step, mlp_sweep32, chinchilla_fit, compile_cache, loader_throughput (also gives loader_peak_rss)",
+    "resnet20_step, mlp_sweep32, chinchilla_fit, fit_cli, compile_cache, "
+    "loader_throughput (also gives loader_peak_rss), fsdp_memory, models_cli",
   )
 
   tk = sub.add_parser("tokenize", help="turn a text file or folder into a token corpus (the `tokens` data set)")
@@ -83,22 +92,39 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_models(args) -> int:
-  from scalezoo import zoo
+  if args.name:
+    from scalezoo import zoo
+    from scalezoo.zoo import catalog
 
+    if args.name not in zoo.names():
+      raise UsageError(f"unknown model {args.name!r}; known models: {', '.join(zoo.names())}")
+    print(catalog.describe(args.name))
+    return 0
+  table = _catalog()
   rows = []
-  for name in zoo.names():
-    s = zoo.spec(name)
-    if args.family and s.family != args.family:
+  for name, row in table.items():
+    if args.family and row["family"] != args.family:
       continue
-    shapes = " ".join("x".join(map(str, x.shape[1:])) for x in zoo.example_input(name, 1))
-    rows.append((name, s.family, f"{zoo.count_params(name):,}", shapes, s.task))
+    rows.append((name, row["family"], f"{row['params']:,}", " ".join(row["inputs"]), row["task"]))
   if not rows:
-    raise UsageError(f"no models in family {args.family!r}")
+    families = sorted({r["family"] for r in table.values()})
+    raise UsageError(f"no models in family {args.family!r}; families: {', '.join(families)}")
   widths = [max(len(r[i]) for r in rows + [("name", "family", "params", "input", "task")]) for i in range(5)]
   head = ("name", "family", "params", "input", "task")
   for r in [head] + rows:
     print("  ".join(c.rjust(w) if i == 2 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+  print("(reference configs; `scalezoo models NAME` lists a model's options, e.g. its image or context size)")
   return 0
+
+
+def _catalog() -> dict:
+  """zoo/catalog.json, read without importing the zoo (JAX and Flax alone take 1-2 s to import): the reference
+  configs' counts and shapes, which tests/test_zoo_counts.py checks against the registry and eval_shape."""
+  import importlib.util
+  import json
+
+  where = importlib.util.find_spec("scalezoo.zoo").submodule_search_locations[0]
+  return json.loads((Path(where) / "catalog.json").read_text())
 
 
 def cmd_train(args) -> int:
@@ -189,8 +215,11 @@ def cmd_plot(args) -> int:
   _results_dir(args.dir)
   from scalezoo.scaling import report
 
-  for path in report.plot_dir(args.dir):
+  notes = []
+  for path in report.plot_dir(args.dir, notes=notes):
     print(path)
+  for note in notes:
+    print(note)
   return 0
 
 
@@ -259,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
       raise
     print(f"scalezoo {args.command}: {args.dir}: {e}", file=sys.stderr)
     return 2
+  except BrokenPipeError:  # `scalezoo sweep ... --dry-run | head`: the reader has what it wanted
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
   except KeyboardInterrupt:
     print("interrupted; run the same command again to resume", file=sys.stderr)
     return 130

@@ -21,6 +21,7 @@ median of the per-repeat ratios. Rows (workloads in train.bench.workloads):
                         with it loader_peak_rss, the peak RSS streaming from that corpus vs a 10M-token one (loader.py)
   fsdp_memory           a GPT's parameter + optimizer bytes per device under fsdp=8 vs replicated, 8 host CPU
                         devices, by XLA's memory analysis of the compiled step (fsdp.py)
+  models_cli            wall seconds of `scalezoo models` in a fresh process (train.bench.cli_rows)
   peak_memory           peak RSS of the gpt_tiny_step workers (all of it: runtime, compilation, training)
 
 --quick times the same work per repeat (the rows as the issue defines them) with fewer repeats and no torch.compile.
@@ -39,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from scalezoo.train.bench import fsdp, loader, probes
+from scalezoo.train.bench import cli_rows, fsdp, loader, probes
 from scalezoo.train.bench import workloads as W
 from scalezoo.train.bench.worker import Worker, Workers
 
@@ -62,6 +63,7 @@ GOALS = {
   "loader_throughput": f"tokens_per_cpu_s >= {loader.GOAL_TOKENS_PER_S:.0e} (one core)",
   "fsdp_memory": fsdp.GOAL,
   "loader_peak_rss": f"delta_mb <= {loader.GOAL_RSS_DELTA_MB:.0f} (1B-token corpus vs 10M)",
+  "models_cli": "ours_s <= 3",
 }
 ROWS = (
   "gpt_tiny_step",
@@ -74,6 +76,7 @@ ROWS = (
   "compile_cache",
   "loader_throughput",
   "fsdp_memory",
+  "models_cli",
 )  # peak_memory comes with gpt_tiny_step, loader_peak_rss with loader_throughput
 TORCH_ROWS = {"gpt_tiny_step", "mlp_sweep32", *W.CONVNETS}
 
@@ -392,6 +395,8 @@ def _goal_met(row: dict) -> bool:
     return row["speedup"] >= 20 and row["ours_optimum_as_good"]
   if n == "fit_cli":
     return row["ratio"] <= 1.0
+  if n == "models_cli":
+    return row["ours_s"] <= 3.0
   if n in ("compile_cache", "peak_memory"):
     return row["ratio"] <= (0.10 if n == "compile_cache" else 1.0)
   return row["speedup"] >= (5.0 if n == "mlp_sweep32" else 1.0)
@@ -437,6 +442,8 @@ def main(
         got = [r | {"goal": GOALS[r["name"]]} for r in loader.bench(sz, log, tmp, Worker)]
       elif name == "fit_cli":
         got = [bench_fit_cli(sz, log, tmp)]
+      elif name == "models_cli":
+        got = [cli_rows.bench_models(sz, log, GOALS[name])]
       else:
         got = [bench_compile_cache(sz, log, tmp)]
       for row in got:
