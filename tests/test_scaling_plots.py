@@ -119,6 +119,7 @@ class _Law:
   """What fitted_law reads of a Fit, for a given curve (no fitting in these tests)."""
 
   inputs, law, params, ci, theta_samples = ("N",), "power", {"E": 0.0}, 0.95, None
+  conventions, warnings = {}, []
   law_obj = type("L", (), {"formula": "L = E + A·x^(−α)"})
 
   def __init__(self, f):

@@ -202,9 +202,12 @@ def cmd_fit(args) -> int:
     if not budget > 0 or budget == float("inf"):
       raise UsageError(f"--recommend {args.recommend}: must be a compute budget in FLOPs > 0, e.g. 1e21")
   _results_dir(args.dir)
-  fit, text = report.fit_dir(
-    args.dir, args.law, x=args.x, y=args.y, bootstrap=bootstrap, method=args.method, fixed=fixed or None
-  )
+  import numpy as np
+
+  with np.errstate(all="ignore"):  # bootstrap resamples probe log(0) and inf; the fit reports what it found
+    fit, text = report.fit_dir(
+      args.dir, args.law, x=args.x, y=args.y, bootstrap=bootstrap, method=args.method, fixed=fixed or None
+    )
   print(text)
   if budget is not None:
     print(report.recommend_dir(args.dir, fit, budget).summary())
@@ -215,8 +218,12 @@ def cmd_plot(args) -> int:
   _results_dir(args.dir)
   from scalezoo.scaling import report
 
+  import numpy as np
+
   notes = []
-  for path in report.plot_dir(args.dir, notes=notes):
+  with np.errstate(all="ignore"):  # a fixed E = 0 or a bootstrap's inf bounds: drawn as they are
+    paths = report.plot_dir(args.dir, notes=notes)
+  for path in paths:
     print(path)
   for note in notes:
     print(note)
