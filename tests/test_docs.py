@@ -51,7 +51,8 @@ def test_sweeps_md_fit_and_plot_are_what_the_code_prints_on_the_committed_runs(t
   assert main(["fit", str(d), "--law", "power"]) == 2  # two widths: a three-parameter law is refused
   got = capsys.readouterr().err.replace(str(d), "/tmp/sweep_tiny").splitlines()
   assert got == _console(doc, "scalezoo fit /tmp/sweep_tiny --law power"), "\n".join(got)
-  got = [ln.replace(str(d), "/tmp/sweep_tiny") for ln in _run(capsys, ["fit", str(d), "--law", "power", "--fix", "E=0"])]
+  got = _run(capsys, ["fit", str(d), "--law", "power", "--fix", "E=0"])
+  got = [ln.replace(str(d), "/tmp/sweep_tiny") for ln in got]
   assert _norm(got) == _norm(_console(doc, "scalezoo fit /tmp/sweep_tiny --law power --fix E=0")), "\n".join(got)
   got = [ln.replace(str(d), "/tmp/sweep_tiny") for ln in _run(capsys, ["plot", str(d)])]
   assert got == _console(doc, "scalezoo plot /tmp/sweep_tiny"), "\n".join(got)

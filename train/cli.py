@@ -216,9 +216,9 @@ def cmd_fit(args) -> int:
 
 def cmd_plot(args) -> int:
   _results_dir(args.dir)
-  from scalezoo.scaling import report
-
   import numpy as np
+
+  from scalezoo.scaling import report
 
   notes = []
   with np.errstate(all="ignore"):  # a fixed E = 0 or a bootstrap's inf bounds: drawn as they are
