@@ -167,3 +167,15 @@ def test_a_checkpoint_saved_on_one_mesh_restores_onto_another(tmp_path):
       np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
       assert a.sharding == t.sharding
     assert checksum.fingerprint(got["state"]) == checksum.fingerprint(saved)
+
+
+def test_a_vmapped_group_on_a_sharded_mesh_equals_its_runs_alone():
+  mlp = lambda **c: config.parse(
+    {"model": "mlp", "data": "mnist1d", "steps": 4, "batch_size": 32, "model_args": {"width": 16}, **c}
+  )
+  group = loop.fit_group([mlp(seed=0, mesh={"data": 2, "fsdp": 2}), mlp(seed=1, mesh={"data": 2, "fsdp": 2})])
+  assert group.state.params["dense_1"]["kernel"].sharding.spec == jax.sharding.PartitionSpec(None, "fsdp", None)
+  for seed, rec in enumerate(group.records):
+    alone = loop.fit(mlp(seed=seed)).record
+    np.testing.assert_allclose(rec.curve["train_loss"], alone.curve["train_loss"], rtol=1e-5)
+    np.testing.assert_allclose(rec.metrics["test_loss"], alone.metrics["test_loss"], rtol=1e-5)
