@@ -180,17 +180,31 @@ def main(argv: list[str] | None = None) -> int:
     import jax
 
     jax.distributed.initialize()  # coordinator from JAX_COORDINATOR_ADDRESS / SLURM / TPU metadata
+  import threading
+
+  from scalezoo.train import faults
+
+  if threading.current_thread() is not threading.main_thread():
+    return _run(args)
+  old_term = signal.signal(signal.SIGTERM, faults.raise_interrupted)  # a scheduler's stop: like Ctrl-C
+  try:
+    return _run(args)
+  finally:
+    signal.signal(signal.SIGTERM, old_term)
+
+
+def _run(args) -> int:
   from scalezoo.train import faults
   from scalezoo.train.config import ConfigError
 
-  signal.signal(signal.SIGTERM, faults.raise_interrupted)  # a scheduler's stop: like Ctrl-C, no traceback
   try:
     if args.command not in ("train", "sweep"):
       return globals()[f"cmd_{args.command}"](args)
     with faults.Deferred():  # SIGINT/SIGTERM: the run in training saves a checkpoint and stops at a chunk's end
       code = globals()[f"cmd_{args.command}"](args)
       if signum := faults.take():
-        print(f"interrupted ({signal.Signals(signum).name}) as the command ended: its results are written", file=sys.stderr)
+        name = signal.Signals(signum).name
+        print(f"scalezoo {args.command}: interrupted ({name}) as it ended: its results are written", file=sys.stderr)
         return 128 + signum
       return code
   except faults.Interrupted as e:

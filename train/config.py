@@ -296,7 +296,7 @@ def set_key(raw: dict[str, Any], assignment: str, where: str = "--set") -> None:
   path = key_path(key, where)
   try:
     value = tomllib.loads(f"v = {text}")["v"]
-  except tomllib.TOMLDecodeError:
+  except ValueError:  # not TOML (or an integer past Python's 4,300 digits): kept as a string
     value = text
   except RecursionError:
     raise ConfigError(f"{where}: the value of {show(key.strip())} nests too deeply") from None
@@ -309,8 +309,8 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     raw = tomllib.loads(path.read_text())
   except FileNotFoundError:
     raise ConfigError(f"{path}: no such file") from None
-  except tomllib.TOMLDecodeError as e:
-    raise ConfigError(f"{path}: not valid TOML ({e})") from None
+  except ValueError as e:  # TOMLDecodeError, or an integer past Python's 4,300 digits
+    raise ConfigError(f"{path}: not valid TOML ({str(e)[:200]})") from None
   except (OSError, UnicodeDecodeError) as e:
     raise ConfigError(f"{path}: cannot read ({e})") from None
   except RecursionError:

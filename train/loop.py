@@ -370,6 +370,7 @@ def _record(
     flops_per_step=flops_step,
     flops_total=flops_step * steps_run,
     steps_run=steps_run,
+    batch_size=eng.batch_size,
     examples_seen=examples,
     tokens_seen=examples * tokens_per_example if tokens_per_example else None,
     diverged_step=r["diverged_step"],

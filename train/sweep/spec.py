@@ -103,8 +103,10 @@ def check_settings(settings: dict[str, Any], where: str) -> None:
   if settings["executor"] not in ("local", "process", "ray"):
     raise C.ConfigError(f"{where}: 'sweep.executor' is {settings['executor']!r}; allowed: local, process, ray")
   for k, most in (("max_group", 65536), ("workers", 1024)):
-    if not 1 <= settings[k] <= most:
-      raise C.ConfigError(f"{where}: 'sweep.{k}' must be in [1, {most}], got {C.show(settings[k])}")
+    if settings[k] < 1:
+      raise C.ConfigError(f"{where}: 'sweep.{k}' must be >= 1, got {settings[k]}")
+    if settings[k] > most:
+      raise C.ConfigError(f"{where}: 'sweep.{k}' must be <= {most}, got {C.show(settings[k])}")
   if not 0 <= (settings["checkpoint_every"] or 0) <= C.INT32:
     raise C.ConfigError(
       f"{where}: 'sweep.checkpoint_every' must be in [0, {C.INT32}], got {C.show(settings['checkpoint_every'])}"
