@@ -511,3 +511,98 @@ def test_a_grid_past_the_cap_is_refused_before_it_is_expanded(tmp_path, capsys, 
   spec = write(tmp_path / "s.toml", SPEC.replace('seed = [0, 1]\n"model_args.depth" = [1, 2]', axes))
   monkeypatch.setattr(config, "parse", lambda *a, **k: pytest.fail("a cell was expanded"))
   refused(["sweep", spec, "--out", tmp_path / "o", "--dry-run"], capsys, needle="at most 1,000,000")
+
+
+# ---- interrupts that keep work (issue 20, item 4) -----------------------------------------------------------------
+
+LONG = RUN.replace("steps = 60", "steps = 2000").replace("eval_every = 20", "eval_every = 100")
+
+
+def _cli(*argv) -> list[str]:
+  return [sys.executable, "-m", "scalezoo.train.cli", *map(str, argv), "--quiet"]
+
+
+ENV = {**os.environ, "XLA_FLAGS": ""}  # one device, as a user's shell has
+
+
+@pytest.fixture(scope="module")
+def long_run(tmp_path_factory):
+  """The long run's config (checkpoint_every = 0) and its uninterrupted record, from a fresh process."""
+  d = tmp_path_factory.mktemp("long")
+  cfg = write(d / "run.toml", LONG.replace("checkpoint_every = 20", "checkpoint_every = 0"))
+  subprocess.run(_cli("train", cfg, "--out", d / "ref"), env=ENV, check=True, capture_output=True)
+  return cfg, record(d / "ref")
+
+
+def _interrupt(cmd: list[str], out: Path, signum: int, delay: float) -> subprocess.CompletedProcess:
+  """Start `cmd`, send `signum` `delay` seconds after it took out/.lock (training is about to start), and wait."""
+  p = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  t_end = time.monotonic() + 120
+  while not (out / ".lock").exists() and p.poll() is None and time.monotonic() < t_end:
+    time.sleep(0.02)
+  with pytest.raises(subprocess.TimeoutExpired):  # still running after the delay: interrupt it now
+    p.wait(delay)
+  p.send_signal(signum)
+  COUNTS["kills"] += 1
+  stdout, stderr = p.communicate(timeout=120)
+  return subprocess.CompletedProcess(cmd, p.returncode, stdout, stderr)
+
+
+def _trial(long_run, tmp_path, signum: int, delay: float, every: int) -> None:
+  cfg, want = long_run
+  if every:  # checkpoint_every changes neither the numbers nor the run id
+    cfg = write(tmp_path / "run.toml", cfg.read_text().replace("checkpoint_every = 0", f"checkpoint_every = {every}"))
+  out = tmp_path / "out"
+  got = _interrupt(_cli("train", cfg, "--out", out), out, signum, delay)
+  lines = got.stderr.strip().splitlines()
+  assert got.returncode == 128 + signum and len(lines) == 1 and "Traceback" not in got.stderr, got.stderr[-2000:]
+  assert "checkpoint saved at step" in lines[0] and signal.Signals(signum).name in lines[0], lines[0]
+  step = int(lines[0].split("at step ")[1].split(";")[0])
+  assert 0 < step < 2000 and step in steps_in(out / "checkpoints" / want["run_id"])
+  assert not (out / "record.json").exists()
+  done = subprocess.run(_cli("train", cfg, "--out", out), env=ENV, capture_output=True, text=True)
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert record(out)["run_id"] == want["run_id"]
+  same(record(out), want)
+
+
+def test_sigterm_saves_a_checkpoint_even_without_checkpoint_every_and_the_rerun_is_bit_for_bit(long_run, tmp_path):
+  _trial(long_run, tmp_path, signal.SIGTERM, 1.0, every=0)
+
+
+@pytest.mark.ci
+@pytest.mark.parametrize("trial", range(4))
+def test_sigint_and_sigterm_at_random_moments_then_resume_bit_for_bit(trial, long_run, tmp_path):
+  rng = random.Random(trial)
+  _trial(long_run, tmp_path, (signal.SIGINT, signal.SIGTERM)[trial % 2], rng.uniform(0.2, 1.5), [0, 300][trial // 2])
+
+
+SWEEP_LONG = SPEC.replace("steps = 40", "steps = 1200").replace("checkpoint_every = 20", "checkpoint_every = 0")
+
+
+@pytest.mark.ci
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_sweep_resumes_to_the_uninterrupted_records(signum, tmp_path):
+  spec = write(tmp_path / "spec.toml", SWEEP_LONG)
+  ENV_S = {**ENV, "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "cache")}
+  subprocess.run(_cli("sweep", spec, "--out", tmp_path / "ref"), env=ENV_S, check=True, capture_output=True)
+  want = {r["run_id"]: r for r in store.read(tmp_path / "ref")}
+  out = tmp_path / "out"
+  got = _interrupt(_cli("sweep", spec, "--out", out), out, signum, random.Random(signum).uniform(0.5, 3.0))
+  lines = got.stderr.strip().splitlines()
+  assert got.returncode == 128 + signum and len(lines) == 1 and "Traceback" not in got.stderr, got.stderr[-2000:]
+  assert len(store.read(out)) < len(want)
+  done = subprocess.run(_cli("sweep", spec, "--out", out), env=ENV_S, capture_output=True, text=True)
+  assert done.returncode == 0, done.stderr[-2000:]
+  have = {r["run_id"]: r for r in store.read(out)}
+  assert sorted(have) == sorted(want)
+  for k in want:
+    same(have[k], want[k])
+
+
+def test_settings_that_change_no_number_keep_the_run_id_and_committed_ids_stay():
+  cfg = config.parse({"model": "mlp", "data": "digits"})
+  assert cfg.replace(checkpoint_every=100).run_id() == cfg.run_id()
+  assert cfg.replace(eval_every=100).run_id() != cfg.run_id()  # changes the chunks, and so the curve
+  for row in store.read(ROOT / "results" / "demo"):
+    assert config.parse(row["config"]).run_id() == row["run_id"]
