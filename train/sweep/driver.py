@@ -9,8 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scalezoo.train import config as C
-from scalezoo.train import files
-from scalezoo.train import faults
+from scalezoo.train import faults, files
 from scalezoo.train.loop import check_model_fits, load_split
 from scalezoo.train.progress import Progress
 from scalezoo.train.sweep import executors, store
