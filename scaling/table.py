@@ -65,14 +65,15 @@ def read_rows(path) -> list[dict]:
       raise ValueError(f"{p}:{i + 1}: not valid JSON ({why}); only a torn last line (no newline) is ignored") from None
     if not isinstance(row, dict):
       raise ValueError(f"{p}:{i + 1}: expected a JSON object, got {type(row).__name__}")
+    rows.append((i + 1, row))
+  for n, row in rows:  # after every line parsed, so a garbled line is named first
     rid = row.get("run_id")
     if not isinstance(rid, str) or not rid:
-      raise ValueError(f"{p}:{i + 1}: a record without a run_id")
+      raise ValueError(f"{p}:{n}: a record without a run_id")
     if rid in first:
-      raise ValueError(f"{p}:{i + 1}: run {rid[:40]} again (first at line {first[rid]}); each run appears once")
-    first[rid] = i + 1
-    rows.append(row)
-  return rows
+      raise ValueError(f"{p}:{n}: run {rid[:40]} again (first at line {first[rid]}); each run appears once")
+    first[rid] = n
+  return [row for _, row in rows]
 
 
 def table(path) -> dict[str, np.ndarray]:
