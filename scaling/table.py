@@ -44,7 +44,8 @@ def read_rows(path) -> list[dict]:
   """The records of runs.jsonl (or of the file itself): the one reader, used by the sweep's store too.
 
   A torn last line (no newline at the end: a writer killed mid-append) is ignored, with a warning, and the next
-  append cuts it off; any other line that is not a JSON object raises ValueError naming the file and line."""
+  append cuts it off; any other line that is not a JSON object, or has no run_id, or repeats one, raises ValueError
+  naming the file and line."""
   p = Path(path)
   if p.is_dir():
     p = p / "runs.jsonl"
@@ -53,7 +54,7 @@ def read_rows(path) -> list[dict]:
   *lines, tail = p.read_bytes().split(b"\n")  # tail: what follows the last newline, b"" unless torn
   if tail.strip():
     warnings.warn(f"{p}: ignored a torn last line ({len(tail)} bytes, no newline)", stacklevel=2)
-  rows = []
+  rows, first = [], {}
   for i, line in enumerate(lines):
     if not line.strip():
       continue
@@ -64,8 +65,15 @@ def read_rows(path) -> list[dict]:
       raise ValueError(f"{p}:{i + 1}: not valid JSON ({why}); only a torn last line (no newline) is ignored") from None
     if not isinstance(row, dict):
       raise ValueError(f"{p}:{i + 1}: expected a JSON object, got {type(row).__name__}")
-    rows.append(row)
-  return rows
+    rows.append((i + 1, row))
+  for n, row in rows:  # after every line parsed, so a garbled line is named first
+    rid = row.get("run_id")
+    if not isinstance(rid, str) or not rid:
+      raise ValueError(f"{p}:{n}: a record without a run_id")
+    if rid in first:
+      raise ValueError(f"{p}:{n}: run {rid[:40]} again (first at line {first[rid]}); each run appears once")
+    first[rid] = n
+  return [row for _, row in rows]
 
 
 def table(path) -> dict[str, np.ndarray]:

@@ -211,7 +211,7 @@ n_train = 512
   env = {**os.environ, "XLA_FLAGS": ""}
   p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
   ckpts = tmp_path / "a" / "checkpoints"
-  saved = lambda: sorted(int(d.name) for d in ckpts.glob("*") if d.name.isdigit())
+  saved = lambda: sorted(int(d.name) for d in ckpts.glob("*/*") if d.name.isdigit())
   deadline = time.monotonic() + 120
   while p.poll() is None and time.monotonic() < deadline and len(saved()) < 2:  # wait for the second checkpoint
     time.sleep(0.02)

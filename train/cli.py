@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -135,6 +136,7 @@ def cmd_train(args) -> int:
 
   cfg = config.load(args.config, args.set)  # validate fully before anything is written
   split = loop.load_split_checked(cfg)
+  loop.check_model_fits(cfg, split.info)
   bar = Progress(cfg.steps, f"train {cfg.model}", enabled=not args.quiet and jax.process_index() == 0)
   rec, state, eng = loop.fit(cfg, out=args.out, split=split, progress=lambda d, t, m: bar.update(d, m))
   rec = rec[0]
@@ -279,6 +281,21 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ValueError) as e:
       print(f"scalezoo fit: {e}" if isinstance(e, UsageError) else f"scalezoo fit: {args.dir}: {e}", file=sys.stderr)
       return 2
+  import threading
+
+  from scalezoo.train import faults
+
+  if threading.current_thread() is not threading.main_thread():
+    return _run(args)
+  old_term = signal.signal(signal.SIGTERM, faults.raise_interrupted)  # a scheduler's stop: like Ctrl-C
+  try:
+    return _run(args)
+  finally:
+    signal.signal(signal.SIGTERM, old_term)
+
+
+def _run(args) -> int:
+  from scalezoo.train import faults
   from scalezoo.train.config import ConfigError
 
   try:
@@ -286,9 +303,23 @@ def main(argv: list[str] | None = None) -> int:
       from scalezoo.train import distributed
 
       distributed.initialize(args.coordinator, args.num_processes, args.process_id)
-    return globals()[f"cmd_{args.command}"](args)
+    if args.command not in ("train", "sweep"):
+      return globals()[f"cmd_{args.command}"](args)
+    with faults.Deferred():  # SIGINT/SIGTERM: the run in training saves a checkpoint and stops at a chunk's end
+      code = globals()[f"cmd_{args.command}"](args)
+      if signum := faults.take():
+        name = signal.Signals(signum).name
+        print(f"scalezoo {args.command}: interrupted ({name}) as it ended: its results are written", file=sys.stderr)
+        return 128 + signum
+      return code
+  except faults.Interrupted as e:
+    print(f"scalezoo {args.command}: {e.message()}", file=sys.stderr)
+    return e.exit_code
+  except faults.ResourceError as e:
+    print(f"scalezoo {args.command}: {_line(e)}", file=sys.stderr)
+    return 1
   except (ConfigError, UsageError) as e:
-    print(f"scalezoo {args.command}: {e}", file=sys.stderr)
+    print(f"scalezoo {args.command}: {_line(e)}", file=sys.stderr)
     return 2
   except ValueError as e:  # the scaling package's word on bad data (NaN, too few points, ...)
     if args.command not in ("fit", "plot"):
@@ -299,8 +330,19 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
   except KeyboardInterrupt:
-    print("interrupted; run the same command again to resume", file=sys.stderr)
+    print(f"scalezoo {args.command}: interrupted; ended runs are kept, run the same command again", file=sys.stderr)
     return 130
+  except Exception as e:  # a resource that ran out deep inside a library (Orbax, XLA): one line, not a result
+    if what := faults.resource_problem(e):
+      print(f"scalezoo {args.command}: {what} ({_line(e)}); run again once it is back", file=sys.stderr)
+      return 1
+    raise
+
+
+def _line(e: BaseException, limit: int = 500) -> str:
+  """An error as one line of at most `limit` characters."""
+  text = " ".join(str(e).split())
+  return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 if __name__ == "__main__":

@@ -24,12 +24,15 @@ def load_init(path: str | Path) -> dict[str, Any]:
   import orbax.checkpoint as ocp
 
   path = Path(path)
-  record = path / "record.json"
+  record, run_id = path / "record.json", None
   if record.exists():
-    status = json.loads(record.read_text()).get("status")
+    rec = json.loads(record.read_text())
+    status, run_id = rec.get("status"), rec.get("run_id")
     if status != "finished":
       raise ValueError(f"init_from {str(path)!r}: that run's status is {status!r}, not 'finished'")
   ckpt_dir = path / "checkpoints" if (path / "checkpoints").is_dir() else path
+  if run_id and (ckpt_dir / str(run_id)).is_dir():  # a run folder keeps its checkpoints under its run id
+    ckpt_dir = ckpt_dir / str(run_id)
   if not ckpt_dir.is_dir():
     raise ValueError(f"init_from {str(path)!r}: no such folder")
   manager = ocp.CheckpointManager(ckpt_dir.absolute(), options=ocp.CheckpointManagerOptions(read_only=True))

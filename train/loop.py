@@ -8,9 +8,11 @@ repeats the same chunks.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
+import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -23,11 +25,11 @@ import numpy as np
 
 from scalezoo import zoo
 from scalezoo.train import data as data_lib
-from scalezoo.train import files
+from scalezoo.train import faults, files
 from scalezoo.train import mesh as mesh_lib
 from scalezoo.train import step as S
-from scalezoo.train.checkpoint import Checkpointer
-from scalezoo.train.config import ConfigError, RunConfig
+from scalezoo.train.checkpoint import Checkpointer, owner_of
+from scalezoo.train.config import ConfigError, RunConfig, show
 from scalezoo.train.data import tokens
 from scalezoo.train.init_from import load_init, start_from
 from scalezoo.train.record import RunRecord, now
@@ -73,7 +75,23 @@ def load_split_checked(cfg: RunConfig) -> data_lib.Split:
   try:
     return load_split(cfg)
   except ValueError as e:
-    raise ConfigError(f"data {cfg.data!r}: {e}") from None
+    raise ConfigError(f"data {cfg.data!r}: {faults.one_line(e, 300)}") from None
+
+
+def check_model_fits(cfg: RunConfig, info: dict[str, Any], group: int = 1) -> None:
+  """Refuse, before building it, a model whose parameters and optimizer state alone exceed the machine's memory
+  (counted by zoo with jax.eval_shape: nothing allocated)."""
+  try:
+    n = zoo.count_params(cfg.model, **model_args(cfg, info))
+  except (ValueError, TypeError, MemoryError) as e:
+    raise ConfigError(f"model {cfg.model!r} {show(cfg.model_args)}: {faults.one_line(e)}") from None
+  need = n * 4 * (4 + bool(cfg.early_stopping_patience)) * group  # params, gradient, 2 optimizer moments, best
+  have = faults.memory_bytes()
+  if need > have:
+    raise ConfigError(
+      f"model {cfg.model!r} has {n:,} parameters: about {need / 2**30:.1f} GiB with gradients and optimizer "
+      f"state{f' for {group} runs' if group > 1 else ''}, more than the {have / 2**30:.1f} GiB of memory here"
+    )
 
 
 def _own_masks(split: data_lib.Split) -> data_lib.Split:
@@ -187,6 +205,7 @@ def _status_record(cfg: RunConfig) -> dict[str, Any]:
   }
 
 
+@faults.deferring  # SIGINT/SIGTERM: a checkpoint at the next chunk boundary, then Interrupted
 def fit_group(
   cfgs: Sequence[RunConfig],
   *,
@@ -238,7 +257,8 @@ def fit_group(
   else:
     flops_step = S.flops_of_step(eng, states[0], arrays, lrs[0], train_keys[0])
 
-  ckpt = Checkpointer(checkpoint_dir) if checkpoint_dir and base.checkpoint_every else None
+  # with checkpoint_every 0 a checkpoint is still written on an interrupt, so the rerun resumes from it
+  ckpt = Checkpointer(checkpoint_dir, owner_of([c.run_id() for c in cfgs]), steps) if checkpoint_dir else None
   done, timer = 0, ChunkTimer()
   if ckpt:
     abstract = {"state": state, "best": best}
@@ -294,10 +314,18 @@ def fit_group(
       alive = [float(loss[i, -1]) for i, r in enumerate(runs) if r["status"] in ("running", "stopped")]
       msg = f"loss {np.mean(alive):.4f}" if alive else "diverged"
       progress(done, steps, msg)
-    if ckpt and (done - last_saved >= base.checkpoint_every or done == steps):
+    stop = faults.take()
+    every = base.checkpoint_every
+    if ckpt and (stop or every and (done - last_saved >= every or done == steps)):
       meta = {"runs": runs, "curves": curves, "started_at": started, **timer.state()}
       ckpt.save(done, {"state": state, "best": best}, files.json_safe(meta))
       last_saved = done
+    if stop:
+      if ckpt:
+        ckpt.close()
+      if feed:
+        feed.close()
+      raise faults.Interrupted(stop, done, saved=ckpt is not None)
   if ckpt:
     ckpt.close()
   if feed:
@@ -388,6 +416,7 @@ def _record(
     flops_per_step=flops_step,
     flops_total=flops_step * steps_run,
     steps_run=steps_run,
+    batch_size=eng.batch_size,
     examples_seen=examples,
     tokens_seen=examples * tokens_per_example if tokens_per_example else None,
     diverged_step=r["diverged_step"],
@@ -416,12 +445,30 @@ def fit(
     return fit_group([cfg], progress=progress, split=split)
   split = split if split is not None else load_split_checked(cfg)
   out = Path(out)
+  files.check_out(out, "run", ("record.json", "curve.csv", ".lock"), ("checkpoints",))
   out.mkdir(parents=True, exist_ok=True)
-  trained = fit_group([cfg], checkpoint_dir=out / "checkpoints", progress=progress, split=split)
-  if jax.process_index() == 0:  # many hosts: one writer of the run's files (all of them write checkpoint shards)
-    files.write_json(out / "record.json", trained.record.to_dict())
-    write_curve_csv(out / "curve.csv", trained.record.curve)
+  primary = jax.process_index() == 0  # many hosts: one writer of the run's files (all write checkpoint shards)
+  with files.FolderLock(out, "train") if primary else contextlib.nullcontext():
+    check_record_owner(out / "record.json", cfg)
+    trained = fit_group([cfg], checkpoint_dir=out / "checkpoints" / cfg.run_id(), progress=progress, split=split)
+    if primary:
+      files.write_json(out / "record.json", trained.record.to_dict())
+      write_curve_csv(out / "curve.csv", trained.record.curve)
   return trained
+
+
+def check_record_owner(path: Path, cfg: RunConfig) -> None:
+  """A run folder holds one run: a record of another config is never overwritten."""
+  if not path.exists():
+    return
+  try:
+    other = json.loads(path.read_text()).get("run_id")
+  except (OSError, ValueError, AttributeError) as e:
+    raise ConfigError(f"{path}: not a readable run record ({faults.one_line(e)}); move it away first") from None
+  if other != cfg.run_id():
+    raise ConfigError(
+      f"{path.parent}: holds run {other} (another config); this config is run {cfg.run_id()}: use another --out"
+    )
 
 
 def write_curve_csv(path: Path, curve: dict[str, list]) -> None:

@@ -35,6 +35,7 @@ class RunRecord:
   flops_per_step: float | None = None  # XLA's count of one train step
   flops_total: float | None = None  # C
   steps_run: int | None = None
+  batch_size: int | None = None  # examples per step as trained: the config's, at most the training set's size
   examples_seen: int | None = None
   tokens_seen: int | None = None  # D for token-level tasks
   diverged_step: int | None = None
@@ -59,7 +60,7 @@ class RunRecord:
   def to_dict(self) -> dict[str, Any]:
     """The record as a plain dict; fields that are None and only some records have are left out."""
     d = dataclasses.asdict(self)
-    for k in ("error", "init", "gallery"):
+    for k in ("error", "init", "gallery", "batch_size"):
       if d[k] is None:
         del d[k]
     return d

@@ -42,6 +42,9 @@ def load(*, seed: int, path: str = "", task: str = "auto") -> Split:
   test, val = _pair(a, "_test", path), _pair(a, "_val", path)
   if train is None or ("x" in a and test is not None) or (val is not None and test is None):
     raise ValueError(f"npz: {str(path)!r} has arrays {sorted(a)}; expected {EXPECTED}")
+  for k, v in a.items():
+    if np.issubdtype(v.dtype, np.inexact) and not np.isfinite(v).all():
+      raise ValueError(f"npz: {str(path)!r}: array {k!r} holds NaN or infinite values; replace or drop those rows")
   t = task_of(train["y"], task)
   return split_given(train, test, val, t, seed, {"source": f"npz file {path}"})
 

@@ -9,6 +9,7 @@ checkpoints.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from scalezoo.train import config as C
+from scalezoo.train import faults
 from scalezoo.train.files import dumps
 from scalezoo.train.progress import Progress
 from scalezoo.train.sweep.group import checkpoint_step, run_group, use_compile_cache
@@ -78,6 +80,7 @@ def _worker_start(driver: int) -> None:
   the kernel kills it (Linux), and `work` checks before every chunk (a task can be read after the driver died)."""
   global _DRIVER
   _DRIVER = driver
+  os.setpgrp()  # a terminal's Ctrl-C reaches the driver alone, which passes it on once (a second one would not wait)
   if sys.platform == "linux":
     import ctypes
 
@@ -125,7 +128,16 @@ def process(job: Job) -> Iterator[Result]:
         while pending and len(running) < n:
           group = pending.pop(0)
           running[pool.submit(work, payload(job, group))] = group
-        finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+        finished, _ = cf.wait(running, timeout=0.25, return_when=cf.FIRST_COMPLETED)
+        if signum := faults.take():  # each worker saves at its chunk's end; finished groups are still yielded
+          for proc in list(getattr(pool, "_processes", {}).values()):
+            with contextlib.suppress(ProcessLookupError):
+              os.kill(proc.pid, signum)
+          cf.wait(running)
+          for f, group in running.items():
+            if f.exception() is None:
+              yield group, json.loads(f.result())
+          raise faults.Interrupted(signum)
         for f in finished:
           group = running.pop(f)
           try:

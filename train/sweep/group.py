@@ -3,12 +3,14 @@ failure turned into `failed` records (a sweep goes on past a failed group)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from scalezoo.train import config as C
+from scalezoo.train import faults
 from scalezoo.train.loop import fit_group
 from scalezoo.train.record import RunRecord, now
 from scalezoo.train.sweep.spec import checkpoint_cadence, group_id
@@ -29,7 +31,14 @@ def run_group(
       checkpoint_dir=out / "checkpoints" / group_id(cfgs),
       progress=progress,
     ).records
+  except (C.ConfigError, faults.ResourceError):
+    raise  # bad input or a resource that ran out: not the runs' result; the command ends, the group can rerun
   except Exception as e:  # noqa: BLE001 - a failed run is recorded and the sweep goes on
+    if what := faults.resource_problem(e):
+      raise faults.ResourceError(
+        f"group {group_id(cfgs)}: {what} ({faults.one_line(e)}); nothing recorded for its runs: run again once it "
+        "is back"
+      ) from None
     error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     records = [RunRecord.failed(c.run_id(), c.to_dict(), error, started) for c in cfgs]
   for rec, cfg in zip(records, cfgs):
@@ -49,11 +58,30 @@ def compile_cache_dir(out: Path) -> Path:
   return Path(os.environ.get("JAX_COMPILATION_CACHE_DIR") or out / ".cache" / "jax").absolute()
 
 
+def trusted(folder: Path) -> bool:
+  """Whether only this user can write `folder` (and each existing folder above it up to the first one owned by
+  someone else's sticky /tmp): JAX's cache holds compiled machine code that this process runs."""
+  try:
+    st = folder.stat()
+  except FileNotFoundError:
+    return trusted(folder.parent) if folder.parent != folder else False
+  except OSError:
+    return False
+  return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
 def use_compile_cache(cache: Path) -> None:
   """JAX's persistent compilation cache: a repeated or resumed sweep, and every worker process, loads compiled
-  programs from here instead of compiling them again."""
+  programs from here instead of compiling them again. A cache folder that others can write is not used (its
+  entries are programs this process would run): the sweep compiles instead, with a warning."""
   import jax
   from jax.experimental.compilation_cache import compilation_cache
+
+  if not trusted(cache):
+    logging.getLogger(__name__).warning(
+      "%s: others can write this folder, so its compiled programs are not used; compiling instead", cache
+    )
+    return
 
   if jax.config.jax_compilation_cache_dir != str(cache):
     jax.config.update("jax_compilation_cache_dir", str(cache))

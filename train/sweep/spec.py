@@ -30,6 +30,7 @@ from typing import Any
 
 from scalezoo.train import config as C
 
+MAX_RUNS = 1_000_000  # runs in one grid: each is validated and hashed before the sweep starts
 SWEEP_KEYS = {"executor": str, "group": bool, "max_group": int, "address": str, "workers": int, "checkpoint_every": int}
 
 
@@ -44,18 +45,19 @@ class Sweep:
 def parse(raw: dict[str, Any], where: str) -> Sweep:
   unknown = sorted(set(raw) - {"name", "base", "axes", "sweep", "description"})
   if unknown:
-    raise C.ConfigError(f"{where}: unknown key {unknown[0]!r}; allowed: axes, base, description, name, sweep")
+    raise C.ConfigError(f"{where}: unknown key {C.show(unknown[0])}; allowed: axes, base, description, name, sweep")
   base, axes = raw.get("base", {}), raw.get("axes", {})
   if not isinstance(base, dict) or not isinstance(axes, dict) or not isinstance(raw.get("sweep", {}), dict):
     raise C.ConfigError(f"{where}: 'base', 'axes' and 'sweep' must be tables")
   for k, v in axes.items():
     if not isinstance(v, list) or not v:
-      raise C.ConfigError(f"{where}: axis 'axes.{k}' must be a non-empty list of values, got {v!r}")
+      raise C.ConfigError(f"{where}: axis {C.show('axes.' + k)} must be a non-empty list of values, got {C.show(v)}")
     width = len(_axis_keys(k))
     bad = next((x for x in v if not isinstance(x, list) or len(x) != width), None) if width > 1 else None
     if bad is not None:
       raise C.ConfigError(
-        f"{where}: zipped axis 'axes.{k}' needs a list of {width} values per entry (one per key), got {bad!r}"
+        f"{where}: zipped axis {C.show('axes.' + k)} needs a list of {width} values per entry (one per key), "
+        f"got {C.show(bad)}"
       )
   settings = {
     "executor": "local",
@@ -67,21 +69,27 @@ def parse(raw: dict[str, Any], where: str) -> Sweep:
   }
   for k, v in raw.get("sweep", {}).items():
     if k not in SWEEP_KEYS:
-      raise C.ConfigError(f"{where}: unknown key 'sweep.{k}'; allowed: {', '.join(sorted(SWEEP_KEYS))}")
+      raise C.ConfigError(f"{where}: unknown key {C.show('sweep.' + k)}; allowed: {', '.join(sorted(SWEEP_KEYS))}")
     if not isinstance(v, SWEEP_KEYS[k]) or isinstance(v, bool) != (SWEEP_KEYS[k] is bool):
-      raise C.ConfigError(f"{where}: 'sweep.{k}' must be {SWEEP_KEYS[k].__name__}, got {v!r}")
+      raise C.ConfigError(f"{where}: 'sweep.{k}' must be {SWEEP_KEYS[k].__name__}, got {C.show(v)}")
     settings[k] = v
   check_settings(settings, where)
+  cells = math.prod(len(v) for v in axes.values())
+  if cells > MAX_RUNS:
+    raise C.ConfigError(f"{where}: the grid has {cells:,} runs; at most {MAX_RUNS:,} per sweep (split it)")
+  paths = [[C.key_path(k, f"{where}: axes") for k in _axis_keys(key)] for key in axes]
   runs, seen = [], set()
   for values in itertools.product(*axes.values()):
     r = copy.deepcopy(base)
-    for key, value in zip(axes, values):
-      keys = _axis_keys(key)
-      for k, v in zip(keys, value if len(keys) > 1 else [value]):
-        C.set_key(r, f"{k}={_toml(v)}", where=f"{where}: axes")
-    cfg = C.parse(r, f"{where} (run with {dict(zip(axes, values))})")
-    if cfg.run_id() not in seen:
-      seen.add(cfg.run_id())
+    for keys, value in zip(paths, values):
+      for path, v in zip(keys, value if len(keys) > 1 else [value]):
+        C.assign(r, path, copy.deepcopy(v), f"{where}: axes")
+    try:
+      cfg = C.parse(r, where)
+    except C.ConfigError:  # the message names the run: built only when needed
+      cfg = C.parse(r, f"{where} (run with {C.show(dict(zip(axes, values)))})")
+    if (rid := cfg.run_id()) not in seen:
+      seen.add(rid)
       runs.append(cfg)
   return Sweep(str(raw.get("name", Path(where).stem)), runs, settings, raw)
 
@@ -94,11 +102,15 @@ def _axis_keys(axis: str) -> list[str]:
 def check_settings(settings: dict[str, Any], where: str) -> None:
   if settings["executor"] not in ("local", "process", "ray"):
     raise C.ConfigError(f"{where}: 'sweep.executor' is {settings['executor']!r}; allowed: local, process, ray")
-  for k in ("max_group", "workers"):
+  for k, most in (("max_group", 65536), ("workers", 1024)):
     if settings[k] < 1:
       raise C.ConfigError(f"{where}: 'sweep.{k}' must be >= 1, got {settings[k]}")
-  if (settings["checkpoint_every"] or 0) < 0:
-    raise C.ConfigError(f"{where}: 'sweep.checkpoint_every' must be >= 0, got {settings['checkpoint_every']}")
+    if settings[k] > most:
+      raise C.ConfigError(f"{where}: 'sweep.{k}' must be <= {most}, got {C.show(settings[k])}")
+  if not 0 <= (settings["checkpoint_every"] or 0) <= C.INT32:
+    raise C.ConfigError(
+      f"{where}: 'sweep.checkpoint_every' must be in [0, {C.INT32}], got {C.show(settings['checkpoint_every'])}"
+    )
   if settings["executor"] == "ray" and importlib.util.find_spec("ray") is None:
     raise C.ConfigError(f"{where}: executor 'ray' needs the ray package: pip install 'scalezoo[cluster]'")
 

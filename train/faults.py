@@ -1,0 +1,158 @@
+"""Faults that are not a run's result: an interrupt (SIGINT, SIGTERM) and a resource that ran out (disk, memory).
+
+Neither is ever recorded as a run's `failed` status: an interrupted run saves a checkpoint at its current step and
+the command exits 130 / 143; a full disk, a read-only file system or an exhausted memory ends the command with one
+line (exit 1), and the same command, run again once the cause is gone, finishes the work.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import signal
+import threading
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+  """SIGINT or SIGTERM: `step` and `saved` say what was kept (a checkpoint at that step, or nothing)."""
+
+  def __init__(self, signum: int, step: int | None = None, saved: bool = False):
+    super().__init__(signum)
+    self.signum, self.step, self.saved = signum, step, saved
+
+  @property
+  def exit_code(self) -> int:
+    return 128 + self.signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+
+  def message(self) -> str:
+    name = signal.Signals(self.signum).name
+    if self.saved:
+      return f"interrupted ({name}): checkpoint saved at step {self.step}; run the same command again to resume"
+    if self.step is not None:
+      return f"interrupted ({name}) at step {self.step} with nowhere to save it: the work of this run is lost"
+    return (
+      f"interrupted ({name}): ended runs are kept and runs in training resume from their last checkpoint; "
+      "run the same command again to go on"
+    )
+
+
+_active: list[Deferred] = []
+
+
+class Deferred:
+  """While inside, SIGINT and SIGTERM are noted rather than raised, so the training loop can stop at its next
+  chunk boundary with a checkpoint (`pending`, `take`); a second signal raises Interrupted at once. Nested uses
+  join the outermost one. Leaving it normally with a signal nobody took delivers that signal again, as if it had
+  just arrived. Outside the main thread (where Python cannot take signals) it does nothing."""
+
+  def __init__(self):
+    self.signum: int | None = None
+    self.taken = False
+    self.old: dict[int, object] = {}
+
+  def _note(self, signum, frame) -> None:
+    if self.signum is not None:
+      self.taken = True
+      raise Interrupted(signum)
+    self.signum = signum
+
+  def __enter__(self) -> Deferred:
+    if not _active and threading.current_thread() is threading.main_thread():
+      self.old = {s: signal.signal(s, self._note) for s in SIGNALS}
+    _active.append(self)
+    return self
+
+  def __exit__(self, exc_type, *exc) -> None:
+    _active.remove(self)
+    for s, h in self.old.items():
+      signal.signal(s, h)
+    if self.old and exc_type is None and self.signum is not None and not self.taken:
+      signal.raise_signal(self.signum)
+
+
+def deferring(fn):
+  """Run `fn` inside a Deferred (joining an active one)."""
+
+  @functools.wraps(fn)
+  def wrapped(*args, **kwargs):
+    with Deferred():
+      return fn(*args, **kwargs)
+
+  return wrapped
+
+
+def pending() -> int | None:
+  """The signal noted and not yet taken by the active Deferred, if any."""
+  d = _active[0] if _active else None
+  return d.signum if d is not None and not d.taken else None
+
+
+def take() -> int | None:
+  """pending(), marked as handled: the caller stops the work and says so."""
+  signum = pending()
+  if signum is not None:
+    _active[0].taken = True
+  return signum
+
+
+def raise_interrupted(signum, frame) -> None:
+  """A signal handler for outside any Deferred: SIGTERM stops the command like SIGINT does."""
+  raise Interrupted(signum)
+
+
+class ResourceError(Exception):
+  """A resource ran out (disk space, a writable file system, memory): not the run's fault, never a `failed` record."""
+
+
+RESOURCE_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EROFS: "read-only file system"}
+if hasattr(errno, "EDQUOT"):
+  RESOURCE_ERRNOS[errno.EDQUOT] = "disk quota exceeded"
+RESOURCE_TEXT = {
+  "no space left on device": "no space left on device",
+  "read-only file system": "read-only file system",
+  "disk quota exceeded": "disk quota exceeded",
+  "resource_exhausted": "out of memory (RESOURCE_EXHAUSTED)",
+  "out of memory": "out of memory",
+  "cannot allocate memory": "out of memory",
+}
+
+
+def resource_problem(e: BaseException) -> str | None:
+  """What ran out, when `e` (or an error it was raised from) is a resource running out; else None.
+
+  Libraries wrap these (Orbax and TensorStore re-raise ENOSPC as their own errors, XLA's allocator raises
+  RESOURCE_EXHAUSTED as a runtime error), so the chain and the messages are read, not only the type."""
+  seen = set()
+  while e is not None and id(e) not in seen:
+    seen.add(id(e))
+    if isinstance(e, MemoryError):
+      return "out of memory"
+    if isinstance(e, OSError) and e.errno in RESOURCE_ERRNOS:
+      return RESOURCE_ERRNOS[e.errno]
+    text = str(e).lower()
+    for needle, what in RESOURCE_TEXT.items():
+      if needle in text:
+        return what
+    e = e.__cause__ or e.__context__
+  return None
+
+
+def one_line(e: BaseException, limit: int = 200) -> str:
+  text = str(e).splitlines()[0] if str(e) else type(e).__name__
+  return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def memory_bytes() -> int:
+  """Memory a run can use: the first device's allocator limit on an accelerator, the machine's RAM on a CPU."""
+  import jax
+
+  try:
+    stats = jax.devices()[0].memory_stats() or {}
+  except Exception:  # noqa: BLE001 - a backend without memory statistics
+    stats = {}
+  if stats.get("bytes_limit"):
+    return int(stats["bytes_limit"])
+  return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
