@@ -61,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
   g.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run")
   g.add_argument("--only", action="append", help="only this entry (repeatable)")
 
+  c = sub.add_parser("convert", help="reference weights (torchvision, Hugging Face) <-> zoo variables")
+  c.add_argument("model")
+  c.add_argument("src", help="a .safetensors/.pt/.pth/.bin state dict, or a finished run's folder")
+  c.add_argument("dst", help="a state dict the reference loads (.safetensors, .pt, .pth) or zoo variables (.msgpack)")
+  c.add_argument("--source", help="torchvision or huggingface (default: the model's one source)")
+  c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a model option (model_args)")
+
   d = sub.add_parser("demo", help="the main job: an MLP scaling sweep on MNIST-1D, fitted and plotted")
   d.add_argument("--out", default="results/demo")
   d.add_argument("--fresh", action="store_true", help="train every run again (drop OUT's runs.jsonl and checkpoints)")
@@ -163,6 +170,20 @@ def cmd_gallery(args) -> int:
   from scalezoo.train.studies import gallery
 
   return gallery.main(args.out, quick=args.quick, only=args.only)
+
+
+def cmd_convert(args) -> int:
+  from scalezoo.train import config
+  from scalezoo.train import convert as C
+
+  model_args: dict = {}
+  for a in args.set:
+    config.set_key(model_args, a)
+  try:
+    print(C.convert(args.model, args.src, args.dst, source=args.source, model_args=model_args))
+  except ValueError as e:  # a wrong model, source, file or shape: bad input
+    raise UsageError(str(e)) from None
+  return 0
 
 
 def cmd_demo(args) -> int:

@@ -43,8 +43,9 @@ class TorchBatchNorm(nn.Module):
         m = self.momentum
         ra_mean.value = m * ra_mean.value + (1 - m) * mean
         ra_var.value = m * ra_var.value + (1 - m) * var * (n / max(n - 1, 1))
-    mul = lax.rsqrt(var + self.epsilon) * scale
-    return (x - mean) * mul + bias
+    shape = (1,) * (x.ndim - 1) + (C,)
+    mul = (lax.rsqrt(var + self.epsilon) * scale).reshape(shape)
+    return (x - mean.reshape(shape)) * mul + bias.reshape(shape)
 
 
 def batch_norm(

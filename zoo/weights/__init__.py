@@ -37,6 +37,9 @@ SOURCES: dict[str, dict[str, tuple[Callable[[dict], Map], str]]] = {
 }
 
 
+SOURCE_NAMES = (_TV, _HF)
+
+
 def sources(name: str) -> list[str]:
   return sorted(SOURCES.get(name, {}))
 
