@@ -20,8 +20,11 @@ $(BENCH_STAMP): $(STAMP)
 
 # torch + torchvision as matching PyPI wheels (a CUDA build that runs on the CPU; ~1.7 min, ~5 GB from local disk):
 # PyPI's torchvision links libtorch_cuda, so beside the +cpu torch its ops fail to load
+# jax2onnx 0.17.1 without its declared dependencies: it asks for orbax-checkpoint<0.11.37 (the kit pins 0.12.8) and
+# for equinox, dm-pix, netron and orbax-export, which only its plugins for those libraries import
 $(REF_STAMP): $(STAMP)
 	$(PIP) -e '.[reference]'
+	$(PIP) --no-deps 'jax2onnx==0.17.1'
 	touch $(REF_STAMP)
 
 demo: $(STAMP)

@@ -184,3 +184,17 @@ def test_convert_command(gpt_vars, tmp_path, capsys):
   assert "does not fit" in capsys.readouterr().err
   assert not (tmp_path / "c.safetensors").exists()
   assert cli.main(["convert", "mlp", str(src), str(tmp_path / "d.safetensors")]) == 2
+
+
+def test_export_command_jax_format(gpt_vars, tmp_path, capsys):
+  from jax import export as jax_export
+
+  zoo.save_weights("gpt", gpt_vars, tmp_path / "w.safetensors", **GPT)
+  sets = [f"--set={k}={v}" for k, v in GPT.items()]
+  args = ["export", "gpt", str(tmp_path / "w.safetensors"), str(tmp_path / "m.jax"), "--format", "jax", *sets]
+  assert cli.main(args) == 0
+  x = zoo.example_input("gpt", 3, **GPT)[0]
+  y = jax_export.deserialize((tmp_path / "m.jax").read_bytes()).call(x)
+  np.testing.assert_allclose(y, zoo.create("gpt", **GPT).apply(gpt_vars, x), rtol=1e-5, atol=1e-6)
+  assert cli.main(["export", "gpt", str(tmp_path / "missing.pth"), str(tmp_path / "n.onnx")]) == 2
+  assert "no such file" in capsys.readouterr().err and not (tmp_path / "n.onnx").exists()

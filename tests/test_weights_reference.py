@@ -244,7 +244,10 @@ def test_bert_matches_huggingface(mlm, tmp_path):
     assert (y.argmax(-1) == y_ref.argmax(-1)).all()
     rels = [_rel(y, y_ref)]
   else:
-    rels = [_rel(np.asarray(got[0])[keep], out.last_hidden_state.numpy()[keep]), _rel(got[1], out.pooler_output.numpy())]
+    rels = [
+      _rel(np.asarray(got[0])[keep], out.last_hidden_state.numpy()[keep]),
+      _rel(got[1], out.pooler_output.numpy()),
+    ]
   print(f"bert mlm={mlm}: max rel diff {max(rels):.2e}")
   assert max(rels) <= TOL
   _round_trip("bert", v, lambda: _bert(kw, mlm), tmp_path, **kw)

@@ -26,3 +26,10 @@ def export_apply(eng: S.Engine, state: S.TrainState, example: dict) -> bytes:
 
 def save(path: str | Path, blob: bytes) -> None:
   files.write_atomic(path, blob)
+
+
+def export_model(model, variables: dict, example) -> bytes:
+  """Serialized `inputs -> outputs` of a zoo module in eval mode, any batch size; `example`: one batch of inputs."""
+  (b,) = jax_export.symbolic_shape("b")
+  specs = [jax.ShapeDtypeStruct((b,) + x.shape[1:], x.dtype) for x in example]
+  return jax_export.export(jax.jit(lambda *xs: model.apply(variables, *xs, train=False)))(*specs).serialize()
