@@ -68,7 +68,7 @@ def _map(name: str, source: str | None, overrides: dict) -> tuple[Map, dict, str
 def from_state_dict(name: str, state: dict, *, source: str | None = None, **overrides: Any) -> dict[str, Any]:
   """Zoo variables ({"params": ..., "batch_stats": ...}, numpy float32) from a reference state dict."""
   m, abstract, what = _map(name, source, overrides)
-  state = {k: v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v) for k, v in state.items()}
+  state = {k: io.to_numpy(v) for k, v in state.items()}
   return mapping.load(m, state, abstract, what)
 
 

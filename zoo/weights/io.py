@@ -30,8 +30,16 @@ def read(path: str | Path) -> dict[str, np.ndarray]:
   obj = torch.load(path, map_location="cpu", weights_only=True)
   if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
     raise ValueError(f"{str(path)!r}: not a state dict (a mapping of names to tensors)")
-  # bfloat16 has no numpy dtype: widen it (the zoo's variables are float32)
-  return {k: (v.float() if v.dtype == torch.bfloat16 else v).numpy(force=True) for k, v in obj.items()}
+  return {k: to_numpy(v) for k, v in obj.items()}
+
+
+def to_numpy(v) -> np.ndarray:
+  """A torch tensor or array as numpy; bfloat16 (no numpy dtype) widened to float32, the zoo's dtype."""
+  if hasattr(v, "detach"):
+    import torch
+
+    return (v.float() if v.dtype == torch.bfloat16 else v).numpy(force=True)
+  return np.asarray(v)
 
 
 def write(path: str | Path, state: dict[str, np.ndarray]) -> None:
