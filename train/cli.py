@@ -191,6 +191,8 @@ def cmd_convert(args) -> int:
     print(C.convert(args.model, args.src, args.dst, source=args.source, model_args=model_args))
   except ValueError as e:  # a wrong model, source, file or shape: bad input
     raise UsageError(str(e)) from None
+  except ImportError as e:  # a .pt/.pth/.bin file needs torch
+    raise UsageError(f"{e.name} is not installed: pip install -e '.[reference]' (or use .safetensors files)") from None
   return 0
 
 
@@ -208,10 +210,15 @@ def cmd_export(args) -> int:
     model, example = zoo.create(args.model, **model_args), zoo.example_input(args.model, 1, **model_args)
   except ValueError as e:
     raise UsageError(str(e)) from None
+  except ImportError as e:  # a .pt/.pth/.bin file needs torch
+    raise UsageError(f"{e.name} is not installed: pip install -e '.[reference]' (or use .safetensors files)") from None
   if args.format == "onnx":
     from scalezoo.train import onnx_export
 
-    blob = onnx_export.export_model(model, variables, example, args.model)
+    try:
+      blob = onnx_export.export_model(model, variables, example, args.model)
+    except ImportError as e:
+      raise UsageError(f"{e.name} is not installed: the ONNX export needs `make test-ci`'s reference extra") from None
   else:
     from scalezoo.train import export
 
