@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-core
 BENCH_STAMP := $(VENV)/.stamp-bench
+REF_STAMP := $(VENV)/.stamp-reference
 PIP := $(VENV)/bin/pip install -q --disable-pip-version-check -c requirements.lock
 
 .PHONY: demo demo-results shell test test-ci test-slow bench lint clean
@@ -14,8 +15,17 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 $(BENCH_STAMP): $(STAMP)
-	$(PIP) 'torch==2.13.0'
+	$(PIP) 'torch==2.14.1'
 	touch $(BENCH_STAMP)
+
+# torch + torchvision as matching PyPI wheels (a CUDA build that runs on the CPU; ~1.7 min, ~5 GB from local disk):
+# PyPI's torchvision links libtorch_cuda, so beside the +cpu torch its ops fail to load
+# jax2onnx 0.17.1 without its declared dependencies: it asks for orbax-checkpoint<0.11.37 (the kit pins 0.12.8) and
+# for equinox, dm-pix, netron and orbax-export, which only its plugins for those libraries import
+$(REF_STAMP): $(STAMP)
+	$(PIP) -e '.[reference]'
+	$(PIP) --no-deps 'jax2onnx==0.17.1'
+	touch $(REF_STAMP)
 
 demo: $(STAMP)  # into runs/demo (git-ignored): the tree stays clean
 	$(VENV)/bin/scalezoo demo --fresh --out runs/demo  # trains every run again: results/demo's numbers, bit for bit
@@ -30,7 +40,7 @@ test: $(STAMP)  # one pytest worker per core; a test file's tests share a worker
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 2 --dist loadfile --durations=10
 
-test-ci: $(STAMP)  # CI-only (-m ci): several processes on localhost, clusters, heavy dependencies; .ci/run runs it
+test-ci: $(REF_STAMP)  # CI-only (-m ci): several processes on localhost, clusters, heavy dependencies; .ci/run runs it
 	$(PY) -m pytest -n 2 --dist loadfile -m ci --durations=10
 
 test-slow: $(STAMP)  # what `make test` leaves out (-m slow): longer kill trials, notebooks, the bench's workers

@@ -83,6 +83,21 @@ def _parser() -> argparse.ArgumentParser:
   g.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run")
   g.add_argument("--only", action="append", help="only this entry (repeatable)")
 
+  c = sub.add_parser("convert", help="reference weights (torchvision, Hugging Face) <-> zoo variables")
+  c.add_argument("model")
+  c.add_argument("src", help="a .safetensors/.pt/.pth/.bin state dict, or a finished run's folder")
+  c.add_argument("dst", help="a state dict the reference loads (.safetensors, .pt, .pth) or zoo variables (.msgpack)")
+  c.add_argument("--source", help="torchvision or huggingface (default: the model's one source)")
+  c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a model option (model_args)")
+
+  x = sub.add_parser("export", help="a model's inference function as one file: ONNX (jax2onnx) or jax.export")
+  x.add_argument("model")
+  x.add_argument("src", help="a finished run's folder, or a reference weights file (as scalezoo convert reads it)")
+  x.add_argument("out")
+  x.add_argument("--format", choices=["onnx", "jax"], default="onnx")
+  x.add_argument("--source", help="for a weights file: torchvision or huggingface")
+  x.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a model option (model_args)")
+
   d = sub.add_parser("demo", help="the main job: an MLP scaling sweep on MNIST-1D, fitted and plotted")
   d.add_argument("--out", default="results/demo")
   d.add_argument("--fresh", action="store_true", help="train every run again (drop OUT's runs.jsonl and checkpoints)")
@@ -264,6 +279,54 @@ def cmd_gallery(args) -> int:
   from scalezoo.train.studies import gallery
 
   return gallery.main(args.out, quick=args.quick, only=args.only)
+
+
+def cmd_convert(args) -> int:
+  from scalezoo.train import config
+  from scalezoo.train import convert as C
+
+  model_args: dict = {}
+  for a in args.set:
+    config.set_key(model_args, a)
+  try:
+    print(C.convert(args.model, args.src, args.dst, source=args.source, model_args=model_args))
+  except ValueError as e:  # a wrong model, source, file or shape: bad input
+    raise UsageError(str(e)) from None
+  except ImportError as e:  # a .pt/.pth/.bin file needs torch
+    raise UsageError(f"{e.name} is not installed: pip install -e '.[reference]' (or use .safetensors files)") from None
+  return 0
+
+
+def cmd_export(args) -> int:
+  from scalezoo import zoo
+  from scalezoo.train import config, files
+  from scalezoo.train import convert as C
+
+  model_args: dict = {}
+  for a in args.set:
+    config.set_key(model_args, a)
+  try:
+    model_args = {**zoo.weights.reference_overrides(args.model), **model_args}
+    variables = C.read_variables(args.model, args.src, args.source, model_args)
+    model, example = zoo.create(args.model, **model_args), zoo.example_input(args.model, 1, **model_args)
+  except ValueError as e:
+    raise UsageError(str(e)) from None
+  except ImportError as e:  # a .pt/.pth/.bin file needs torch
+    raise UsageError(f"{e.name} is not installed: pip install -e '.[reference]' (or use .safetensors files)") from None
+  if args.format == "onnx":
+    from scalezoo.train import onnx_export
+
+    try:
+      blob = onnx_export.export_model(model, variables, example, args.model)
+    except ImportError as e:
+      raise UsageError(f"{e.name} is not installed: the ONNX export needs `make test-ci`'s reference extra") from None
+  else:
+    from scalezoo.train import export
+
+    blob = export.export_model(model, variables, example)
+  files.write_atomic(args.out, blob)
+  print(f"{args.model}: wrote {args.out} ({args.format}, {len(blob):,} bytes)")
+  return 0
 
 
 def cmd_demo(args) -> int:

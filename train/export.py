@@ -43,3 +43,10 @@ def save(path: str | Path, blob: bytes) -> None:
 def load(path: str | Path) -> jax_export.Exported:
   """The exported function (call it with `.call(*inputs)`); what the module docstring does by hand."""
   return jax_export.deserialize(bytearray(Path(path).read_bytes()))
+
+
+def export_model(model, variables: dict, example) -> bytes:
+  """Serialized `inputs -> outputs` of a zoo module in eval mode, any batch size; `example`: one batch of inputs."""
+  (b,) = jax_export.symbolic_shape("b")
+  specs = [jax.ShapeDtypeStruct((b,) + x.shape[1:], x.dtype) for x in example]
+  return jax_export.export(jax.jit(lambda *xs: model.apply(variables, *xs, train=False)))(*specs).serialize()

@@ -12,6 +12,26 @@ import numpy as np
 from scalezoo.train import step as S
 
 
+def load_weights_init(spec: str, model: str, model_args: dict[str, Any]) -> dict[str, Any]:
+  """`init_from = "weights:[SOURCE:]FILE"`: a reference implementation's weights file (a torchvision or Hugging Face
+  state dict, .safetensors or .pt/.pth/.bin) converted to `model`'s variables (zoo/weights). The model must be
+  configured as the reference computes (e.g. EfficientNet-B0's torchvision BatchNorm epsilon), else an error says
+  which model_args to set."""
+  from scalezoo.zoo import weights
+
+  rest = spec.removeprefix("weights:")
+  source, _, file = rest.partition(":")
+  if source not in weights.SOURCE_NAMES or not file:
+    source, file = None, rest
+  need = {k: v for k, v in weights.reference_overrides(model).items() if model_args.get(k) != v}
+  if need:
+    sets = ", ".join(f"{k} = {v!r}" for k, v in need.items())
+    raise ValueError(f"init_from {spec!r}: {model} computes the reference's function with model_args {sets}")
+  variables = weights.load_weights(model, file, source=source, **model_args)
+  model_state = {k: v for k, v in variables.items() if k != "params"}
+  return {"params": variables["params"], "model_state": model_state, "step": 0, "path": spec}
+
+
 def load_init(path: str | Path) -> dict[str, Any]:
   """The trained variables of a finished run, to start another run from: {"params": ..., "model_state": ...}.
 

@@ -31,7 +31,7 @@ from scalezoo.train import step as S
 from scalezoo.train.checkpoint import Checkpointer, owner_of
 from scalezoo.train.config import ConfigError, RunConfig, show
 from scalezoo.train.data import tokens
-from scalezoo.train.init_from import load_init, start_from
+from scalezoo.train.init_from import load_init, load_weights_init, start_from
 from scalezoo.train.record import RunRecord, now
 from scalezoo.train.tasks import get as get_task
 
@@ -233,7 +233,8 @@ def fit_group(
   states = S.init_states(eng, init_keys, eng.example, lrs)
   init_report = None
   if base.init_from:  # the group shares init_from (it is part of group_key)
-    source = load_init(base.init_from)
+    w = base.init_from.startswith("weights:")  # a reference's weights file (zoo/weights), else a run
+    source = load_weights_init(base.init_from, base.model, base.model_args) if w else load_init(base.init_from)
     pairs = [start_from(eng, s, source, lr) for s, lr in zip(states, lrs)]
     states, init_report = [p[0] for p in pairs], pairs[0][1]
   state = S.stack(states, eng) if vm else states[0]

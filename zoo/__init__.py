@@ -33,6 +33,7 @@ from scalezoo.zoo.registry import (
   resolve,
   spec,
 )
+from scalezoo.zoo.weights import load_weights, save_weights
 
 __all__ = [
   "ModelSpec",
@@ -44,8 +45,10 @@ __all__ = [
   "example_input",
   "flops_of",
   "gpt_shape_for",
+  "load_weights",
   "names",
   "register",
   "resolve",
+  "save_weights",
   "spec",
 ]

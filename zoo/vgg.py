@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from scalezoo.zoo.batchnorm import batch_norm
 from scalezoo.zoo.conv import Conv
 from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
@@ -44,6 +45,7 @@ class VGG(nn.Module):
   pool_size: int = 7
   num_classes: int = 1000
   dropout: float = 0.5
+  bn_variance: str = "biased"  # "unbiased": PyTorch's running-variance update (zoo/batchnorm.py)
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
@@ -54,7 +56,7 @@ class VGG(nn.Module):
         continue
       h = Conv(mult * self.width, (3, 3), padding=((1, 1), (1, 1)), name=f"conv_{i}")(h)
       if self.batch_norm:
-        h = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name=f"bn_{i}")(h)
+        h = batch_norm(train, f"bn_{i}", momentum=0.9, epsilon=1e-5, variance=self.bn_variance)(h)
       h = nn.relu(h)
     h = adaptive_avg_pool(h, self.pool_size)
     h = h.reshape(h.shape[0], -1)
@@ -82,6 +84,7 @@ for (_depth, _bn), _count in _COUNTS.items():
         pool_size=7,
         num_classes=1000,
         dropout=0.5,
+        bn_variance="biased",
       ),
       inputs=lambda b, cfg: (normal_input((b, cfg["image_size"], cfg["image_size"], cfg["in_channels"])),),
       reference_params=_count,  # torchvision

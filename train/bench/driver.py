@@ -413,7 +413,7 @@ def main(
   if bad := [r for r in rows if r not in ROWS]:
     raise ValueError(f"unknown bench row(s) {', '.join(map(repr, bad))}; rows: {', '.join(ROWS)}")
   if TORCH_ROWS & set(rows) and importlib.util.find_spec("torch") is None:
-    print("scalezoo bench: PyTorch is not installed; run `make bench` (installs torch==2.13.0 CPU)", file=sys.stderr)
+    print("scalezoo bench: PyTorch is not installed; run `make bench` (installs torch==2.14.1)", file=sys.stderr)
     return 2
   sz = {**SIZES["quick" if quick else "full"], **(sizes or {})}
   t0 = time.perf_counter()
