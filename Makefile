@@ -41,9 +41,9 @@ test: $(STAMP)  # one pytest worker per core; a test file's tests share a worker
 	$(PY) -m pytest -n 2 --dist loadfile --durations=10
 
 test-ci: $(REF_STAMP)  # CI-only (-m ci): several processes on localhost, clusters, heavy dependencies; .ci/run runs it
-	$(PY) -m pytest -n 2 --dist loadfile -m ci --durations=10
+	$(PY) -m pytest -n 2 --dist loadfile -m "ci and not slow" --durations=10
 
-test-slow: $(STAMP)  # what `make test` leaves out (-m slow): longer kill trials, notebooks, the bench's workers
+test-slow: $(REF_STAMP)  # what `make test` leaves out (-m slow): longer kill trials, notebooks, the bench's workers
 	$(PY) -m pytest -n 2 --dist loadfile -m slow --durations=10
 
 bench: $(BENCH_STAMP)

@@ -27,7 +27,11 @@ MODELS = {
 }
 
 
-@pytest.mark.parametrize("name", MODELS)
+# EfficientNet-B0's export takes minutes in jax2onnx (its depthwise convolutions): checked by make test-slow
+SLOW = {"efficientnet_b0"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in MODELS])
 def test_onnx_matches_jax(name):
   assert onnxruntime is not None, "the reference extra is missing: make test-ci installs it"
   kw = MODELS[name]
