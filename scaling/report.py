@@ -108,6 +108,8 @@ def plot_dir(path, *, y: str = "metrics.test_loss", notes: list[str] | None = No
   notes = [] if notes is None else notes
   out = []
   L = _column(t, y) if y in t else None
+  if L is not None and not np.any(np.isfinite(L) & (L > 0)):  # log axes need positive losses: refuse, draw nothing
+    raise ValueError(f"no run has a positive, finite {y!r}: nothing to draw on log axes")
   cfit = None
   if L is not None:
     ok = np.isfinite(L) & (L > 0) & np.isfinite(t["C"]) & (t["C"] > 0)

@@ -167,3 +167,22 @@ def test_the_collapsed_note_names_the_values_and_counts_the_seeds(tmp_path):
   t = scaling.finished(scaling.table(_folder(tmp_path)))
   note = plots.collapsed_note(plots.hidden_axes(t, ["N"]))
   assert note == "not told apart: optimizer.lr {0.001, 0.01, 0.1}; seed (2 values)"
+
+
+def test_plot_on_zero_losses_refuses_with_one_line_and_writes_nothing(tmp_path, capsys):
+  import json
+  from pathlib import Path
+
+  from scalezoo.train.cli import main
+
+  src = Path(__file__).resolve().parents[1] / "results" / "sweep_tiny" / "runs.jsonl"
+  with (tmp_path / "runs.jsonl").open("w") as out:
+    for line in src.read_text().splitlines():
+      r = json.loads(line)
+      r["metrics"] = {k: 0.0 for k in r["metrics"]}
+      r["curve"] = {k: [0.0] * len(v) if k.endswith("loss") else v for k, v in r["curve"].items()}
+      out.write(json.dumps(r) + "\n")
+  assert main(["plot", str(tmp_path)]) == 2
+  err = capsys.readouterr().err
+  assert "no run has a positive, finite 'metrics.test_loss'" in err and err.count("\n") == 1, err
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.jsonl"]
