@@ -156,12 +156,12 @@ def test_a_checkpoint_saved_on_one_mesh_restores_onto_another(tmp_path):
     eng = loop.make_engine(gpt(mesh=m), split)
     states[name] = (eng, S.init_state(eng, jax.random.key(name == "one"), arrays, 1e-3))
   eng, saved = states["data4"]
-  ckpt = Checkpointer(tmp_path / "ck")
+  ckpt = Checkpointer(tmp_path / "ck", "owner", 10)
   ckpt.save(3, {"state": saved}, {"note": "from data=4"})
   for target in ("d2f2", "one"):
     like = states[target][1]  # another mesh (and other values: restoring must overwrite them)
     abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding), {"state": like})
-    step, got, meta = Checkpointer(tmp_path / "ck").restore_latest(abstract)
+    step, got, meta = Checkpointer(tmp_path / "ck", "owner", 10).restore_latest(abstract)
     assert step == 3 and meta["note"] == "from data=4"
     for a, b, t in zip(jax.tree.leaves(got["state"]), jax.tree.leaves(saved), jax.tree.leaves(like)):
       np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -257,12 +257,23 @@ def parse(raw: dict[str, Any], where: str = "config") -> RunConfig:
 
 
 def _check_names(cfg: RunConfig, where: str) -> None:
+  _check_mesh(cfg, where)
   key = json.dumps([cfg.model, cfg.model_args, cfg.data, cfg.data_args], sort_keys=True, default=repr)
   if key in _NAMES_OK:
     return
   _check_names_once(cfg, where)
   if len(_NAMES_OK) < 100_000:
     _NAMES_OK.add(key)
+
+
+def _check_mesh(cfg: RunConfig, where: str) -> None:
+  for axis, size in cfg.mesh.items():
+    if axis not in MESH_AXES:
+      raise ConfigError(f"{where}: unknown mesh axis {axis!r}; allowed: {', '.join(MESH_AXES)}")
+    if isinstance(size, bool) or not isinstance(size, int) or not (size >= 1 or size == -1):
+      raise ConfigError(f"{where}: 'mesh.{axis}' must be a positive int or -1 (the devices left), got {show(size)}")
+  if cfg.batch_size % cfg.microbatches:
+    raise ConfigError(f"{where}: 'microbatches' = {cfg.microbatches} must divide batch_size = {cfg.batch_size}")
 
 
 _NAMES_OK: set[str] = set()  # model/data options already checked: a sweep's grid checks each combination once
@@ -285,13 +296,6 @@ def _check_names_once(cfg: RunConfig, where: str) -> None:
     if k not in allowed:
       names = ", ".join(sorted(allowed))
       raise ConfigError(f"{where}: unknown key {show('data_args.' + k)} for data {cfg.data!r}; allowed: {names}")
-  for axis, size in cfg.mesh.items():
-    if axis not in MESH_AXES:
-      raise ConfigError(f"{where}: unknown mesh axis {axis!r}; allowed: {', '.join(MESH_AXES)}")
-    if isinstance(size, bool) or not isinstance(size, int) or not (size >= 1 or size == -1):
-      raise ConfigError(f"{where}: 'mesh.{axis}' must be a positive int or -1 (the devices left), got {show(size)}")
-  if cfg.batch_size % cfg.microbatches:
-    raise ConfigError(f"{where}: 'microbatches' = {cfg.microbatches} must divide batch_size = {cfg.batch_size}")
   n_train, noise = cfg.data_args.get("n_train"), cfg.data_args.get("noise", 0.0)
   if n_train is not None and (not isinstance(n_train, int) or isinstance(n_train, bool) or n_train <= 0):
     raise ConfigError(f"{where}: 'data_args.n_train' must be a positive int, got {show(n_train)}")
