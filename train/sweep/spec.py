@@ -9,6 +9,8 @@
     [sweep]
     executor = "local"           # local | process | ray
     checkpoint_every = 100       # cadence when the base config leaves it 0 (default: about 5 per run)
+    [tiny]                       # applied to every run after its axes under `--set sweep.tiny=true`
+    "model_args.width" = 4       # dotted config keys -> values: a smoke-test version of the grid
 
 Runs that share a compiled shape (they differ only in seed and learning rate) train together under jax.vmap.
 Only the driver appends to runs.jsonl. Running the same command again skips ended runs and resumes cut-off
@@ -30,7 +32,15 @@ from typing import Any
 
 from scalezoo.train import config as C
 
-SWEEP_KEYS = {"executor": str, "group": bool, "max_group": int, "address": str, "workers": int, "checkpoint_every": int}
+SWEEP_KEYS = {
+  "executor": str,
+  "group": bool,
+  "max_group": int,
+  "address": str,
+  "workers": int,
+  "checkpoint_every": int,
+  "tiny": bool,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,12 +52,13 @@ class Sweep:
 
 
 def parse(raw: dict[str, Any], where: str) -> Sweep:
-  unknown = sorted(set(raw) - {"name", "base", "axes", "sweep", "description"})
+  unknown = sorted(set(raw) - {"name", "base", "axes", "sweep", "description", "tiny"})
   if unknown:
-    raise C.ConfigError(f"{where}: unknown key {unknown[0]!r}; allowed: axes, base, description, name, sweep")
-  base, axes = raw.get("base", {}), raw.get("axes", {})
-  if not isinstance(base, dict) or not isinstance(axes, dict) or not isinstance(raw.get("sweep", {}), dict):
-    raise C.ConfigError(f"{where}: 'base', 'axes' and 'sweep' must be tables")
+    raise C.ConfigError(f"{where}: unknown key {unknown[0]!r}; allowed: axes, base, description, name, sweep, tiny")
+  base, axes, tiny = raw.get("base", {}), raw.get("axes", {}), raw.get("tiny", {})
+  tables = (base, axes, tiny, raw.get("sweep", {}))
+  if not all(isinstance(t, dict) for t in tables):
+    raise C.ConfigError(f"{where}: 'base', 'axes', 'sweep' and 'tiny' must be tables")
   for k, v in axes.items():
     if not isinstance(v, list) or not v:
       raise C.ConfigError(f"{where}: axis 'axes.{k}' must be a non-empty list of values, got {v!r}")
@@ -64,6 +75,7 @@ def parse(raw: dict[str, Any], where: str) -> Sweep:
     "address": "",
     "workers": 2,
     "checkpoint_every": None,
+    "tiny": False,
   }
   for k, v in raw.get("sweep", {}).items():
     if k not in SWEEP_KEYS:
@@ -79,6 +91,8 @@ def parse(raw: dict[str, Any], where: str) -> Sweep:
       keys = _axis_keys(key)
       for k, v in zip(keys, value if len(keys) > 1 else [value]):
         C.set_key(r, f"{k}={_toml(v)}", where=f"{where}: axes")
+    for k, v in tiny.items() if settings["tiny"] else ():
+      C.set_key(r, f"{k}={_toml(v)}", where=f"{where}: tiny")
     cfg = C.parse(r, f"{where} (run with {dict(zip(axes, values))})")
     if cfg.run_id() not in seen:
       seen.add(cfg.run_id())
@@ -148,7 +162,7 @@ def checkpoint_cadence(cfg: C.RunConfig, setting: int | None) -> int:
 def spec_text(sweep: Sweep) -> str:
   """The spec as TOML (with --set overrides applied): `scalezoo sweep out/spec.toml` reruns the same grid."""
   lines = [f"name = {_toml(sweep.name)}"]
-  for section in ("base", "axes", "sweep"):
+  for section in ("base", "axes", "sweep", "tiny"):
     body = sweep.raw.get(section)
     if body:
       lines.append(f"\n[{section}]")
