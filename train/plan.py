@@ -284,4 +284,3 @@ def plan(sweep, chip: str = "h100", chips: int = 1, mfu: float = 0.4) -> tuple[l
   check_args(chip, chips, mfu)
   rows = [plan_run(cfg, chip, chips, mfu) for cfg in sweep.runs]
   return rows, table(rows, chip, chips, mfu)
-
