@@ -2,6 +2,7 @@
 the learning rate falls and the batch grows with size, and its tiny mode trains every size end to end on a corpus
 tokenized here."""
 
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from scalezoo import zoo
 from scalezoo.train import sweep
+from scalezoo.train.config import ConfigError
 from scalezoo.train.data import tokenize
 from scalezoo.train.sweep import store
 
@@ -50,3 +52,17 @@ def test_tiny_mode_trains_every_size_of_the_ladder_on_a_corpus(tmp_path):
   for r in records:
     assert r["tokens_seen"] == 4 * 8 * 16 and np.isfinite(r["metrics"]["test_loss"])
     assert r["metrics"]["test_loss"] < 1.2 * np.log(257)  # a loss near a uniform guess over the vocabulary or below
+
+
+def test_tiny_is_off_by_default_and_a_bad_tiny_table_is_one_line_of_bad_input(tmp_path):
+  raw = 'name = "t"\n[base]\nmodel = "mlp"\ndata = "digits"\n[axes]\nseed = [0, 1]\n[tiny]\nsteps = 3\n'
+  (tmp_path / "s.toml").write_text(raw)
+  assert [r.steps for r in sweep.load(tmp_path / "s.toml").runs] == [1000, 1000]
+  tiny = sweep.load(tmp_path / "s.toml", ["sweep.tiny=true"])
+  assert [r.steps for r in tiny.runs] == [3, 3]
+  assert sweep.parse(tomllib.loads(sweep.spec_text(tiny)), "again").runs == tiny.runs  # spec.toml reruns it
+  (tmp_path / "bad.toml").write_text(raw.replace("steps = 3", "steps = 0"))
+  with pytest.raises(ConfigError, match="'steps' must be > 0"):
+    sweep.load(tmp_path / "bad.toml", ["sweep.tiny=true"])
+  with pytest.raises(ConfigError, match="must be tables"):
+    sweep.load(tmp_path / "s.toml", ["tiny=3"])
