@@ -42,8 +42,8 @@ CHIPS: dict[str, tuple[float, float]] = {
   # NVIDIA A100 datasheet (nvidia.com/en-us/data-center/a100): BF16 Tensor Core 312 TFLOPS dense (624 sparse);
   # 80 GB HBM2e (the 80 GB SXM part)
   "a100": (312e12, 80e9),
-  # Google Cloud TPU v5e (cloud.google.com/tpu/docs/v5e): 197 TFLOPs bf16 per chip, 16 GiB HBM2
-  "v5e": (197e12, 16 * 2**30),
+  # Google Cloud TPU v5e (cloud.google.com/tpu/docs/v5e): peak compute per chip (bf16) 197 TFLOPs; HBM2 16 GB
+  "v5e": (197e12, 16e9),
   # Google Cloud TPU v4 (cloud.google.com/tpu/docs/v4): 275 TFLOPs bf16 per chip, 32 GiB HBM2
   "v4": (275e12, 32 * 2**30),
   # this machine: a nominal 1 TFLOP/s (a many-core AVX-512 server; measure yours) and its RAM
@@ -267,7 +267,7 @@ def table(rows: list[Row], chip: str, chips: int, mfu: float) -> str:
   widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
   fmt = lambda cells: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
   lines = [
-    f"{len(rows)} runs on {chips} x {chip} ({peak / 1e12:.0f} TFLOP/s bf16, {hbm / 2**30:.0f} GiB each) at MFU {mfu}",
+    f"{len(rows)} runs on {chips} x {chip} ({peak / 1e12:.0f} TFLOP/s bf16, {hbm / 2**30:.1f} GiB each) at MFU {mfu}",
     "memory per device in GiB; FLOPs of the whole run; hours of wall clock on all the chips",
     fmt(head),
     *map(fmt, body),
