@@ -49,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
   s.add_argument("--executor", choices=["local", "process", "ray"], help="override sweep.executor")
   s.add_argument("--quiet", action="store_true")
 
+  pn = sub.add_parser("plan", help="a sweep's cost before launch: params, tokens, FLOPs, memory per device, hours")
+  pn.add_argument("spec")
+  pn.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec key")
+  pn.add_argument("--chip", default="h100", help="h100 (default), a100, v5e, v4, cpu")
+  pn.add_argument("--chips", default="1", help="how many chips the mesh spans (default 1)")
+  pn.add_argument("--mfu", default="0.4", help="model FLOPs utilisation for the hours, in (0, 1] (default 0.4)")
+
   f = sub.add_parser("fit", help="fit a scaling law to a results folder's runs.jsonl")
   f.add_argument("dir")
   f.add_argument("--law", default="power", help="power (default), chinchilla, kaplan, bnsl, bnsl2, ...")
@@ -183,6 +190,19 @@ def cmd_sweep(args) -> int:
   if counts.get("missing"):
     print("some runs have no record (a worker died); run the same command again to retry them", file=sys.stderr)
   return 1 if counts.get("failed") or counts.get("missing") else 0
+
+
+def cmd_plan(args) -> int:
+  from scalezoo.train import plan, sweep
+
+  try:
+    chips, mfu = int(args.chips), float(args.mfu)
+  except ValueError:
+    raise UsageError(f"--chips {args.chips!r} must be an integer and --mfu {args.mfu!r} a number") from None
+  plan.check_args(args.chip, chips, mfu)  # before the spec is read: bad flags answer at once
+  _, text = plan.plan(sweep.load(args.spec, args.set), args.chip, chips, mfu)
+  print(text)
+  return 0
 
 
 def cmd_fit(args) -> int:

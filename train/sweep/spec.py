@@ -9,6 +9,8 @@
     [sweep]
     executor = "local"           # local | process | ray
     checkpoint_every = 100       # cadence when the base config leaves it 0 (default: about 5 per run)
+    [tiny]                       # applied to every run after its axes under `--set sweep.tiny=true`
+    "model_args.width" = 4       # dotted config keys -> values: a smoke-test version of the grid
 
 Runs that share a compiled shape (they differ only in seed and learning rate) train together under jax.vmap.
 Only the driver appends to runs.jsonl. Running the same command again skips ended runs and resumes cut-off
@@ -31,7 +33,15 @@ from typing import Any
 from scalezoo.train import config as C
 
 MAX_RUNS = 1_000_000  # runs in one grid: each is validated and hashed before the sweep starts
-SWEEP_KEYS = {"executor": str, "group": bool, "max_group": int, "address": str, "workers": int, "checkpoint_every": int}
+SWEEP_KEYS = {
+  "executor": str,
+  "group": bool,
+  "max_group": int,
+  "address": str,
+  "workers": int,
+  "checkpoint_every": int,
+  "tiny": bool,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,12 +53,14 @@ class Sweep:
 
 
 def parse(raw: dict[str, Any], where: str) -> Sweep:
-  unknown = sorted(set(raw) - {"name", "base", "axes", "sweep", "description"})
+  unknown = sorted(set(raw) - {"name", "base", "axes", "sweep", "description", "tiny"})
   if unknown:
-    raise C.ConfigError(f"{where}: unknown key {C.show(unknown[0])}; allowed: axes, base, description, name, sweep")
-  base, axes = raw.get("base", {}), raw.get("axes", {})
-  if not isinstance(base, dict) or not isinstance(axes, dict) or not isinstance(raw.get("sweep", {}), dict):
-    raise C.ConfigError(f"{where}: 'base', 'axes' and 'sweep' must be tables")
+    allowed = "axes, base, description, name, sweep, tiny"
+    raise C.ConfigError(f"{where}: unknown key {C.show(unknown[0])}; allowed: {allowed}")
+  base, axes, tiny = raw.get("base", {}), raw.get("axes", {}), raw.get("tiny", {})
+  tables = (base, axes, tiny, raw.get("sweep", {}))
+  if not all(isinstance(t, dict) for t in tables):
+    raise C.ConfigError(f"{where}: 'base', 'axes', 'sweep' and 'tiny' must be tables")
   for k, v in axes.items():
     if not isinstance(v, list) or not v:
       raise C.ConfigError(f"{where}: axis {C.show('axes.' + k)} must be a non-empty list of values, got {C.show(v)}")
@@ -66,6 +78,7 @@ def parse(raw: dict[str, Any], where: str) -> Sweep:
     "address": "",
     "workers": 2,
     "checkpoint_every": None,
+    "tiny": False,
   }
   for k, v in raw.get("sweep", {}).items():
     if k not in SWEEP_KEYS:
@@ -84,6 +97,8 @@ def parse(raw: dict[str, Any], where: str) -> Sweep:
     for keys, value in zip(paths, values):
       for path, v in zip(keys, value if len(keys) > 1 else [value]):
         C.assign(r, path, copy.deepcopy(v), f"{where}: axes")
+    for k, v in tiny.items() if settings["tiny"] else ():  # the tiny mode: every size shrunk (e.g. configs/ladder)
+      C.assign(r, C.key_path(k, f"{where}: tiny"), copy.deepcopy(v), f"{where}: tiny")
     try:
       cfg = C.parse(r, where)
     except C.ConfigError:  # the message names the run: built only when needed
@@ -160,7 +175,7 @@ def checkpoint_cadence(cfg: C.RunConfig, setting: int | None) -> int:
 def spec_text(sweep: Sweep) -> str:
   """The spec as TOML (with --set overrides applied): `scalezoo sweep out/spec.toml` reruns the same grid."""
   lines = [f"name = {_toml(sweep.name)}"]
-  for section in ("base", "axes", "sweep"):
+  for section in ("base", "axes", "sweep", "tiny"):
     body = sweep.raw.get(section)
     if body:
       lines.append(f"\n[{section}]")
