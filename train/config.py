@@ -67,6 +67,8 @@ class RunConfig:
   # Orbax checkpoint folder holding one run. Parameters (and batch_stats) whose path and shape match are restored;
   # the rest (a head of another size) keep their fresh init; the optimizer state starts fresh. "" is off.
   init_from: str = ""
+  # Live metric writers (train/writers.py): jsonl (the record's curve), tensorboard, wandb. Not in the run id.
+  log: list[str] = dataclasses.field(default_factory=lambda: ["jsonl"])
 
   def to_dict(self) -> dict[str, Any]:
     return dataclasses.asdict(self)
@@ -78,6 +80,7 @@ class RunConfig:
     for key in ADDED_LATER:
       if d[key] == ADDED_LATER[key]:
         del d[key]
+    d.pop("log", None)  # where metrics are written changes no number
     blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -91,7 +94,7 @@ class RunConfig:
 
 
 # key -> default: left out of run_id() while at the default
-ADDED_LATER = {"init_from": "", "mesh": {}, "microbatches": 1, "remat": "none"}
+ADDED_LATER = {"init_from": "", "mesh": {}, "microbatches": 1, "remat": "none", "log": ["jsonl"]}
 
 ALLOWED = {
   "optimizer.name": ("sgd", "adam", "adamw", "rmsprop", "adagrad", "lion"),
@@ -138,6 +141,12 @@ def _build(cls, raw: dict[str, Any], prefix: str, where: str):
 
 def _check(path: str, value: Any, hint: Any, where: str) -> Any:
   origin = typing.get_origin(hint) or hint
+  if origin is list:  # `log`, the one list-valued key
+    from scalezoo.train.writers import KINDS
+
+    if not isinstance(value, list) or any(v not in KINDS for v in value):
+      raise ConfigError(f"{where}: {path!r} must be a list of writers from {', '.join(KINDS)}, got {value!r}")
+    return list(value)
   if origin is dict:
     if not isinstance(value, dict):
       raise ConfigError(f"{where}: {path!r} must be a table, got {value!r}")

@@ -32,6 +32,7 @@ from scalezoo.train.data import tokens
 from scalezoo.train.init_from import load_init, start_from
 from scalezoo.train.record import RunRecord, now
 from scalezoo.train.tasks import get as get_task
+from scalezoo.train.writers import open_writers
 
 # Model options a data set fills in when the config leaves them out.
 FROM_DATA = {
@@ -193,9 +194,10 @@ def fit_group(
   checkpoint_dir: str | Path | None = None,
   progress: Callable[[int, int, str], None] | None = None,
   split: data_lib.Split | None = None,
+  writers: Sequence[Any] | None = None,
 ) -> Trained:
   """Train runs that share a shape (same group_key) together, resuming from `checkpoint_dir` when it holds a
-  checkpoint of theirs."""
+  checkpoint of theirs. `writers` (one per run, train/writers.py) get each evaluation as it is made."""
   cfgs = list(cfgs)
   started = now()
   base = cfgs[0]
@@ -281,6 +283,8 @@ def fit_group(
       if stats:  # the task's own metrics at no extra cost, e.g. val accuracy for epoch-wise error curves
         c.setdefault("val_accuracy", []).append(eng.task.finish(stats).get("accuracy"))
       c["grad_norm"].append(float(gnorm[i].mean()))
+      if writers:
+        writers[i].scalars(done + n, {k: v[-1] for k, v in c.items() if k != "step"})
       if base.early_stopping_patience:
         if val[i] < r["best_val"]:
           r["best_val"], r["evals_since_best"] = float(val[i]), 0
@@ -417,7 +421,12 @@ def fit(
   split = split if split is not None else load_split_checked(cfg)
   out = Path(out)
   out.mkdir(parents=True, exist_ok=True)
-  trained = fit_group([cfg], checkpoint_dir=out / "checkpoints", progress=progress, split=split)
+  writers = [open_writers(cfg.log, out, cfg.run_id(), cfg.to_dict())] if jax.process_index() == 0 else None
+  try:
+    trained = fit_group([cfg], checkpoint_dir=out / "checkpoints", progress=progress, split=split, writers=writers)
+  finally:
+    for w in writers or []:
+      w.close()
   if jax.process_index() == 0:  # many hosts: one writer of the run's files (all of them write checkpoint shards)
     files.write_json(out / "record.json", trained.record.to_dict())
     write_curve_csv(out / "curve.csv", trained.record.curve)
