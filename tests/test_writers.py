@@ -85,3 +85,15 @@ def test_wandb_offline_run_per_run_id(tmp_path):
   data = (run / f"run-{rec['run_id']}.wandb").read_bytes()
   for tag in ("train_loss", "val_loss", "grad_norm"):
     assert tag.encode() in data and all(json.dumps(v).encode() in data for v in rec["curve"][tag]), tag
+
+
+def test_a_writer_whose_package_is_missing_is_one_line_exit_2_and_nothing_written(tmp_path, monkeypatch, capsys):
+  from scalezoo.train import writers
+
+  monkeypatch.setitem(writers.MODULES, "tensorboard", "tensorboardX_not_installed")
+  spec, out = tmp_path / "spec.toml", tmp_path / "out"
+  spec.write_text(SPEC)
+  assert cli.main(["sweep", str(spec), "--out", str(out), "--quiet"]) == 2
+  err = capsys.readouterr().err
+  assert err.count("\n") == 1 and "needs tensorboardX_not_installed, not installed" in err
+  assert "pip install 'scalezoo[tensorboard]'" in err and not out.exists()

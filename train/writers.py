@@ -12,9 +12,10 @@ A resumed run writes again the evaluations after its checkpoint; TensorBoard kee
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,8 +40,20 @@ def flat(config: dict[str, Any], prefix: str = "") -> dict[str, bool | int | flo
   return out
 
 
-def _missing(kind: str, module: str) -> ImportError:
-  return ImportError(f"log = [{kind!r}] needs {module}: pip install 'scalezoo[{kind}]'")
+MODULES = {"tensorboard": "tensorboardX", "wandb": "wandb"}
+
+
+def _missing(kind: str) -> Exception:
+  from scalezoo.train.config import ConfigError
+
+  return ConfigError(f"log = [{kind!r}] needs {MODULES[kind]}, not installed: pip install 'scalezoo[{kind}]'")
+
+
+def require(kinds: Iterable[str]) -> None:
+  """One line naming the missing package, before anything trains (a sweep's driver checks every run's `log`)."""
+  for k in sorted(set(kinds) & set(MODULES)):
+    if importlib.util.find_spec(MODULES[k]) is None:
+      raise _missing(k)
 
 
 class TensorBoard:
@@ -49,7 +62,7 @@ class TensorBoard:
       from tensorboardX import SummaryWriter
       from tensorboardX.summary import hparams
     except ImportError:
-      raise _missing("tensorboard", "tensorboardX") from None
+      raise _missing("tensorboard") from None
     self.w = SummaryWriter(logdir=str(folder / "tensorboard" / run_id), flush_secs=10)
     # the hparams session in the run's own folder (add_hparams would open a time-named sub-run), its metric the
     # val_loss scalar written below
@@ -70,7 +83,7 @@ class WandB:
     try:
       import wandb
     except ImportError:
-      raise _missing("wandb", "wandb") from None
+      raise _missing("wandb") from None
     (folder / "wandb").mkdir(parents=True, exist_ok=True)
     mode = os.environ.get("WANDB_MODE", "offline")  # offline unless the user asks for more
     self.run = wandb.init(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scalezoo.train import config as C
-from scalezoo.train import files
+from scalezoo.train import files, writers
 from scalezoo.train.loop import load_split
 from scalezoo.train.progress import Progress
 from scalezoo.train.sweep import executors, store
@@ -60,6 +60,7 @@ def check(sweep: Sweep, out: Path) -> None:
   """Bad input found before anything is written: a results path that is a file, data that does not load."""
   if out.exists() and not out.is_dir():
     raise C.ConfigError(f"{out}: exists and is not a folder; --out needs a results folder")
+  writers.require(k for cfg in sweep.runs for k in cfg.log)
   if sweep.settings["executor"] == "ray" and sweep.settings["address"]:
     return  # the data lives on the cluster, maybe not here
   seen = set()
