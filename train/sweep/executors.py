@@ -182,12 +182,19 @@ def ray_cluster(job: Job) -> Iterator[Result]:
     # retried (run_group turns every failure of the group itself into `failed` records).
     task = ray.remote(num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False)(ray_work)
     refs = {task.remote(payload(job, g)): g for g in job.groups}
+    lost: dict[str, int] = {}
     while refs:
       ready, _ = ray.wait(list(refs), num_returns=1)
       group = refs.pop(ready[0])
       try:
         records = json.loads(ray.get(ready[0]))
       except ray.exceptions.RayError as e:
+        gid = group_id(group)
+        lost[gid] = lost.get(gid, 0) + 1
+        if lost[gid] <= RAY_RETRIES:  # a failure Ray itself did not retry (or its retries ran out): once more
+          job.log(f"group {gid} was lost on the cluster ({str(e).splitlines()[0][:200]}); submitting it again")
+          refs[task.remote(payload(job, group))] = group
+          continue
         job.log(
           f"group {group_id(group)} was lost on the cluster ({str(e).splitlines()[0][:200]}): no record; "
           "run again to retry it"
