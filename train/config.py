@@ -69,6 +69,8 @@ class RunConfig:
   # Orbax checkpoint folder holding one run. Parameters (and batch_stats) whose path and shape match are restored;
   # the rest (a head of another size) keep their fresh init; the optimizer state starts fresh. "" is off.
   init_from: str = ""
+  # Live metric writers (train/writers.py): jsonl (the record's curve), tensorboard, wandb. Not in the run id.
+  log: list[str] = dataclasses.field(default_factory=lambda: ["jsonl"])
 
   def to_dict(self) -> dict[str, Any]:
     return _plain(self)
@@ -83,6 +85,7 @@ class RunConfig:
       if d[key] == ADDED_LATER[key]:
         del d[key]
     d.update(NOT_IN_ID)
+    d.pop("log", None)  # where metrics are written changes no number
     blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
     rid = hashlib.sha256(blob.encode()).hexdigest()[:12]
     object.__setattr__(self, "_run_id", rid)  # a config is frozen: its id is computed once (a grid has 10^6)
@@ -117,7 +120,7 @@ def _field_names(cls) -> tuple[str, ...]:
 
 
 # key -> default: left out of run_id() while at the default
-ADDED_LATER = {"init_from": "", "mesh": {}, "microbatches": 1, "remat": "none"}
+ADDED_LATER = {"init_from": "", "mesh": {}, "microbatches": 1, "remat": "none", "log": ["jsonl"]}
 # Settings that change no number of the run: hashed at their default, so a config that leaves them at it keeps the
 # id it always had, and one that sets them has the same id as one that does not (checkpoints are at chunk ends).
 NOT_IN_ID = {"checkpoint_every": 0}
@@ -220,6 +223,12 @@ def _build(cls, raw: dict[str, Any], prefix: str, where: str):
 
 def _check(path: str, value: Any, hint: Any, where: str) -> Any:
   origin = typing.get_origin(hint) or hint
+  if origin is list:  # `log`, the one list-valued key
+    from scalezoo.train.writers import KINDS
+
+    if not isinstance(value, list) or any(v not in KINDS for v in value):
+      raise ConfigError(f"{where}: {path!r} must be a list of writers from {', '.join(KINDS)}, got {value!r}")
+    return list(value)
   if origin is dict:
     if not isinstance(value, dict):
       raise ConfigError(f"{where}: {path!r} must be a table, got {show(value)}")

@@ -34,6 +34,7 @@ from scalezoo.train.data import tokens
 from scalezoo.train.init_from import load_init, load_weights_init, start_from
 from scalezoo.train.record import RunRecord, now
 from scalezoo.train.tasks import get as get_task
+from scalezoo.train.writers import open_writers
 
 # Model options a data set fills in when the config leaves them out.
 FROM_DATA = {
@@ -212,9 +213,10 @@ def fit_group(
   checkpoint_dir: str | Path | None = None,
   progress: Callable[[int, int, str], None] | None = None,
   split: data_lib.Split | None = None,
+  writers: Sequence[Any] | None = None,
 ) -> Trained:
   """Train runs that share a shape (same group_key) together, resuming from `checkpoint_dir` when it holds a
-  checkpoint of theirs."""
+  checkpoint of theirs. `writers` (one per run, train/writers.py) get each evaluation as it is made."""
   cfgs = list(cfgs)
   started = now()
   base = cfgs[0]
@@ -302,6 +304,8 @@ def fit_group(
       if stats:  # the task's own metrics at no extra cost, e.g. val accuracy for epoch-wise error curves
         c.setdefault("val_accuracy", []).append(eng.task.finish(stats).get("accuracy"))
       c["grad_norm"].append(float(gnorm[i].mean()))
+      if writers:
+        writers[i].scalars(done + n, {k: v[-1] for k, v in c.items() if k != "step"})
       if base.early_stopping_patience:
         if val[i] < r["best_val"]:
           r["best_val"], r["evals_since_best"] = float(val[i]), 0
@@ -451,7 +455,13 @@ def fit(
   primary = jax.process_index() == 0  # many hosts: one writer of the run's files (all write checkpoint shards)
   with files.FolderLock(out, "train") if primary else contextlib.nullcontext():
     check_record_owner(out / "record.json", cfg)
-    trained = fit_group([cfg], checkpoint_dir=out / "checkpoints" / cfg.run_id(), progress=progress, split=split)
+    writers = [open_writers(cfg.log, out, cfg.run_id(), cfg.to_dict())] if primary else None
+    try:
+      checkpoints = out / "checkpoints" / cfg.run_id()
+      trained = fit_group([cfg], checkpoint_dir=checkpoints, progress=progress, split=split, writers=writers)
+    finally:
+      for w in writers or []:
+        w.close()
     if primary:
       files.write_json(out / "record.json", trained.record.to_dict())
       write_curve_csv(out / "curve.csv", trained.record.curve)

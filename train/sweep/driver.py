@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scalezoo.train import config as C
-from scalezoo.train import faults, files
+from scalezoo.train import faults, files, writers
 from scalezoo.train.loop import check_model_fits, load_split
 from scalezoo.train.progress import Progress
 from scalezoo.train.sweep import executors, store
@@ -31,6 +31,7 @@ def check(sweep: Sweep, out: Path) -> None:
   that does not fit in memory."""
   if out.exists() and not out.is_dir():
     raise C.ConfigError(f"{out}: exists and is not a folder; --out needs a results folder")
+  writers.require(k for cfg in sweep.runs for k in cfg.log)
   if sweep.settings["executor"] == "ray" and sweep.settings["address"]:
     return  # the data lives on the cluster, maybe not here
   info: dict[str, dict] = {}

@@ -153,6 +153,21 @@ def process(job: Job) -> Iterator[Result]:
       pool.shutdown(wait=False, cancel_futures=True)
 
 
+RAY_RETRIES = 3
+
+
+def ray_work(payload: str) -> str:
+  """`work` as a Ray task, first saying in the node's worker log (<temp dir>/session_*/logs/worker-*.out) which
+  group it trains and from which step: a retried group on another node shows there where it resumed."""
+  p = json.loads(payload)
+  group = [C.parse(d, "sweep worker") for d in p["configs"]]
+  step = checkpoint_step(Path(p["out"]), group)
+  print(
+    f"scalezoo: group {group_id(group)} ({len(group)} runs) in pid {os.getpid()}, from step {step or 0}", flush=True
+  )
+  return work(payload)
+
+
 def ray_cluster(job: Job) -> Iterator[Result]:
   """Groups as Ray tasks: on the cluster at `sweep.address` (or $RAY_ADDRESS), else on a local one that this
   sweep starts and stops. Workers write checkpoints to `out`, which must be shared storage on a real cluster."""
@@ -174,14 +189,24 @@ def ray_cluster(job: Job) -> Iterator[Result]:
       runtime_env={"env_vars": passed},
     )
   try:
-    task = ray.remote(num_cpus=1)(work)
+    # A group whose node or worker dies is a system failure: Ray runs the task again on a live node (up to
+    # RAY_RETRIES times), where it resumes from the group's last checkpoint on the shared `out`. Exceptions are not
+    # retried (run_group turns every failure of the group itself into `failed` records).
+    task = ray.remote(num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False)(ray_work)
     refs = {task.remote(payload(job, g)): g for g in job.groups}
+    lost: dict[str, int] = {}
     while refs:
       ready, _ = ray.wait(list(refs), num_returns=1)
       group = refs.pop(ready[0])
       try:
         records = json.loads(ray.get(ready[0]))
       except ray.exceptions.RayError as e:
+        gid = group_id(group)
+        lost[gid] = lost.get(gid, 0) + 1
+        if lost[gid] <= RAY_RETRIES:  # a failure Ray itself did not retry (or its retries ran out): once more
+          job.log(f"group {gid} was lost on the cluster ({str(e).splitlines()[0][:200]}); submitting it again")
+          refs[task.remote(payload(job, group))] = group
+          continue
         job.log(
           f"group {group_id(group)} was lost on the cluster ({str(e).splitlines()[0][:200]}): no record; "
           "run again to retry it"

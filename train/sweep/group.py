@@ -14,6 +14,7 @@ from scalezoo.train import faults
 from scalezoo.train.loop import fit_group
 from scalezoo.train.record import RunRecord, now
 from scalezoo.train.sweep.spec import checkpoint_cadence, group_id
+from scalezoo.train.writers import open_writers
 
 
 def run_group(
@@ -25,11 +26,14 @@ def run_group(
   and run id, so they match `scalezoo train` on the same config.
   """
   n, started = checkpoint_cadence(cfgs[0], every), now()
+  writers = []
   try:
+    writers = [open_writers(c.log, out, c.run_id(), c.to_dict()) for c in cfgs]  # the spec's ids and configs
     records = fit_group(
       [c.replace(checkpoint_every=n) for c in cfgs],
       checkpoint_dir=out / "checkpoints" / group_id(cfgs),
       progress=progress,
+      writers=writers,
     ).records
   except (C.ConfigError, faults.ResourceError):
     raise  # bad input or a resource that ran out: not the runs' result; the command ends, the group can rerun
@@ -41,6 +45,9 @@ def run_group(
       ) from None
     error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     records = [RunRecord.failed(c.run_id(), c.to_dict(), error, started) for c in cfgs]
+  finally:
+    for w in writers:
+      w.close()
   for rec, cfg in zip(records, cfgs):
     rec.run_id, rec.config = cfg.run_id(), cfg.to_dict()
   return [r.to_dict() for r in records]
