@@ -133,6 +133,7 @@ ALLOWED = {
 }
 POSITIVE = {"steps", "batch_size", "optimizer.lr", "microbatches"}
 MESH_AXES = ("data", "fsdp", "tensor")
+LOG_KINDS = ("jsonl", "tensorboard", "wandb")  # the live metric writers (train/writers.py)
 NON_NEGATIVE = {
   "seed",
   "data_seed",
@@ -224,10 +225,8 @@ def _build(cls, raw: dict[str, Any], prefix: str, where: str):
 def _check(path: str, value: Any, hint: Any, where: str) -> Any:
   origin = typing.get_origin(hint) or hint
   if origin is list:  # `log`, the one list-valued key
-    from scalezoo.train.writers import KINDS
-
-    if not isinstance(value, list) or any(v not in KINDS for v in value):
-      raise ConfigError(f"{where}: {path!r} must be a list of writers from {', '.join(KINDS)}, got {value!r}")
+    if not isinstance(value, list) or any(v not in LOG_KINDS for v in value):
+      raise ConfigError(f"{where}: {path!r} must be a list of writers from {', '.join(LOG_KINDS)}, got {value!r}")
     return list(value)
   if origin is dict:
     if not isinstance(value, dict):

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-KINDS = ("jsonl", "tensorboard", "wandb")
+from scalezoo.train.config import LOG_KINDS as KINDS
 
 
 class Writer(Protocol):
