@@ -63,3 +63,12 @@ def test_refusals_are_one_line():
     scaling.fit_hparam_law(r, hparam="lr", loss="loss", on="C", method="best")
   with pytest.raises(ValueError, match="varies within the point"):
     scaling.fit_hparam_law(r | {"N": np.arange(r["C"].size) + 1.0}, hparam="lr", loss="loss", on="N", point="C")
+
+
+def test_points_whose_best_sits_at_a_grid_edge_are_counted():
+  r = _sweep()
+  lr = r["lr"] * np.where(r["C"] > 1e20, 64.0, 1.0)  # the top two budgets' grids lie above their optimum
+  loss = 2.0 * (1 + 0.01 * np.log(lr / (0.3118 * r["C"] ** -0.125)) ** 2)
+  fit = scaling.fit_hparam_law(r | {"lr": lr, "loss": loss}, hparam="lr", loss="loss", on="C", bootstrap=0)
+  assert fit.edge_points == 2 and sum(p["edge"] for p in fit.points) == 2
+  assert "2 with the best at a grid edge" in fit.summary()
