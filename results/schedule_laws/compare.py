@@ -37,8 +37,8 @@ def main(tissue_only: bool):
       row["mpl_fit"] |= _test_set(size, S.multi_power, th)
     out[str(size)] = row
     print(size, {k: round(v["PredE"], 5) for k, v in row.items()}, flush=True)
-  name = "compare_tissue.json" if tissue_only else "compare.json"
-  (HERE / name).write_text(json.dumps(out, indent=1) + "\n")
+    name = "compare_tissue.json" if tissue_only else "compare.json"
+    (HERE / name).write_text(json.dumps(out, indent=1) + "\n")  # after every size: a long run keeps what it has
 
 
 if __name__ == "__main__":
