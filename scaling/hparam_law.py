@@ -32,6 +32,7 @@ class HparamLaw:
   edge_points: int  # points whose best run sits at an edge of their grid (the optimum may lie outside it)
   points: list = field(default_factory=list)  # per point: inputs, best h, best loss, near-optimal h
   ci: float = 0.95
+  conventions: dict = field(default_factory=dict)  # what N, D, C and the loss are, which runs (Li et al. 2025)
 
   def predict(self, inputs: dict) -> np.ndarray:
     log_h = np.log(self.coef) + sum(b * np.log(np.asarray(inputs[k], float)) for k, b in self.exponents.items())
@@ -60,6 +61,7 @@ class HparamLaw:
       "n_fit": self.n_fit,
       "rmse_log": self.rmse_log,
       "edge_points": self.edge_points,
+      "conventions": self.conventions,
       "points": self.points,
     }
 
@@ -128,12 +130,14 @@ def fit_hparam_law(
   bootstrap: int = 1000,
   ci: float = 0.95,
   seed: int = 0,
+  conventions: dict | None = None,
 ) -> HparamLaw:
   """The optimal `hparam` as a power law in the inputs `on`, from runs that trained a grid of it per point.
 
   runs: columns (name -> array, one entry per run; e.g. `scaling.table(dir)` plus derived columns) holding
   `hparam`, `loss` and every name in `on` and `point`. point: the columns that identify a point (default `on`);
-  runs that share them are one grid. tol: relative loss band of the near-optimal runs (DeepSeek's 0.25%)."""
+  runs that share them are one grid. tol: relative loss band of the near-optimal runs (DeepSeek's 0.25%).
+  conventions: recorded with the fit, e.g. {"N": "non-embedding", "C": "6ND", "loss": "val bits/byte"}."""
   if method not in METHODS:
     raise ValueError(f"method {method!r} is not one of {list(METHODS)}")
   if not 0 <= tol < 1:
@@ -179,4 +183,10 @@ def fit_hparam_law(
     edge_points=sum(p["edge"] for p in pts),
     points=pts,
     ci=ci,
+    conventions={
+      "objective": f"least squares of log {hparam} on log {', '.join(on)}",
+      "bootstrap": f"{len(draws)} resamples of the points",
+      "points": f"runs sharing {', '.join(point)}",
+    }
+    | dict(conventions or {}),
   )

@@ -36,7 +36,16 @@ def runs() -> dict:
 
 def main():
   r = runs()
-  kw = dict(hparam="config.optimizer.lr", loss="metrics.val_bits_per_byte", point=("N", "D", "config.seed"))
+  conv = {
+    "N": "non-embedding parameters",
+    "D": "training tokens (bytes)",
+    "C": "6ND; C_deepseek = (72·n_layer·d² + 6·n_layer·d·l_seq)·D",
+    "loss": "validation bits per byte, 512 windows of 64 bytes",
+    "runs": "results/lm_scaling/{.,long,seeds,edges}/runs.jsonl, finished runs, final checkpoints",
+  }
+  kw = dict(
+    hparam="config.optimizer.lr", loss="metrics.val_bits_per_byte", point=("N", "D", "config.seed"), conventions=conv
+  )
   out = {"runs": int(r["N"].size), "loss": "validation bits per byte", "deepseek": DEEPSEEK, "fits": {}}
   for on in (("C",), ("C_deepseek",), ("N",), ("N", "D")):
     for method in ("near_optimal", "argmin", "parabola"):
