@@ -96,4 +96,5 @@ def test_tissue_fit_holds_a_fixed_asymptote():
 def test_multi_power_fit_on_the_training_schedules():
   curves = [_curve(25, n) for n in TRAIN]
   theta, _ = S.fit("multi_power", curves, PUBLISHED[25][0])
-  assert _test_set(25, S.multi_power, theta)["PredE"] <= 1.2 * PUBLISHED[25][1]
+  pred_e = _test_set(25, S.multi_power, theta)["PredE"]  # 0.00077 (results/schedule_laws/compare.json)
+  assert pred_e == pytest.approx(0.00077, rel=0.05) and pred_e <= PUBLISHED[25][1]
