@@ -8,6 +8,7 @@ import importlib
 from scalezoo.scaling import data_constrained, laws, overtraining  # these two register their laws by name
 from scalezoo.scaling.extrapolate import Extrapolation, extrapolation_check
 from scalezoo.scaling.fit import Fit, fit_law
+from scalezoo.scaling.hparam_law import HparamLaw, fit_hparam_law
 from scalezoo.scaling.laws import Law
 from scalezoo.scaling.optimal import (
   Allocation,
@@ -52,6 +53,7 @@ __all__ = [
   "Extrapolation",
   "Fit",
   "Frontier",
+  "HparamLaw",
   "Law",
   "compute_optimal",
   "detect_double_descent",
@@ -60,6 +62,7 @@ __all__ = [
   "extrapolation_check",
   "finished",
   "fit_dir",
+  "fit_hparam_law",
   "fit_law",
   "fit_reference_scipy",
   "group_budgets",

@@ -66,16 +66,35 @@ def test_schedules_match_upstream_shapes():
     assert np.allclose(_schedule(name)[step[keep]], lr[keep], rtol=2e-2), name
 
 
-@pytest.mark.ci
-def test_tissue_form_fitted_on_the_training_schedules_predicts_the_rest():
-  curves = [_curve(400, n) for n in TRAIN]
-  theta, obj = S.fit("tissue", curves, [2.4, 0.65, 0.43, 1.0])
-  m = _test_set(400, S.tissue, theta)
-  assert m["PredE"] < 0.002 and obj > 0  # 0.00133 here; the Multi-Power Law's published 0.00168
+# Tissue et al.'s form fitted on the three training schedules from the variable-projection start (λ = 0.999, the
+# paper's): held-out PredE 0.00096 / 0.00096 / 0.00133 here, the Multi-Power Law's published 0.00110 / 0.00142 /
+# 0.00168. From the old fixed start [2.4, 0.65, 0.43, 1.0] the 100M fit stopped in a far minimum (PredE 0.047).
+TISSUE_PRED_E = {25: 0.00096, 100: 0.00096, 400: 0.00133}
+
+
+@pytest.mark.parametrize("size", [25, 100, 400])
+def test_tissue_form_fitted_on_the_training_schedules_predicts_the_rest(size):
+  curves = [_curve(size, n) for n in TRAIN]
+  theta, obj = S.fit("tissue", curves)
+  m = _test_set(size, S.tissue, theta)
+  assert m["PredE"] == pytest.approx(TISSUE_PRED_E[size], rel=0.05) and obj > 0
+  assert m["PredE"] < PUBLISHED[size][1]
+  # the old fixed start is never better, and at 100M far worse: a local minimum, not the form's limit
+  _, old = S.fit("tissue", curves, [2.4, 0.65, 0.43, 1.0])
+  assert obj <= old * (1 + 1e-6) and (size != 100 or old > 10 * obj)
+
+
+def test_tissue_fit_holds_a_fixed_asymptote():
+  curves = [_curve(25, n) for n in TRAIN]
+  theta, _ = S.fit("tissue", curves, fixed={"L0": 3.0})
+  assert theta[0] == 3.0 and np.all(theta[1:] > 0)
+  with pytest.raises(ValueError, match="tissue has no parameter 'E' to fix"):
+    S.fit("tissue", curves, fixed={"E": 3.0})
 
 
 @pytest.mark.slow  # a few minutes: the 24k-step cosine's drop sum at every evaluation of a numerical Jacobian
 def test_multi_power_fit_on_the_training_schedules():
   curves = [_curve(25, n) for n in TRAIN]
   theta, _ = S.fit("multi_power", curves, PUBLISHED[25][0])
-  assert _test_set(25, S.multi_power, theta)["PredE"] <= 1.2 * PUBLISHED[25][1]
+  pred_e = _test_set(25, S.multi_power, theta)["PredE"]  # 0.00077 (results/schedule_laws/compare.json)
+  assert pred_e == pytest.approx(0.00077, rel=0.05) and pred_e <= PUBLISHED[25][1]

@@ -1,0 +1,192 @@
+"""Hyperparameter scaling laws: the optimal learning rate (or batch size) as a power law in N, D or C.
+
+The form of DeepSeek LLM (Bi et al. 2024, §3.1): η_opt = a·C^b, B_opt = c·C^d. Their procedure, followed here
+by default (`method="near_optimal"`): at every point (a compute budget, or an (N, D) pair) a grid of the
+hyperparameter is trained; every run whose loss is within `tol` (relative, their 0.25%) of the point's best is
+"near-optimal", and the power law is fitted by least squares of log h on log X over all near-optimal runs, not
+only the argmins (a flat optimum contributes its whole flat band). `method="argmin"` fits the best run of each
+point; `method="parabola"` the vertex of a parabola in log h through each point's three best runs (a sub-grid
+optimum, kept inside the grid). Intervals: percentiles of a bootstrap over points (each point takes its
+near-optimal runs with it). Several inputs give log h = log a + Σ b_i·log X_i.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+METHODS = ("near_optimal", "argmin", "parabola")
+
+
+@dataclass
+class HparamLaw:
+  hparam: str
+  on: tuple  # the inputs of the power law, e.g. ("C",) or ("N", "D")
+  coef: float  # a in h = a·Π X_i^b_i
+  exponents: dict  # input -> b
+  intervals: dict  # "a" and every input -> (lo, hi), the `ci` bootstrap interval
+  method: str
+  tol: float
+  n_points: int
+  n_fit: int  # runs in the regression (near-optimal runs, or one per point)
+  rmse_log: float  # RMSE of log h about the fitted law
+  edge_points: int  # points whose best run sits at an edge of their grid (the optimum may lie outside it)
+  points: list = field(default_factory=list)  # per point: inputs, best h, best loss, near-optimal h
+  ci: float = 0.95
+  conventions: dict = field(default_factory=dict)  # what N, D, C and the loss are, which runs (Li et al. 2025)
+
+  def predict(self, inputs: dict) -> np.ndarray:
+    log_h = np.log(self.coef) + sum(b * np.log(np.asarray(inputs[k], float)) for k, b in self.exponents.items())
+    return np.exp(log_h)
+
+  def summary(self) -> str:
+    law = f"{self.hparam}_opt = {self.coef:.4g}" + "".join(f"·{k}^{b:+.3f}" for k, b in self.exponents.items())
+    iv = ", ".join(f"{k} [{lo:.3g}, {hi:.3g}]" for k, (lo, hi) in self.intervals.items())
+    return (
+      f"{law}  ({self.method}, tol {self.tol:g}; {self.n_fit} runs from {self.n_points} points, "
+      f"{self.edge_points} with the best at a grid edge; log-RMSE {self.rmse_log:.3f}; {self.ci:.0%} intervals: {iv})"
+    )
+
+  def to_dict(self) -> dict:
+    return {
+      "hparam": self.hparam,
+      "on": list(self.on),
+      "formula": f"{self.hparam}_opt = a·" + "·".join(f"{k}^b_{k}" for k in self.on),
+      "a": self.coef,
+      "exponents": self.exponents,
+      "intervals": {k: list(v) for k, v in self.intervals.items()},
+      "ci": self.ci,
+      "method": self.method,
+      "tol": self.tol,
+      "n_points": self.n_points,
+      "n_fit": self.n_fit,
+      "rmse_log": self.rmse_log,
+      "edge_points": self.edge_points,
+      "conventions": self.conventions,
+      "points": self.points,
+    }
+
+
+def _vertex(h, loss):
+  """The minimum of a parabola in log h through the three lowest-loss runs, clipped to the grid."""
+  i = np.argsort(loss)[:3]
+  x, y = np.log(h[i]), loss[i]
+  c2, c1, _ = np.polyfit(x, y, 2)
+  if c2 <= 0:  # not convex: no interior vertex, the argmin stands
+    return float(h[i[0]])
+  return float(np.exp(np.clip(-c1 / (2 * c2), np.log(h.min()), np.log(h.max()))))
+
+
+def _points(runs, hparam, loss, on, point, method, tol):
+  cols = [np.asarray(runs[k]).tolist() for k in point]
+  keys = list(zip(*cols))
+  h_all = np.asarray(runs[hparam], float)
+  L_all = np.asarray(runs[loss], float)
+  X_all = {k: np.asarray(runs[k], float) for k in on}
+  pts = []
+  for key in dict.fromkeys(keys):
+    m = np.array([k == key for k in keys]) & np.isfinite(L_all)
+    h, L = h_all[m], L_all[m]
+    X = {k: v[m] for k, v in X_all.items()}
+    for k, v in X.items():
+      if not np.allclose(v, v[0], rtol=1e-9):
+        raise ValueError(f"input {k!r} varies within the point {dict(zip(point, key))}; make it part of `point`")
+    if np.unique(h).size < 2 or (method == "parabola" and np.unique(h).size < 3):
+      need = 3 if method == "parabola" else 2
+      raise ValueError(
+        f"point {dict(zip(point, key))} trained {np.unique(h).size} {hparam} values; {method} needs >= {need}"
+      )
+    best = int(np.argmin(L))
+    near = h[L <= L[best] * (1 + tol)] if method == "near_optimal" else h[[best]]
+    if method == "parabola":
+      near = np.array([_vertex(h, L)])
+    pts.append(
+      {
+        **{k: float(v[0]) for k, v in X.items()},
+        "best": float(h[best]),
+        "best_loss": float(L[best]),
+        "edge": bool(h[best] in (h.min(), h.max())),
+        "opt": [float(x) for x in near],
+      }
+    )
+  return pts
+
+
+def _regress(pts, on):
+  logX = np.array([[1.0, *[np.log(p[k]) for k in on]] for p in pts for _ in p["opt"]])
+  logh = np.log([x for p in pts for x in p["opt"]])
+  w, *_ = np.linalg.lstsq(logX, logh, rcond=None)
+  return w, float(np.sqrt(np.mean((logX @ w - logh) ** 2))), logh.size
+
+
+def fit_hparam_law(
+  runs: dict,
+  *,
+  hparam: str,
+  loss: str,
+  on=("C",),
+  point=None,
+  method: str = "near_optimal",
+  tol: float = 0.0025,
+  bootstrap: int = 1000,
+  ci: float = 0.95,
+  seed: int = 0,
+  conventions: dict | None = None,
+) -> HparamLaw:
+  """The optimal `hparam` as a power law in the inputs `on`, from runs that trained a grid of it per point.
+
+  runs: columns (name -> array, one entry per run; e.g. `scaling.table(dir)` plus derived columns) holding
+  `hparam`, `loss` and every name in `on` and `point`. point: the columns that identify a point (default `on`);
+  runs that share them are one grid. tol: relative loss band of the near-optimal runs (DeepSeek's 0.25%).
+  conventions: recorded with the fit, e.g. {"N": "non-embedding", "C": "6ND", "loss": "val bits/byte"}."""
+  if method not in METHODS:
+    raise ValueError(f"method {method!r} is not one of {list(METHODS)}")
+  if not 0 <= tol < 1:
+    raise ValueError(f"tol {tol!r} must be in [0, 1): the relative loss band around each point's best")
+  on = (on,) if isinstance(on, str) else tuple(on)
+  point = on if point is None else ((point,) if isinstance(point, str) else tuple(point))
+  for k in (hparam, loss, *on, *point):
+    if k not in runs:
+      raise ValueError(f"the runs have no column {k!r}; columns: {sorted(runs)[:12]}…")
+  for k in (hparam, *on):
+    v = np.asarray(runs[k], float)
+    if not np.all(np.isfinite(v) & (v > 0)):
+      raise ValueError(f"column {k!r} must be positive and finite for a power law")
+  pts = _points(runs, hparam, loss, on, point, method, tol)
+  need = len(on) + 2
+  if len(pts) < need:
+    raise ValueError(
+      f"{len(pts)} points, a power law in {'·'.join(on)} needs at least {need} (one more than its parameters)"
+    )
+  w, rmse, n_fit = _regress(pts, on)
+  rng = np.random.default_rng(seed)
+  draws = []
+  for _ in range(bootstrap):
+    sample = [pts[i] for i in rng.integers(0, len(pts), len(pts))]
+    if len({tuple(p[k] for k in on) for p in sample}) >= len(on) + 1:  # a resample must still span the inputs
+      draws.append(_regress(sample, on)[0])
+  draws = np.array(draws).reshape(-1, len(on) + 1)
+  q = 100 * np.array([(1 - ci) / 2, (1 + ci) / 2])
+  lo, hi = np.percentile(draws, q, axis=0) if len(draws) else np.full((2, len(on) + 1), np.nan)
+  intervals = {"a": (float(np.exp(lo[0])), float(np.exp(hi[0])))}
+  intervals |= {k: (float(lo[i + 1]), float(hi[i + 1])) for i, k in enumerate(on)}
+  return HparamLaw(
+    hparam=hparam,
+    on=on,
+    coef=float(np.exp(w[0])),
+    exponents={k: float(w[i + 1]) for i, k in enumerate(on)},
+    intervals=intervals,
+    method=method,
+    tol=float(tol),
+    n_points=len(pts),
+    n_fit=n_fit,
+    rmse_log=rmse,
+    edge_points=sum(p["edge"] for p in pts),
+    points=pts,
+    ci=ci,
+    conventions={
+      "objective": f"least squares of log {hparam} on log {', '.join(on)}",
+      "bootstrap": f"{len(draws)} resamples of the points",
+      "points": f"runs sharing {', '.join(point)}",
+    }
+    | dict(conventions or {}),
+  )

@@ -1,0 +1,74 @@
+"""scaling.fit_hparam_law: the optimal learning rate as a power law (DeepSeek LLM's form and procedure)."""
+
+import numpy as np
+import pytest
+
+from scalezoo import scaling
+
+
+def _sweep(b=-0.125, a=0.3118, noise=0.0, seed=0, flat=0.0):
+  """Runs on a grid of rates a factor 2 apart around η_opt = a·C^b at 8 budgets; the loss is a parabola in log η
+  about the true optimum, so the grid's near-optimal band brackets it."""
+  rng = np.random.default_rng(seed)
+  C = np.repeat(np.logspace(17, 21, 8), 9)
+  opt = a * C**b
+  lr = opt * 2.0 ** np.tile(np.arange(-4, 5), 8) * np.exp(rng.uniform(-0.3, 0.3, C.size))
+  loss = 2.0 * (1 + 0.01 * np.log(lr / opt) ** 2 + flat + noise * rng.normal(size=C.size))
+  return {"C": C, "lr": lr, "loss": loss}
+
+
+@pytest.mark.parametrize("method", ["near_optimal", "argmin", "parabola"])
+def test_recovers_the_exponent_of_a_known_law(method):
+  fit = scaling.fit_hparam_law(_sweep(), hparam="lr", loss="loss", on="C", method=method, bootstrap=200)
+  tol = 0.01 if method == "parabola" else 0.04  # the vertex is exact for a parabola; the grid rounds to 2^(±1/2)
+  assert fit.exponents["C"] == pytest.approx(-0.125, abs=tol)
+  lo, hi = fit.intervals["C"]
+  assert lo <= fit.exponents["C"] <= hi and lo < -0.125 + tol and hi > -0.125 - tol
+  assert fit.n_points == 8 and fit.edge_points == 0
+  assert fit.predict({"C": 1e19}) == pytest.approx(0.3118 * 1e19**-0.125, rel=0.3)
+
+
+def test_near_optimal_band_takes_more_than_the_argmins():
+  r = _sweep()
+  wide = scaling.fit_hparam_law(r, hparam="lr", loss="loss", on="C", tol=0.0025, bootstrap=0)
+  assert wide.n_fit > wide.n_points  # runs within 0.25% of each best join the fit
+  only = scaling.fit_hparam_law(r, hparam="lr", loss="loss", on="C", tol=0.0, bootstrap=0)
+  assert only.n_fit == only.n_points
+
+
+def test_two_inputs_are_separated():
+  rng = np.random.default_rng(1)
+  N, D = np.meshgrid(np.logspace(5, 8, 4), np.logspace(8, 11, 4))
+  N, D = np.repeat(N.ravel(), 7), np.repeat(D.ravel(), 7)
+  opt = 3.0 * N**-0.5 * D**-0.1
+  lr = opt * 2.0 ** (np.tile(np.arange(-3, 4), 16) + rng.uniform(-0.2, 0.2, N.size))
+  loss = 1 + 0.01 * np.log(lr / opt) ** 2
+  fit = scaling.fit_hparam_law(
+    {"N": N, "D": D, "lr": lr, "L": loss}, hparam="lr", loss="L", on=("N", "D"), method="parabola", bootstrap=100
+  )
+  assert fit.exponents["N"] == pytest.approx(-0.5, abs=0.01) and fit.exponents["D"] == pytest.approx(-0.1, abs=0.01)
+
+
+def test_refusals_are_one_line():
+  r = _sweep()
+  few = {k: v[:18] for k, v in r.items()}  # two budgets: a line in C needs three
+  with pytest.raises(ValueError, match="2 points, a power law in C needs at least 3"):
+    scaling.fit_hparam_law(few, hparam="lr", loss="loss", on="C")
+  one = {k: v[::9] for k, v in r.items()}  # one rate per budget: no optimum to find
+  with pytest.raises(ValueError, match="trained 1 lr values; near_optimal needs >= 2"):
+    scaling.fit_hparam_law(one, hparam="lr", loss="loss", on="C")
+  with pytest.raises(ValueError, match="no column 'batch'"):
+    scaling.fit_hparam_law(r, hparam="batch", loss="loss", on="C")
+  with pytest.raises(ValueError, match="method 'best'"):
+    scaling.fit_hparam_law(r, hparam="lr", loss="loss", on="C", method="best")
+  with pytest.raises(ValueError, match="varies within the point"):
+    scaling.fit_hparam_law(r | {"N": np.arange(r["C"].size) + 1.0}, hparam="lr", loss="loss", on="N", point="C")
+
+
+def test_points_whose_best_sits_at_a_grid_edge_are_counted():
+  r = _sweep()
+  lr = r["lr"] * np.where(r["C"] > 1e20, 64.0, 1.0)  # the top two budgets' grids lie above their optimum
+  loss = 2.0 * (1 + 0.01 * np.log(lr / (0.3118 * r["C"] ** -0.125)) ** 2)
+  fit = scaling.fit_hparam_law(r | {"lr": lr, "loss": loss}, hparam="lr", loss="loss", on="C", bootstrap=0)
+  assert fit.edge_points == 2 and sum(p["edge"] for p in fit.points) == 2
+  assert "2 with the best at a grid edge" in fit.summary()
