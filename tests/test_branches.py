@@ -203,3 +203,17 @@ def test_sweeps_md_quotes_the_dry_run_of_the_wsd_study(capsys):
   lines = (ROOT / "docs" / "sweeps.md").read_text().splitlines()
   i = lines.index("$ scalezoo sweep configs/lm_scaling_wsd.toml --out /tmp/x --dry-run | head -5")
   assert lines[i + 1 : i + 6] == got
+
+
+@pytest.mark.slow
+def test_the_process_executor_trains_branches_after_their_stable_runs_with_the_same_numbers(spec, reference, tmp_path):
+  out = tmp_path / "out"
+  assert cli.main(["sweep", str(spec), "--out", str(out), "--quiet", "--executor", "process"]) == 0
+  want, got = records(reference), records(out)
+  assert sorted(got) == sorted(want)
+  for k, rec in want.items():
+    assert (got[k]["metrics"], got[k].get("parent"), got[k].get("branched_at")) == (
+      rec["metrics"],
+      rec.get("parent"),
+      rec.get("branched_at"),
+    )
