@@ -46,6 +46,26 @@ def same_tree(a, b) -> bool:
   return all(jax.tree.leaves(jax.tree.map(lambda x, y: bool(np.array_equal(x, y)), a, b)))
 
 
+def test_a_branch_of_a_small_run_equals_the_from_scratch_wsd_run_bit_for_bit(tmp_path):
+  raw = {
+    "model": "mlp",
+    "data": "digits",
+    "steps": 20,
+    "batch_size": 32,
+    "model_args": {"width": 8, "depth": 1},
+    "data_args": {"flat": True},
+    "schedule": {"name": "wsd", "warmup": 2, "cooldown": 0.25},
+  }
+  full, k = config.parse(raw), cooldown_start(20, 0.25)
+  stable = config.parse({**raw, "steps": k, "schedule": {**raw["schedule"], "cooldown": 0.0}})
+  loop.fit_group([stable], checkpoint_dir=tmp_path / "stable", keep_steps=[k])
+  branch = loop.fit_group([full], branch=loop.Branch(tmp_path / "stable", (stable.run_id(),), k))
+  scratch = loop.fit_group([full])
+  assert same_tree(branch.state, scratch.state) and branch.record.metrics == scratch.record.metrics
+  assert (branch.record.parent, branch.record.branched_at, scratch.record.parent) == (stable.run_id(), 15, None)
+
+
+@pytest.mark.slow
 def test_a_branch_of_a_stable_token_run_equals_the_from_scratch_wsd_run_bit_for_bit(corpus, tmp_path):  # noqa: F811
   # two lrs under vmap; 50 steps: the branch starts at 40 and its chunks (3 steps) do not line up with the scratch
   # run's (0, 3, ..., 39, 42, ...): the data order and the schedule are functions of the step alone
@@ -68,7 +88,7 @@ def test_a_branch_of_a_stable_token_run_equals_the_from_scratch_wsd_run_bit_for_
 def test_a_missing_branch_point_is_the_groups_error(tmp_path):
   cfg = config.parse({"model": "mlp", "data": "digits", "steps": 10, "schedule": {"name": "wsd"}})
   with pytest.raises(ValueError, match="no checkpoint of the stable runs at step 8"):
-    loop.fit_group([cfg], branch=loop.Branch(tmp_path / "nothing", ("abc",), 8))
+    loop.start_branch(loop.Branch(tmp_path / "nothing", ("abc",), 8), [cfg], None)
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +151,7 @@ def test_bad_branches_are_one_line_exit_2(case, tmp_path, capsys):
   assert needle in err and "\n" not in err and "Traceback" not in err and not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_a_branch_sweep_records_each_run_once_with_its_parent_and_the_from_scratch_numbers(spec, reference, capsys):
   s, recs = sweep.load(spec), records(reference)
   assert sorted(recs) == sorted(r.run_id() for r in s.runs)
