@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 INTEGRITY = "integrity_sha256"
 
 
-
 def integrity(state, meta: dict[str, Any]) -> str:
   """SHA-256 of the state's fingerprint (structure, dtypes, shapes and bytes, computed where its shards live, so
   no array is gathered to one host and a checkpoint verifies on any mesh) and of the metadata's canonical JSON."""
@@ -69,9 +68,22 @@ def _transient(e: BaseException) -> bool:
 
 
 class Checkpointer:
-  def __init__(self, directory: str | Path, owner: str, steps: int, keep: int = 2):
+  """`keep_steps`: checkpoints kept for good besides the newest `keep` (a stable run's branch points); `read_only`:
+  opened to restore from (another group's branch point), never written or pruned."""
+
+  def __init__(
+    self, directory: str | Path, owner: str, steps: int, keep: int = 2, keep_steps=(), read_only: bool = False
+  ):
     self.directory, self.owner, self.steps = Path(directory).absolute(), owner, steps
-    opts = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False)
+    cm = ocp.checkpoint_managers
+    policy = cm.AnyPreservationPolicy([cm.LatestN(keep), cm.CustomSteps(sorted(keep_steps))]) if keep_steps else None
+    opts = ocp.CheckpointManagerOptions(
+      max_to_keep=None if policy else keep,
+      preservation_policy=policy,
+      create=not read_only,
+      read_only=read_only,
+      enable_async_checkpointing=False,
+    )
     self.manager = ocp.CheckpointManager(self.directory, options=opts)
 
   def save(self, step: int, state, meta: dict[str, Any]) -> None:
@@ -91,6 +103,16 @@ class Checkpointer:
       except Unusable as e:
         self._set_aside(step, str(e))
     return None
+
+  def restore(self, step: int, abstract_state) -> tuple[Any, dict] | None:
+    """(state, meta) of the checkpoint at exactly `step` if there is one and it verifies, else None."""
+    if step not in self.manager.all_steps(read=True):
+      return None
+    try:
+      return self._restore(step, abstract_state)
+    except Unusable as e:
+      log.warning("checkpoint at step %d of %s is unreadable (%s)", step, self.directory, str(e)[:200])
+      return None
 
   def _restore(self, step: int, abstract_state) -> tuple[Any, dict]:
     try:

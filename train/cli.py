@@ -181,9 +181,14 @@ def cmd_sweep(args) -> int:
   if args.executor:
     spec.settings["executor"] = args.executor
     sweep.check_settings(spec.settings, args.spec)
-  if args.dry_run:
+  if args.dry_run:  # one run id per line; with branches, what each run is
+    stable = {pid for pid, _ in spec.parents.values()}
     for r in spec.runs:
-      print(r.run_id())
+      if r.run_id() in spec.parents:
+        pid, step = spec.parents[r.run_id()]
+        print(f"{r.run_id()} branch of {pid} at step {step}, cooling down to {r.steps}")
+      else:
+        print(r.run_id() + (f" stable to step {r.steps}" if r.run_id() in stable else ""))
     return 0
   counts = sweep.run(spec, args.out, progress=not args.quiet)
   print("runs: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))

@@ -32,13 +32,17 @@ class OptimizerConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ScheduleConfig:
-  name: str = "constant"  # constant | cosine | linear | step
+  name: str = "constant"  # constant | cosine | linear | step | wsd
   warmup: int = 0  # steps of linear warmup from 0
   final_fraction: float = 0.0  # cosine/linear end at lr * final_fraction
   step_every: int = 1000  # step: multiply by step_factor every step_every steps
   step_factor: float = 0.1
   plateau_patience: int = 0  # > 0: ReduceLROnPlateau (optax.contrib) on the training loss
   plateau_factor: float = 0.5
+  # wsd (warmup-stable-decay, Hägele et al. 2024): constant after warmup, then down to lr * final_fraction over
+  # the last `cooldown` fraction of the steps, shaped linear | cosine | 1-sqrt
+  cooldown: float = 0.2
+  cooldown_shape: str = "1-sqrt"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,8 +86,10 @@ class RunConfig:
       return cached
     d = self.to_dict()
     for key in ADDED_LATER:
-      if d[key] == ADDED_LATER[key]:
-        del d[key]
+      *parents, leaf = key.split(".")  # "schedule.cooldown": a key inside a table
+      node = functools.reduce(dict.__getitem__, parents, d)
+      if node[leaf] == ADDED_LATER[key]:
+        del node[leaf]
     d.update(NOT_IN_ID)
     d.pop("log", None)  # where metrics are written changes no number
     blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
@@ -124,10 +130,12 @@ ADDED_LATER = {"init_from": "", "mesh": {}, "microbatches": 1, "remat": "none", 
 # Settings that change no number of the run: hashed at their default, so a config that leaves them at it keeps the
 # id it always had, and one that sets them has the same id as one that does not (checkpoints are at chunk ends).
 NOT_IN_ID = {"checkpoint_every": 0}
+ADDED_LATER.update({"schedule.cooldown": 0.2, "schedule.cooldown_shape": "1-sqrt"})  # the wsd schedule
 
 ALLOWED = {
   "optimizer.name": ("sgd", "adam", "adamw", "rmsprop", "adagrad", "lion"),
-  "schedule.name": ("constant", "cosine", "linear", "step"),
+  "schedule.name": ("constant", "cosine", "linear", "step", "wsd"),
+  "schedule.cooldown_shape": ("linear", "cosine", "1-sqrt"),
   "precision": ("f32", "bf16"),
   "remat": ("none", "block", "full"),
 }
@@ -173,6 +181,7 @@ RANGES = {
   "optimizer.momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
   "optimizer.eps": (lambda v: v >= 0, ">= 0"),
   "schedule.final_fraction": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+  "schedule.cooldown": (lambda v: 0 <= v <= 1, "in [0, 1] (the fraction of the steps that cools down)"),
   "schedule.step_factor": (lambda v: v > 0, "> 0"),
   "schedule.plateau_factor": (lambda v: 0 < v <= 1, "in (0, 1]"),
 }

@@ -154,6 +154,35 @@ def eval_sets(cfg: RunConfig, split: data_lib.Split) -> dict[str, list]:
   }
 
 
+@dataclasses.dataclass(frozen=True)
+class Branch:
+  """Where a group of cooldown branches starts: the checkpoint at `step` in `directory` of the stable group whose
+  run ids, in order, are `parents` (member i of the branch group continues parent i)."""
+
+  directory: Path
+  parents: tuple[str, ...]
+  step: int
+
+
+def start_branch(branch: Branch, cfgs: Sequence[RunConfig], abstract) -> tuple[Any, list[dict], list[dict]]:
+  """The stable group's state at the branch point, and its progress (statuses, curves up to there) as the
+  branches' own. A missing branch point is an error of the group (its parent failed, or its checkpoints went)."""
+  d = Path(branch.directory)
+  src = Checkpointer(d, owner_of(list(branch.parents)), branch.step, read_only=True) if d.is_dir() else None
+  got = src.restore(branch.step, abstract) if src else None
+  if src:
+    src.close()
+  if got is None:
+    raise ValueError(f"no checkpoint of the stable runs at step {branch.step} in {d}: the branch cannot start")
+  restored, meta = got
+  runs = [{**r, "run_id": c.run_id(), "config": c.to_dict()} for r, c in zip(meta["runs"], cfgs)]
+  curves = []
+  for cv in meta["curves"]:
+    n = sum(s <= branch.step for s in cv["step"])
+    curves.append({k: v[:n] for k, v in cv.items()})
+  return restored, runs, curves
+
+
 class ChunkTimer:
   """Wall time of the chunks: a chunk length's first call compiles (and runs), so it counts as compile time."""
 
@@ -214,9 +243,13 @@ def fit_group(
   progress: Callable[[int, int, str], None] | None = None,
   split: data_lib.Split | None = None,
   writers: Sequence[Any] | None = None,
+  keep_steps: Sequence[int] = (),
+  branch: Branch | None = None,
 ) -> Trained:
   """Train runs that share a shape (same group_key) together, resuming from `checkpoint_dir` when it holds a
-  checkpoint of theirs. `writers` (one per run, train/writers.py) get each evaluation as it is made."""
+  checkpoint of theirs. `writers` (one per run, train/writers.py) get each evaluation as it is made.
+  `keep_steps`: chunks end and checkpoints are kept at these steps (a stable run's branch points); `branch`: a
+  fresh start continues another group's checkpoint instead of a new init (cooldown branches)."""
   cfgs = list(cfgs)
   started = now()
   base = cfgs[0]
@@ -261,24 +294,27 @@ def fit_group(
     flops_step = S.flops_of_step(eng, states[0], arrays, lrs[0], train_keys[0])
 
   # with checkpoint_every 0 a checkpoint is still written on an interrupt, so the rerun resumes from it
-  ckpt = Checkpointer(checkpoint_dir, owner_of([c.run_id() for c in cfgs]), steps) if checkpoint_dir else None
-  done, timer = 0, ChunkTimer()
+  owner = owner_of([c.run_id() for c in cfgs])
+  ckpt = Checkpointer(checkpoint_dir, owner, steps, keep_steps=keep_steps) if checkpoint_dir else None
+  done, timer, got = 0, ChunkTimer(), None
+  like = lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding)  # onto this run's mesh
   if ckpt:
-    abstract = {"state": state, "best": best}
-    like = lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding)  # onto this run's mesh
-    got = ckpt.restore_latest(jax.tree.map(like, abstract))
+    got = ckpt.restore_latest(jax.tree.map(like, {"state": state, "best": best}))
     if got is not None:
       done, restored, meta = got
       state, best = restored["state"], restored["best"]
       runs, curves, started = meta["runs"], meta["curves"], meta.get("started_at", started)
       timer = ChunkTimer(meta["compile_time"], meta["train_time"], meta.get("timed_steps", 0))
+  if got is None and branch is not None:
+    restored, runs, curves = start_branch(branch, cfgs, jax.tree.map(like, {"state": state, "best": best}))
+    state, best, done = restored["state"], restored["best"], branch.step
   for r in runs:
     r["best_val"] = math.inf if r["best_val"] is None else r["best_val"]
 
   last_saved = done
   feed = Feed(eng, stream, [c.seed for c in cfgs], done) if stream else None
   while done < steps and any(r["status"] == "running" for r in runs):
-    n = min(chunk, steps - done)
+    n = min(chunk, steps - done, *(k - done for k in keep_steps if k > done))
     data = feed.next(n) if stream else arrays
     state, m = timer.run(S.compiled_chunk(eng, n, G, bool(stream)), n, state, data, lr, key)
     loss = np.asarray(m["loss"]).reshape(G, n)
@@ -321,7 +357,7 @@ def fit_group(
       progress(done, steps, msg)
     stop = faults.take()
     every = base.checkpoint_every
-    if ckpt and (stop or every and (done - last_saved >= every or done == steps)):
+    if ckpt and (stop or done in keep_steps or every and (done - last_saved >= every or done == steps)):
       meta = {"runs": runs, "curves": curves, "started_at": started, **timer.state()}
       ckpt.save(done, {"state": state, "best": best}, files.json_safe(meta))
       last_saved = done
@@ -361,6 +397,8 @@ def fit_group(
     )
     for i, (cfg, r) in enumerate(zip(cfgs, runs))
   ]
+  for rec, parent in zip(records, branch.parents if branch else ()):
+    rec.parent, rec.branched_at = parent, branch.step
   return Trained(records, final, eng)
 
 

@@ -3,6 +3,7 @@ only in it can train together under jax.vmap."""
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import optax
 
 from scalezoo.train.config import OptimizerConfig, ScheduleConfig
@@ -19,11 +20,44 @@ def schedule(s: ScheduleConfig, steps: int, lr) -> optax.Schedule:
     main = optax.linear_schedule(lr, end, max(steps - warm, 1))
   elif s.name == "step":
     main = optax.exponential_decay(lr, s.step_every, s.step_factor, staircase=True)
+  elif s.name == "wsd":
+    return wsd(s, steps, lr)
   else:
     raise ValueError(f"unknown schedule {s.name!r}")
   if warm == 0:
     return main
   return optax.join_schedules([optax.linear_schedule(0.0, lr, warm), main], [warm])
+
+
+def cooldown_start(steps: int, cooldown: float) -> int:
+  """The step where a wsd run of `steps` steps starts to cool down: a stable run's checkpoint there is a branch's
+  start (train/sweep/spec.py)."""
+  return steps - int(cooldown * steps + 0.5)
+
+
+COOLDOWN_SHAPES = {  # progress p in [0, 1) through the cooldown -> the fraction of the way from lr to the end
+  "linear": lambda p: p,
+  "cosine": lambda p: 0.5 * (1 - jnp.cos(jnp.pi * p)),
+  "1-sqrt": jnp.sqrt,  # Hägele et al. 2024: lr * (1 - sqrt(p)), their best shape
+}
+
+
+def wsd(s: ScheduleConfig, steps: int, lr) -> optax.Schedule:
+  """Warmup-stable-decay: linear warmup from 0, lr until cooldown_start, then down to lr * final_fraction.
+
+  Before the cooldown the value does not depend on `steps` (nor on the cooldown): a run of any length agrees bit
+  for bit with a longer or a constant one up to its cooldown, so a cooldown can branch from a stable run."""
+  warm = min(s.warmup, max(steps - 1, 0))
+  start = max(cooldown_start(steps, s.cooldown), warm)
+  length, shape = max(steps - start, 1), COOLDOWN_SHAPES[s.cooldown_shape]
+
+  def value(count):
+    t = jnp.asarray(count, jnp.float32)
+    up = lr * t / max(warm, 1)
+    down = lr - (lr - lr * s.final_fraction) * shape(jnp.clip((t - start) / length, 0.0, 1.0))
+    return jnp.where(t < warm, up, jnp.where(t < start, lr, down))
+
+  return value
 
 
 def optimizer(o: OptimizerConfig, s: ScheduleConfig, steps: int, lr=None) -> optax.GradientTransformationExtraArgs:

@@ -48,6 +48,8 @@ class RunRecord:
   error: str | None = None  # for status "failed"
   init: dict[str, Any] | None = None  # init_from's report
   gallery: dict[str, Any] | None = None  # the zoo gallery's own bookkeeping
+  parent: str | None = None  # a cooldown branch: the stable run it started from (its run id) ...
+  branched_at: int | None = None  # ... at this step (the steps before it were trained once, by the parent)
   started_at: str | None = None  # UTC, ISO 8601
   ended_at: str | None = None
   provenance: dict[str, Any] = dataclasses.field(default_factory=lambda: copy.deepcopy(provenance()))
@@ -60,7 +62,7 @@ class RunRecord:
   def to_dict(self) -> dict[str, Any]:
     """The record as a plain dict; fields that are None and only some records have are left out."""
     d = dataclasses.asdict(self)
-    for k in ("error", "init", "gallery", "batch_size"):
+    for k in ("error", "init", "gallery", "batch_size", "parent", "branched_at"):
       if d[k] is None:
         del d[k]
     return d

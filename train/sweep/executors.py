@@ -38,6 +38,7 @@ class Job:
   cache: Path
   progress: bool
   log: Callable[[str], None] = print
+  links: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # spec.links: branches and parents
 
 
 def get(name: str) -> Callable[[Job], Iterator[Result]]:
@@ -55,7 +56,8 @@ def local(job: Job) -> Iterator[Result]:
   use_compile_cache(job.cache)
   for group in job.groups:
     bar = _bar(group, job.out, job.progress)
-    records = run_group(group, job.out, job.settings["checkpoint_every"], lambda d, t, m, bar=bar: bar.update(d, m))
+    update = lambda d, t, m, bar=bar: bar.update(d, m)
+    records = run_group(group, job.out, job.settings["checkpoint_every"], update, job.links.get(group_id(group)))
     bar.close()
     yield group, records
 
@@ -68,6 +70,7 @@ def payload(job: Job, group: list[C.RunConfig]) -> str:
       "cache": str(job.cache),
       "every": job.settings["checkpoint_every"],
       "progress": job.progress,
+      "link": job.links.get(group_id(group)),
     }
   )
 
@@ -105,7 +108,7 @@ def work(payload: str) -> str:
     _exit_if_orphaned()
     bar.update(done, msg)
 
-  records = run_group(group, Path(p["out"]), p["every"], progress)
+  records = run_group(group, Path(p["out"]), p["every"], progress, p.get("link"))
   bar.close()
   return "[" + ",".join(dumps(r) for r in records) + "]"
 

@@ -11,20 +11,29 @@ from typing import Any
 
 from scalezoo.train import config as C
 from scalezoo.train import faults
-from scalezoo.train.loop import fit_group
+from scalezoo.train.loop import Branch, fit_group
 from scalezoo.train.record import RunRecord, now
 from scalezoo.train.sweep.spec import checkpoint_cadence, group_id
 from scalezoo.train.writers import open_writers
 
 
 def run_group(
-  cfgs: list[C.RunConfig], out: Path, every: int | None, progress: Callable[[int, int, str], None] | None = None
+  cfgs: list[C.RunConfig],
+  out: Path,
+  every: int | None,
+  progress: Callable[[int, int, str], None] | None = None,
+  link: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
   """Train one group into out/checkpoints/<group id>; a failure becomes a `failed` record per run, never a raise.
 
   The checkpoint cadence is a sweep setting, not part of a run's config: the records keep the spec's config
-  and run id, so they match `scalezoo train` on the same config.
+  and run id, so they match `scalezoo train` on the same config. `link` (spec.links): a stable group keeps its
+  checkpoints at the branch points; a branch group starts from its stable group's checkpoint.
   """
+  link = link or {}
+  branch = None
+  if "parent" in link:
+    branch = Branch(out / "checkpoints" / link["parent"], tuple(link["parents"]), link["step"])
   n, started = checkpoint_cadence(cfgs[0], every), now()
   writers = []
   try:
@@ -34,6 +43,8 @@ def run_group(
       checkpoint_dir=out / "checkpoints" / group_id(cfgs),
       progress=progress,
       writers=writers,
+      keep_steps=link.get("keep", ()),
+      branch=branch,
     ).records
   except (C.ConfigError, faults.ResourceError):
     raise  # bad input or a resource that ran out: not the runs' result; the command ends, the group can rerun

@@ -11,6 +11,9 @@
     checkpoint_every = 100       # cadence when the base config leaves it 0 (default: about 5 per run)
     [tiny]                       # applied to every run after its axes under `--set sweep.tiny=true`
     "model_args.width" = 4       # dotted config keys -> values: a smoke-test version of the grid
+    [branches]                   # WSD cooldown branches (docs/sweeps.md): instead of one run per budget,
+    steps = [256, 512, 1024]     # one stable run per grid point and, per budget D (steps, or tokens = [...]),
+    cooldown = 0.2               # a branch from its checkpoint at (1 - cooldown) * D that cools down to D
 
 Runs that share a compiled shape (they differ only in seed and learning rate) train together under jax.vmap.
 Only the driver appends to runs.jsonl. Running the same command again skips ended runs and resumes cut-off
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from scalezoo.train import config as C
+from scalezoo.train import optim
 
 MAX_RUNS = 1_000_000  # runs in one grid: each is validated and hashed before the sweep starts
 SWEEP_KEYS = {
@@ -50,12 +54,13 @@ class Sweep:
   runs: list[C.RunConfig]
   settings: dict[str, Any]
   raw: dict[str, Any]
+  parents: dict[str, tuple[str, int]] = dataclasses.field(default_factory=dict)  # branch id -> (stable id, step)
 
 
 def parse(raw: dict[str, Any], where: str) -> Sweep:
-  unknown = sorted(set(raw) - {"name", "base", "axes", "sweep", "description", "tiny"})
+  unknown = sorted(set(raw) - {"name", "base", "axes", "sweep", "description", "tiny", "branches"})
   if unknown:
-    allowed = "axes, base, description, name, sweep, tiny"
+    allowed = "axes, base, branches, description, name, sweep, tiny"
     raise C.ConfigError(f"{where}: unknown key {C.show(unknown[0])}; allowed: {allowed}")
   base, axes, tiny = raw.get("base", {}), raw.get("axes", {}), raw.get("tiny", {})
   tables = (base, axes, tiny, raw.get("sweep", {}))
@@ -91,7 +96,18 @@ def parse(raw: dict[str, Any], where: str) -> Sweep:
   if cells > MAX_RUNS:
     raise C.ConfigError(f"{where}: the grid has {cells:,} runs; at most {MAX_RUNS:,} per sweep (split it)")
   paths = [[C.key_path(k, f"{where}: axes") for k in _axis_keys(key)] for key in axes]
+  if "branches" in raw:
+    return _with_branches(raw, base, axes, tiny, paths, settings, where)
   runs, seen = [], set()
+  for r, values in _grid(base, axes, tiny, paths, settings, where):
+    if (rid := (cfg := _parse_run(r, values, axes, where)).run_id()) not in seen:
+      seen.add(rid)
+      runs.append(cfg)
+  return Sweep(str(raw.get("name", Path(where).stem)), runs, settings, raw)
+
+
+def _grid(base, axes, tiny, paths, settings, where):
+  """(raw run dict, its axis values) for every cell of the grid, tiny overrides applied."""
   for values in itertools.product(*axes.values()):
     r = copy.deepcopy(base)
     for keys, value in zip(paths, values):
@@ -99,14 +115,69 @@ def parse(raw: dict[str, Any], where: str) -> Sweep:
         C.assign(r, path, copy.deepcopy(v), f"{where}: axes")
     for k, v in tiny.items() if settings["tiny"] else ():  # the tiny mode: every size shrunk (e.g. configs/ladder)
       C.assign(r, C.key_path(k, f"{where}: tiny"), copy.deepcopy(v), f"{where}: tiny")
-    try:
-      cfg = C.parse(r, where)
-    except C.ConfigError:  # the message names the run: built only when needed
-      cfg = C.parse(r, f"{where} (run with {C.show(dict(zip(axes, values)))})")
-    if (rid := cfg.run_id()) not in seen:
-      seen.add(rid)
-      runs.append(cfg)
-  return Sweep(str(raw.get("name", Path(where).stem)), runs, settings, raw)
+    yield r, values
+
+
+def _parse_run(r, values, axes, where) -> C.RunConfig:
+  try:
+    return C.parse(r, where)
+  except C.ConfigError:  # the message names the run: built only when needed
+    return C.parse(r, f"{where} (run with {C.show(dict(zip(axes, values)))})")
+
+
+def _with_branches(raw, base, axes, tiny, paths, settings, where) -> Sweep:
+  """The grid as stable runs (constant after warmup, up to the last branch point) and, per budget, a cooldown
+  branch of each: the config of a from-scratch wsd run of that many steps (so it has that run's id and numbers),
+  recorded with its parent."""
+  b = raw["branches"]
+  if not isinstance(b, dict) or set(b) - {"steps", "tokens", "cooldown"} or ("steps" in b) == ("tokens" in b):
+    raise C.ConfigError(f"{where}: 'branches' must be a table of cooldown and one of steps or tokens (lists)")
+  f = b.get("cooldown", 0.2)
+  if isinstance(f, bool) or not isinstance(f, int | float) or not 0 < f < 1:
+    raise C.ConfigError(f"{where}: 'branches.cooldown' must be a fraction in (0, 1), got {C.show(f)}")
+  budgets = b.get("steps", b.get("tokens"))
+  unit = "steps" if "steps" in b else "tokens"
+  if not isinstance(budgets, list) or not budgets or any(type(v) is not int or v <= 0 for v in budgets):
+    raise C.ConfigError(f"{where}: 'branches.{unit}' must be a non-empty list of positive ints, got {C.show(budgets)}")
+  for key in ("steps", "early_stopping_patience"):
+    if key in base or any(key in _axis_keys(k) for k in axes):
+      raise C.ConfigError(f"{where}: {key!r} cannot be set with 'branches' (the branches set each run's steps)")
+  name = base.get("schedule", {}).get("name", "wsd") if isinstance(base.get("schedule"), dict) else "wsd"
+  if name != "wsd":
+    raise C.ConfigError(f"{where}: 'branches' train the wsd schedule; 'base.schedule.name' is {C.show(name)}")
+  runs, seen, parents = [], set(), {}
+  for r, values in _grid(base, axes, tiny, paths, settings, where):
+    r.setdefault("schedule", {})["name"] = "wsd"
+    first = _parse_run(r, values, axes, where)
+    per_step = 1 if unit == "steps" else first.batch_size * _context(first, where)
+    if any(v % per_step for v in budgets):
+      raise C.ConfigError(f"{where}: 'branches.tokens' must be multiples of {per_step} tokens per step, got {budgets}")
+    steps = sorted({v // per_step for v in budgets})
+    starts = [optim.cooldown_start(D, f) for D in steps]
+    if starts[0] < 1 or any(s >= D for s, D in zip(starts, steps)) or len(set(starts)) < len(starts):
+      raise C.ConfigError(
+        f"{where}: budgets of {steps} steps with cooldown {f}: each needs its own branch point in [1, D)"
+      )
+    stable = _parse_run({**r, "steps": starts[-1], "schedule": {**r["schedule"], "cooldown": 0.0}}, values, axes, where)
+    for cfg, parent in [(stable, None)] + [
+      (_parse_run({**r, "steps": D, "schedule": {**r["schedule"], "cooldown": f}}, values, axes, where), (stable, s))
+      for D, s in zip(steps, starts)
+    ]:
+      if (rid := cfg.run_id()) not in seen:
+        seen.add(rid)
+        runs.append(cfg)
+        if parent:
+          parents[rid] = (parent[0].run_id(), parent[1])
+  return Sweep(str(raw.get("name", Path(where).stem)), runs, settings, raw, parents)
+
+
+def _context(cfg: C.RunConfig, where: str) -> int:
+  from scalezoo.train import data
+
+  ctx = cfg.data_args.get("context", data.spec(cfg.data).options.get("context"))
+  if not isinstance(ctx, int):
+    raise C.ConfigError(f"{where}: 'branches.tokens' needs a token data set with a context; give 'branches.steps'")
+  return ctx
 
 
 def _axis_keys(axis: str) -> list[str]:
@@ -153,16 +224,48 @@ def load(path: str | Path, overrides: list[str] = ()) -> Sweep:
   return parse(raw, str(path))
 
 
-def groups(runs: list[C.RunConfig], enabled: bool = True, max_group: int = 64) -> list[list[C.RunConfig]]:
-  """Runs that share a compiled shape, in first-seen order, split into groups of at most max_group."""
+def groups(
+  runs: list[C.RunConfig], enabled: bool = True, max_group: int = 64, parents: dict[str, tuple[str, int]] | None = None
+) -> list[list[C.RunConfig]]:
+  """Runs that share a compiled shape, in first-seen order, split into groups of at most max_group. With
+  `parents` (Sweep.parents), each stable group is followed by its branches: per branch point, its members'
+  branches in the members' order (they share a program too: they differ in seed and lr as their parents do)."""
+  parents = parents or {}
   by_key: dict[str, list[C.RunConfig]] = {}
   for r in runs:
-    by_key.setdefault(r.program().run_id() if enabled else r.run_id(), []).append(r)
-  return [g[i : i + max_group] for g in by_key.values() for i in range(0, len(g), max_group)]
+    if r.run_id() not in parents:
+      by_key.setdefault(r.program().run_id() if enabled else r.run_id(), []).append(r)
+  roots = [g[i : i + max_group] for g in by_key.values() for i in range(0, len(g), max_group)]
+  child = {parents[r.run_id()]: r for r in runs if r.run_id() in parents}
+  steps: dict[str, set[int]] = {}
+  for pid, step in child:
+    steps.setdefault(pid, set()).add(step)
+  branches = lambda g: [[child[(c.run_id(), k)] for c in g] for k in sorted(steps.get(g[0].run_id(), ()))]
+  return [b for g in roots for b in [g, *branches(g)]]
+
+
+def links(groups: list[list[C.RunConfig]], parents: dict[str, tuple[str, int]]) -> dict[str, dict[str, Any]]:
+  """group id -> how it links to others: a stable group's {"keep": branch points}, a branch group's
+  {"parent": stable group's id, "parents": its run ids in order, "step": the branch point}."""
+  out: dict[str, dict[str, Any]] = {}
+  keep: dict[str, list[int]] = {}
+  for pid, step in parents.values():
+    keep.setdefault(pid, []).append(step)
+  for g in groups:
+    if (first := g[0].run_id()) in parents:
+      ids = [parents[c.run_id()][0] for c in g]
+      out[group_id(g)] = {"parent": _gid(ids), "parents": ids, "step": parents[first][1]}
+    elif first in keep:
+      out[group_id(g)] = {"keep": sorted(set(keep[first]))}
+  return out
 
 
 def group_id(group: list[C.RunConfig]) -> str:
-  return hashlib.sha256(",".join(sorted(r.run_id() for r in group)).encode()).hexdigest()[:12]
+  return _gid([r.run_id() for r in group])
+
+
+def _gid(run_ids: list[str]) -> str:
+  return hashlib.sha256(",".join(sorted(run_ids)).encode()).hexdigest()[:12]
 
 
 def checkpoint_cadence(cfg: C.RunConfig, setting: int | None) -> int:
@@ -175,7 +278,7 @@ def checkpoint_cadence(cfg: C.RunConfig, setting: int | None) -> int:
 def spec_text(sweep: Sweep) -> str:
   """The spec as TOML (with --set overrides applied): `scalezoo sweep out/spec.toml` reruns the same grid."""
   lines = [f"name = {_toml(sweep.name)}"]
-  for section in ("base", "axes", "sweep", "tiny"):
+  for section in ("base", "axes", "sweep", "tiny", "branches"):
     body = sweep.raw.get(section)
     if body:
       lines.append(f"\n[{section}]")
