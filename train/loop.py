@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from scalezoo import zoo
+from scalezoo.zoo import mup as zoo_mup
 from scalezoo.train import data as data_lib
 from scalezoo.train import faults, files
 from scalezoo.train import mesh as mesh_lib
@@ -110,14 +111,17 @@ def make_engine(cfg: RunConfig, split: data_lib.Split) -> S.Engine:
   stream = split.info.get("stream")
   n_train = stream.n_windows if stream else len(split.train["y"])
   example = {k: v[:1] for k, v in (split.val if stream else split.train).items()}
+  mup = zoo_mup.of_config(cfg)
+  model = zoo.create(cfg.model, **margs)
   return S.Engine(
     cfg,
-    zoo.create(cfg.model, **margs),
+    model if mup is None else mup.model(model),
     get_task(split.task),
     int(split.info.get("num_classes") or 0),
     n_train,
     mesh_lib.make_mesh(cfg),
     example,
+    mup,
   )
 
 
