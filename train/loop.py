@@ -24,7 +24,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from scalezoo import zoo
-from scalezoo.zoo import mup as zoo_mup
 from scalezoo.train import data as data_lib
 from scalezoo.train import faults, files
 from scalezoo.train import mesh as mesh_lib
@@ -36,6 +35,7 @@ from scalezoo.train.init_from import load_init, load_weights_init, start_from
 from scalezoo.train.record import RunRecord, now
 from scalezoo.train.tasks import get as get_task
 from scalezoo.train.writers import open_writers
+from scalezoo.zoo import mup as zoo_mup
 
 # Model options a data set fills in when the config leaves them out.
 FROM_DATA = {

@@ -37,7 +37,8 @@ class Block(nn.Module):
     h_BxLxD = nn.LayerNorm(epsilon=1e-5, dtype=jnp.float32, name="ln_1")(x_BxLxD)
     qkv_BxLx3xHxK = nn.DenseGeneral((3, H, K), dtype=self.dtype, kernel_init=init, name="qkv")(h_BxLxD)
     q_BxLxHxK, k_BxLxHxK, v_BxLxHxK = qkv_BxLx3xHxK[:, :, 0], qkv_BxLx3xHxK[:, :, 1], qkv_BxLx3xHxK[:, :, 2]
-    logits_BxHxLxL = jnp.einsum("bqhk,bthk->bhqt", q_BxLxHxK * (K**-0.5 * self.attn_mult), k_BxLxHxK).astype(jnp.float32)
+    scale = K**-0.5 * self.attn_mult  # attn_mult 1.0: K**-0.5 exactly
+    logits_BxHxLxL = jnp.einsum("bqhk,bthk->bhqt", q_BxLxHxK * scale, k_BxLxHxK).astype(jnp.float32)
     causal_1x1xLxL = jnp.tril(jnp.ones((L, L), bool))[None, None]
     logits_BxHxLxL = jnp.where(causal_1x1xLxL, logits_BxHxLxL, jnp.finfo(jnp.float32).min)
     probs_BxHxLxL = drop(jax.nn.softmax(logits_BxHxLxL, axis=-1).astype(self.dtype))
