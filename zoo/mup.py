@@ -101,7 +101,7 @@ class Mup:
       if role == "hidden" and not self.fan_in_init:
         p = p * (self.ratio**-0.5)
       if self.zero_query and re.fullmatch(r"(.*/)?qkv/kernel", path):
-        p = p.at[..., 0, :, :].set(0.0)  # (..., D, 3, H, K): q is index 0 of the fused axis
+        p = jnp.asarray(p).at[..., 0, :, :].set(0.0)  # (..., D, 3, H, K): q is index 0 of the fused axis
       if self.zero_readout and path == "head/kernel":
         p = jnp.zeros_like(p)
       return p
