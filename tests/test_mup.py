@@ -143,20 +143,22 @@ def _spreads(base, par, widths, steps):
   return coordcheck.spreads(coordcheck.measure(c, widths, steps))
 
 
+@pytest.mark.ci  # 35-50 s on the shared 2-core AMD EPYC at load 4-13 (4 engines, 3 programs each)
 def test_coordcheck_mlp_is_flat_under_mup_and_grows_under_sp():
-  """An 8x width range (64 -> 512), 3 Adam steps at lr 0.01: the hidden layers' and the output's mean |activation|
-  at step 2. Measured at 8da1c6b: SP spread (max/min over widths) dense_1 ~2.2, output ~5.6; μP ~1.2 and ~1.6.
-  `head` is the readout before μP's 1/m multiplier, so it is left out."""
+  """An 8x width range (64 -> 512), 3 Adam steps at lr 0.01: the hidden layer's and the output's mean |activation|
+  at step 2. Measured at 08d8605: SP spread (max/min over widths) dense_1 2.83, output 5.66; μP 1.40 and 1.36.
+  `head` is the readout before μP's 1/m multiplier, so it is left out. With μP off both would read like SP's."""
   sp = _spreads(MLP, "sp", [64, 512], 3)
   mu = _spreads(MLP, "mup", [64, 512], 3)
   for layer in ("dense_1", "output"):
     assert mu[layer] < 1.8, (layer, mu, sp)
-    assert sp[layer] > 1.7 * mu[layer], (layer, mu, sp)
+    assert sp[layer] > 1.5 * mu[layer], (layer, mu, sp)
   assert sp["output"] > 3.0
 
 
 @pytest.mark.slow
-def test_coordcheck_gpt_is_flat_under_mup_and_grows_under_sp(tmp_path):
+def test_coordcheck_gpt_is_flat_under_mup_and_grows_under_sp():
+  """GPT's check at 32 -> 256 (results/mup_transfer/coordcheck has the 2-layer one: SP up to 34x, μP <= 1.51)."""
   widths = [32, 256]
   sp = _spreads(GPT, "sp", widths, 4)
   mu = _spreads(GPT, "mup", widths, 4)
