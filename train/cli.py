@@ -111,6 +111,15 @@ def _parser() -> argparse.ArgumentParser:
   d.add_argument("--spec", help="another sweep spec to run, fit and plot the demo's way (default: the packaged demo)")
   d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec key")
   d.add_argument("--quiet", action="store_true")
+
+  cc = sub.add_parser("coordcheck", help="μP's coordinate check: mean |activation| per layer against width")
+  cc.add_argument("config")
+  cc.add_argument("--widths", default="64,128,256,512", help="comma-separated widths (default 64,128,256,512)")
+  cc.add_argument("--steps", default="5", help="training steps recorded (default 5)")
+  cc.add_argument("--seeds", default="1", help="inits averaged over (default 1)")
+  cc.add_argument("--both", action="store_true", help="measure SP and μP side by side (needs [mup] base)")
+  cc.add_argument("--out", required=True, help="folder: coordcheck.csv, coordcheck.json, coordcheck.png")
+  cc.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
   return p
 
 
@@ -358,6 +367,25 @@ def cmd_demo(args) -> int:
   from scalezoo.train.studies import demo
 
   return demo.main(Path(args.out), progress=not args.quiet, fresh=args.fresh, spec=args.spec, overrides=args.set)
+
+
+def cmd_coordcheck(args) -> int:
+  from scalezoo.train import config, coordcheck
+
+  try:
+    widths = [int(w) for w in args.widths.split(",")]
+    steps, seeds = int(args.steps), int(args.seeds)
+  except ValueError:
+    raise UsageError(f"--widths must be comma-separated ints, --steps and --seeds ints; got {args.widths!r}") from None
+  cfg = config.load(args.config, args.set)
+  pars = ["sp", "mup"] if args.both else [cfg.parametrization]
+  cfgs = [config.parse({**cfg.to_dict(), "parametrization": p}, args.config) for p in pars]
+  rows = [r for c in cfgs for r in coordcheck.measure(c, widths, steps, seeds)]
+  for p, by_layer in coordcheck.write(rows, args.out).items():
+    worst = max(by_layer, key=by_layer.get)
+    print(f"{p}: largest max/min over widths at step {steps - 1}: {by_layer[worst]:.2f} ({worst})")
+  print(f"wrote {args.out}/coordcheck.csv, coordcheck.json, coordcheck.png")
+  return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,6 +46,15 @@ class ScheduleConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class MupConfig:
+  """μP's options (zoo/mup.py), read when parametrization = "mup"."""
+
+  base: dict[str, Any] = dataclasses.field(default_factory=dict)  # the base model's width, e.g. {d_model = 64}
+  zero_readout: bool = False  # zero-initialise the (untied) output layer
+  zero_query: bool = False  # zero-initialise the attention queries
+
+
+@dataclasses.dataclass(frozen=True)
 class RunConfig:
   model: str = "mlp"
   data: str = "mnist1d"
@@ -75,6 +84,8 @@ class RunConfig:
   init_from: str = ""
   # Live metric writers (train/writers.py): jsonl (the record's curve), tensorboard, wandb. Not in the run id.
   log: list[str] = dataclasses.field(default_factory=lambda: ["jsonl"])
+  parametrization: str = "sp"  # sp (standard) | mup (Yang et al. 2022; options under [mup], zoo/mup.py)
+  mup: MupConfig = dataclasses.field(default_factory=MupConfig)
 
   def to_dict(self) -> dict[str, Any]:
     return _plain(self)
@@ -126,7 +137,15 @@ def _field_names(cls) -> tuple[str, ...]:
 
 
 # key -> default: left out of run_id() while at the default
-ADDED_LATER = {"init_from": "", "mesh": {}, "microbatches": 1, "remat": "none", "log": ["jsonl"]}
+ADDED_LATER = {
+  "init_from": "",
+  "mesh": {},
+  "microbatches": 1,
+  "remat": "none",
+  "log": ["jsonl"],
+  "parametrization": "sp",
+  "mup": {"base": {}, "zero_readout": False, "zero_query": False},
+}
 # Settings that change no number of the run: hashed at their default, so a config that leaves them at it keeps the
 # id it always had, and one that sets them has the same id as one that does not (checkpoints are at chunk ends).
 NOT_IN_ID = {"checkpoint_every": 0}
@@ -138,6 +157,7 @@ ALLOWED = {
   "schedule.cooldown_shape": ("linear", "cosine", "1-sqrt"),
   "precision": ("f32", "bf16"),
   "remat": ("none", "block", "full"),
+  "parametrization": ("sp", "mup"),
 }
 POSITIVE = {"steps", "batch_size", "optimizer.lr", "microbatches"}
 MESH_AXES = ("data", "fsdp", "tensor")
@@ -275,6 +295,13 @@ def parse(raw: dict[str, Any], where: str = "config") -> RunConfig:
 
 def _check_names(cfg: RunConfig, where: str) -> None:
   _check_mesh(cfg, where)
+  if cfg.parametrization == "mup":
+    from scalezoo.zoo import mup
+
+    try:
+      mup.check(cfg.model, cfg.model_args, cfg.mup.base, zero_readout=cfg.mup.zero_readout)
+    except ValueError as e:
+      raise ConfigError(f"{where}: 'mup': {e}") from None
   key = json.dumps([cfg.model, cfg.model_args, cfg.data, cfg.data_args], sort_keys=True, default=repr)
   if key in _NAMES_OK:
     return

@@ -35,6 +35,7 @@ from scalezoo.train.init_from import load_init, load_weights_init, start_from
 from scalezoo.train.record import RunRecord, now
 from scalezoo.train.tasks import get as get_task
 from scalezoo.train.writers import open_writers
+from scalezoo.zoo import mup as zoo_mup
 
 # Model options a data set fills in when the config leaves them out.
 FROM_DATA = {
@@ -110,14 +111,17 @@ def make_engine(cfg: RunConfig, split: data_lib.Split) -> S.Engine:
   stream = split.info.get("stream")
   n_train = stream.n_windows if stream else len(split.train["y"])
   example = {k: v[:1] for k, v in (split.val if stream else split.train).items()}
+  mup = zoo_mup.of_config(cfg)
+  model = zoo.create(cfg.model, **margs)
   return S.Engine(
     cfg,
-    zoo.create(cfg.model, **margs),
+    model if mup is None else mup.model(model),
     get_task(split.task),
     int(split.info.get("num_classes") or 0),
     n_train,
     mesh_lib.make_mesh(cfg),
     example,
+    mup,
   )
 
 

@@ -19,7 +19,7 @@ from flax import struct
 from jax.sharding import NamedSharding
 
 from scalezoo import zoo
-from scalezoo.train import mesh, optim
+from scalezoo.train import mesh, mup_optim, optim
 from scalezoo.train.config import RunConfig
 from scalezoo.train.tasks import Task
 
@@ -42,13 +42,19 @@ class Engine:
   n_train: int
   mesh: jax.sharding.Mesh | None = None
   example: Any = None  # one training example (dict of arrays): the shapes programs are traced with
+  mup: Any = None  # zoo.mup.Mup under parametrization = "mup" (the model is already transformed), else None
 
   @property
   def batch_size(self) -> int:
     return min(self.cfg.batch_size, self.n_train)
 
   def tx(self, lr) -> optax.GradientTransformationExtraArgs:
-    return optim.optimizer(self.cfg.optimizer, self.cfg.schedule, self.cfg.steps, lr)
+    tx = optim.optimizer(self.cfg.optimizer, self.cfg.schedule, self.cfg.steps, lr)
+    return mup_optim.with_mup(tx, self.mup, self.cfg.optimizer.name)
+
+  def init_params(self, params):
+    """The model's fresh params, with μP's init rescale when it is on."""
+    return params if self.mup is None else self.mup.init(params)
 
   def inputs(self, batch: dict) -> tuple[jax.Array, ...]:
     return tuple(batch[k] for k in self.task.inputs)
@@ -65,7 +71,7 @@ def init_states(eng: Engine, keys: list[jax.Array], arrays: dict, lrs) -> list[T
 
   def fresh(key, lr, *xs):
     variables = dict(eng.model.init({"params": key, "dropout": key, "noise": key}, *xs, train=False))
-    params = variables.pop("params")
+    params = eng.init_params(variables.pop("params"))
     return TrainState(jnp.zeros((), jnp.int32), params, variables, eng.tx(lr).init(params))
 
   args = lambda key, lr: (key, jnp.asarray(lr, jnp.float32), *eng.inputs(example))

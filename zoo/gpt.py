@@ -24,6 +24,7 @@ class Block(nn.Module):
   dropout: float
   train: bool  # an attribute rather than an argument so the block scans cleanly
   dtype: Any
+  attn_mult: float = 1.0  # multiplies the 1/sqrt(head width) logit scale (μP: zoo/mup.py)
 
   @nn.compact
   def __call__(self, x_BxLxD: jax.Array, _=None) -> tuple[jax.Array, None]:
@@ -36,7 +37,8 @@ class Block(nn.Module):
     h_BxLxD = nn.LayerNorm(epsilon=1e-5, dtype=jnp.float32, name="ln_1")(x_BxLxD)
     qkv_BxLx3xHxK = nn.DenseGeneral((3, H, K), dtype=self.dtype, kernel_init=init, name="qkv")(h_BxLxD)
     q_BxLxHxK, k_BxLxHxK, v_BxLxHxK = qkv_BxLx3xHxK[:, :, 0], qkv_BxLx3xHxK[:, :, 1], qkv_BxLx3xHxK[:, :, 2]
-    logits_BxHxLxL = jnp.einsum("bqhk,bthk->bhqt", q_BxLxHxK * K**-0.5, k_BxLxHxK).astype(jnp.float32)
+    scale = K**-0.5 * self.attn_mult  # attn_mult 1.0: K**-0.5 exactly
+    logits_BxHxLxL = jnp.einsum("bqhk,bthk->bhqt", q_BxLxHxK * scale, k_BxLxHxK).astype(jnp.float32)
     causal_1x1xLxL = jnp.tril(jnp.ones((L, L), bool))[None, None]
     logits_BxHxLxL = jnp.where(causal_1x1xLxL, logits_BxHxLxL, jnp.finfo(jnp.float32).min)
     probs_BxHxLxL = drop(jax.nn.softmax(logits_BxHxLxL, axis=-1).astype(self.dtype))
@@ -63,6 +65,9 @@ class GPT(nn.Module):
   scan_layers: bool = False
   remat: bool = False  # recompute each block in the backward pass (activation memory of one block, not all)
   dtype: Any = jnp.float32  # compute dtype
+  # μP's hooks (zoo/mup.py sets them on a built model with .clone; 1.0 leaves the standard model bit for bit)
+  attn_mult: float = 1.0  # multiplies the attention logits' 1/sqrt(head width)
+  out_mult: float = 1.0  # multiplies the logits
 
   @nn.compact
   def __call__(self, tokens_BxL: jax.Array, *, train: bool = False) -> jax.Array:
@@ -83,6 +88,7 @@ class GPT(nn.Module):
       dropout=self.dropout,
       train=train,
       dtype=self.dtype,
+      attn_mult=self.attn_mult,
     )
     layer = nn.remat(Block) if self.remat else Block
     if self.scan_layers:
@@ -94,7 +100,8 @@ class GPT(nn.Module):
       for i in range(self.n_layers):
         x_BxLxD, _ = layer(**block, name=f"block_{i}")(x_BxLxD)
     x_BxLxD = nn.LayerNorm(epsilon=1e-5, dtype=jnp.float32, name="ln_f")(x_BxLxD)
-    return wte.attend(x_BxLxD.astype(self.dtype)).astype(jnp.float32)  # logits_BxLxV
+    logits_BxLxV = wte.attend(x_BxLxD.astype(self.dtype)).astype(jnp.float32)
+    return logits_BxLxV if self.out_mult == 1.0 else logits_BxLxV * self.out_mult
 
 
 def gpt_shape_for(non_embedding_params: float, *, aspect: float = 64.0, head_dim: int = 64) -> dict[str, int]:

@@ -17,6 +17,7 @@ class MLP(nn.Module):
   activation: str = "relu"
   dropout: float = 0.0
   batch_norm: bool = False
+  out_mult: float = 1.0  # multiplies the output (μP's 1/width ratio, set by zoo/mup.py); 1.0 is the standard model
 
   @nn.compact
   def __call__(self, x_BxF: jax.Array, *, train: bool = False) -> jax.Array:
@@ -29,7 +30,8 @@ class MLP(nn.Module):
       h = act(h)
       if self.dropout > 0:
         h = nn.Dropout(self.dropout, deterministic=not train)(h)
-    return nn.Dense(self.num_outputs, name="head")(h)
+    out = nn.Dense(self.num_outputs, name="head")(h)
+    return out if self.out_mult == 1.0 else out * self.out_mult
 
 
 register(

@@ -1,0 +1,166 @@
+"""μP (zoo/mup.py, train/mup_optim.py, train/coordcheck.py): the standard parametrization stays bit for bit, μP at
+the base width is the standard model, the roles and multipliers follow the paper's table, and the coordinate
+check is flat in width under μP where SP's grows."""
+
+import json
+import math
+from pathlib import Path
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+from scalezoo.train import config, coordcheck, loop, mup_optim, sweep
+from scalezoo.zoo import mup
+
+ROOT = Path(__file__).resolve().parents[1]
+GPT = dict(
+  model="gpt",
+  data="pycode",
+  data_args={"context": 16},
+  model_args={"d_model": 32, "n_layers": 1, "n_heads": 2, "context": 16},
+  steps=6,
+  batch_size=8,
+  eval_every=6,
+  eval_examples=64,
+  optimizer={"name": "adam", "lr": 0.01},
+)
+MLP = dict(
+  model="mlp",
+  data="digits",
+  data_args={"flat": True},
+  model_args={"depth": 2, "width": 64},
+  batch_size=32,
+  optimizer={"name": "adam", "lr": 0.01},
+)
+
+
+def parse(base, **changes):
+  raw = json.loads(json.dumps(base))
+  for k, v in changes.items():
+    if k == "model_args":
+      raw[k].update(v)
+    else:
+      raw[k] = v
+  return config.parse(raw)
+
+
+def test_committed_run_ids_are_unchanged():
+  """Every run of a committed sweep keeps its id: the new keys are hashed only when set."""
+  spec = sweep.load(ROOT / "configs" / "lm_scaling.toml")
+  ids = {json.loads(line)["run_id"] for line in (ROOT / "results" / "lm_scaling" / "runs.jsonl").open()}
+  assert {c.run_id() for c in spec.runs} <= ids
+  c = parse(GPT)
+  assert parse(GPT, parametrization="sp").run_id() == c.run_id()
+  assert parse(GPT, parametrization="mup", mup={"base": {"d_model": 32}}).run_id() != c.run_id()
+
+
+def test_standard_parametrization_builds_the_plain_engine():
+  c = parse(GPT)
+  eng = loop.make_engine(c, loop.load_split(c))
+  assert eng.mup is None and eng.model.out_mult == 1.0 and eng.model.attn_mult == 1.0
+  params = {"a": np.ones(3)}
+  assert eng.init_params(params) is params
+  assert K_SCALE_EXACT
+
+
+K_SCALE_EXACT = all(k**-0.5 * 1.0 == k**-0.5 for k in range(1, 1025))  # GPT's attention scale with attn_mult 1.0
+
+
+@pytest.mark.parametrize("base", [pytest.param(GPT, marks=pytest.mark.slow), MLP], ids=["gpt", "mlp"])
+def test_mup_at_the_base_width_is_the_standard_model_bit_for_bit(base):
+  width = mup.MODELS[base["model"]][0]
+  w = base["model_args"].get(width, 32)
+  sp = parse({**base, "steps": 6, "eval_every": 6})
+  mu = parse({**base, "steps": 6, "eval_every": 6}, parametrization="mup", mup={"base": {width: w}})
+  a, b = loop.fit(sp).records[0].metrics, loop.fit(mu).records[0].metrics
+  assert a == b
+
+
+def test_roles_and_multipliers_follow_the_table():
+  c = parse(GPT, model_args={"d_model": 128}, parametrization="mup", mup={"base": {"d_model": 32}})
+  m = mup.of_config(c)
+  assert m.ratio == 4 and m.head_ratio == 4
+  params = jax.eval_shape(lambda: loop.make_engine(c, loop.load_split(c)).model.init(
+    jax.random.key(0), np.zeros((1, 16), np.int32))["params"])  # fmt: skip
+  roles = mup.roles(params)
+  hidden = {p for p, r in roles.items() if r == "hidden"}
+  assert hidden == {f"block_0/{n}/kernel" for n in ("qkv", "proj", "fc", "fc_proj")}
+  assert roles["wte/embedding"] == roles["wpe"] == roles["block_0/ln_1/scale"] == roles["block_0/fc/bias"] == "vector"
+  assert m.lr_multiplier("block_0/fc/kernel", "adamw") == 0.25 and m.lr_multiplier("wte/embedding", "adam") == 1
+  assert m.lr_multiplier("block_0/fc/kernel", "sgd") == 1 and m.lr_multiplier("block_0/ln_1/bias", "sgd") == 4
+  model = m.model(loop.make_engine(parse(GPT, model_args={"d_model": 128}), loop.load_split(c)).model)
+  assert model.out_mult == 0.25
+  # logits scale sqrt(d_base)/d: 1/sqrt(16) at the base head width 16, 1/64 * 4 at head width 64
+  assert math.isclose((64**-0.5) * model.attn_mult, math.sqrt(16) / 64)
+  mlp = mup.make("mlp", {"width": 256}, {"width": 64})
+  assert mup.role_of("dense_0/kernel") == "vector" and mup.role_of("dense_1/kernel") == "hidden"
+  assert mup.role_of("head/kernel") == "vector" and mlp.lr_multiplier("head/bias", "sgd") == 1
+
+
+def test_init_rescale_and_zero_options():
+  m = mup.make("gpt", {"d_model": 128, "n_heads": 2}, {"d_model": 32}, zero_query=True)
+  p = {"block_0": {"qkv": {"kernel": np.ones((128, 3, 2, 64))}, "ln_1": {"scale": np.ones(128)}}}
+  out = m.init(p)
+  q = np.asarray(out["block_0"]["qkv"]["kernel"])
+  assert (q[:, 0] == 0).all() and np.allclose(q[:, 1:], 0.5)  # hidden std x (128/32)^-1/2
+  assert (np.asarray(out["block_0"]["ln_1"]["scale"]) == 1).all()
+  m = mup.make("mlp", {"width": 256}, {"width": 64}, zero_readout=True)
+  out = m.init({"head": {"kernel": np.ones((256, 10))}, "dense_1": {"kernel": np.ones((256, 256))}})
+  assert (np.asarray(out["head"]["kernel"]) == 0).all() and (np.asarray(out["dense_1"]["kernel"]) == 1).all()
+
+
+def test_scale_by_mup_multiplies_each_update_by_its_layer():
+  m = mup.make("mlp", {"width": 256}, {"width": 64})
+  tx = mup_optim.with_mup(optax.sgd(1.0), m, "adam")
+  grads = {"dense_1": {"kernel": np.ones(2)}, "dense_0": {"kernel": np.ones(2)}}
+  updates, _ = tx.update(grads, tx.init(grads), grads)
+  assert np.allclose(updates["dense_1"]["kernel"], -0.25) and np.allclose(updates["dense_0"]["kernel"], -1.0)
+  assert mup_optim.with_mup(tx, None, "adam") is tx
+
+
+@pytest.mark.parametrize(
+  "changes, words",
+  [
+    (dict(parametrization="mup"), "mup.base must give the base 'd_model'"),
+    (dict(parametrization="mup", mup={"base": {"width": 64}}), "mup.base must give the base 'd_model'"),
+    (dict(parametrization="mup", mup={"base": {"d_model": 32}, "zero_readout": True}), "untied readout"),
+    (dict(parametrization="mup", mup={"base": {"d_model": 31}}), "not divisible"),
+    (dict(parametrization="mu"), "allowed: sp, mup"),
+  ],
+)
+def test_bad_mup_configs_are_one_line_errors(changes, words):
+  with pytest.raises(config.ConfigError, match=words):
+    parse(GPT, **changes)
+  with pytest.raises(config.ConfigError, match="supports the models"):
+    config.parse(dict(model="lenet5", data="digits", parametrization="mup", mup={"base": {"width": 8}}))
+
+
+def _spreads(base, par, widths, steps):
+  width = mup.MODELS[base["model"]][0]
+  c = parse(base, parametrization=par, mup={"base": {width: widths[0]}})
+  return coordcheck.spreads(coordcheck.measure(c, widths, steps))
+
+
+@pytest.mark.ci  # 35-50 s on the shared 2-core AMD EPYC at load 4-13 (4 engines, 3 programs each)
+def test_coordcheck_mlp_is_flat_under_mup_and_grows_under_sp():
+  """An 8x width range (64 -> 512), 3 Adam steps at lr 0.01: the hidden layer's and the output's mean |activation|
+  at step 2. Measured at 08d8605: SP spread (max/min over widths) dense_1 2.83, output 5.66; μP 1.40 and 1.36.
+  `head` is the readout before μP's 1/m multiplier, so it is left out. With μP off both would read like SP's."""
+  sp = _spreads(MLP, "sp", [64, 512], 3)
+  mu = _spreads(MLP, "mup", [64, 512], 3)
+  for layer in ("dense_1", "output"):
+    assert mu[layer] < 1.8, (layer, mu, sp)
+    assert sp[layer] > 1.5 * mu[layer], (layer, mu, sp)
+  assert sp["output"] > 3.0
+
+
+@pytest.mark.slow
+def test_coordcheck_gpt_is_flat_under_mup_and_grows_under_sp():
+  """GPT's check at 32 -> 256 (results/mup_transfer/coordcheck has the 2-layer one: SP up to 34x, μP <= 1.51)."""
+  widths = [32, 256]
+  sp = _spreads(GPT, "sp", widths, 4)
+  mu = _spreads(GPT, "mup", widths, 4)
+  assert mu["output"] < 2.0 and sp["output"] > 2.0 * mu["output"], (mu, sp)
+  assert max(mu.values()) < max(sp.values())

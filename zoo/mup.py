@@ -1,0 +1,136 @@
+"""μP (Yang et al. 2022, Tensor Programs V) as a transform of the standard models: which parameter is which by
+path, the width ratio against a base model, the init rescale and the per-layer learning-rate multipliers.
+
+The formulation is the one with an output multiplier (the paper's Table 8, as microsoft/mup's MuReadout and
+MuAdam/MuSGD implement it), with m = width / base width:
+  - hidden weights (both dimensions grow with width): init std x m^-1/2 where the model's init does not already
+    scale with fan-in (GPT's constant 0.02), Adam(W) lr x 1/m, SGD lr x 1;
+  - vector-like parameters (one dimension grows: embeddings, positions, biases, norms, the first layer, the readout
+    kernel): init unchanged, Adam lr x 1, SGD lr x m;
+  - parameters that do not grow (the readout bias): unchanged;
+  - the output multiplied by 1/m (GPT's tied readout too), and attention logits by 1/d_head instead of
+    1/sqrt(d_head) (scaled to be equal at the base width: sqrt(d_base)/d).
+At the base width every rule is the identity, so μP there is the standard model. Adam-like optimizers (adam,
+adamw, lion, rmsprop, adagrad normalise the gradient's scale) take Adam's rules. The model keeps its modules:
+zoo/gpt.py and zoo/mlp.py have `attn_mult`/`out_mult` hooks (1.0 by default) and .clone sets them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from scalezoo.zoo import registry
+from scalezoo.zoo.sharding import path_of
+
+# model -> (width option, whether its hidden init already scales as 1/sqrt(fan-in), the readout is tied)
+MODELS: dict[str, tuple[str, bool, bool]] = {
+  "gpt": ("d_model", False, True),
+  "gpt2_small": ("d_model", False, True),
+  "mlp": ("width", True, False),
+}
+
+# (pattern on "module/.../param", role): the first full match wins; a leading nn.scan axis changes nothing
+ROLES: tuple[tuple[str, str], ...] = (
+  (r"(.*/)?(qkv|proj|fc|fc_proj)/kernel", "hidden"),  # GPT's blocks
+  (r"dense_[1-9]\d*/kernel", "hidden"),  # MLP's hidden-to-hidden layers (dense_0 is the input layer)
+  (r"head/bias", "fixed"),
+  (r".*", "vector"),  # embeddings, positions, biases, norms, the input layer, the readout kernel
+)
+_ROLES = tuple((re.compile(p), role) for p, role in ROLES)
+ADAM_LIKE = ("adam", "adamw", "lion", "rmsprop", "adagrad")
+
+
+def role_of(path: str) -> str:
+  return next(role for pattern, role in _ROLES if pattern.fullmatch(path))
+
+
+def roles(params) -> dict[str, str]:
+  flat, _ = jax.tree_util.tree_flatten_with_path(params)
+  return {path_of(p): role_of(path_of(p)) for p, _ in flat}
+
+
+def check(model: str, model_args: dict[str, Any], base: dict[str, Any], *, zero_readout: bool = False) -> None:
+  """ValueError (one line) unless μP can transform this model with these base shapes."""
+  if model not in MODELS:
+    raise ValueError(f"parametrization 'mup' supports the models {', '.join(MODELS)}, not {model!r}")
+  width, _, tied = MODELS[model]
+  allowed = {width, "n_heads"} if "n_heads" in registry.spec(model).defaults else {width}
+  extra = sorted(set(base) - allowed)
+  if width not in base or extra:
+    raise ValueError(f"mup.base must give the base {width!r} (allowed keys: {', '.join(sorted(allowed))}), got {base}")
+  for k in base:
+    if isinstance(base[k], bool) or not isinstance(base[k], int) or base[k] <= 0:
+      raise ValueError(f"mup.base.{k} must be a positive int, got {base[k]!r}")
+  if zero_readout and tied:
+    raise ValueError(f"mup.zero_readout needs an untied readout; {model!r} ties its output to the embedding")
+  args = registry.resolve(model, **model_args)
+  if "n_heads" in args:
+    heads = base.get("n_heads", args["n_heads"])
+    if base[width] % heads:
+      raise ValueError(f"mup.base.{width} = {base[width]} is not divisible by the base n_heads {heads}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Mup:
+  """The transform for one model at one width."""
+
+  ratio: float  # m = width / base width
+  head_ratio: float  # head width / base head width
+  fan_in_init: bool  # the model's hidden init already scales with fan-in
+  zero_readout: bool = False
+  zero_query: bool = False
+
+  def model(self, module):
+    """The standard module with μP's output multiplier and attention scale set."""
+    changes = {"out_mult": 1.0 / self.ratio}
+    if hasattr(module, "attn_mult"):
+      changes["attn_mult"] = 1.0 / math.sqrt(self.head_ratio)  # with the model's 1/sqrt(d): sqrt(d_base) / d
+    return module.clone(**changes)
+
+  def init(self, params):
+    """The standard init rescaled (traceable: runs inside the jitted init)."""
+
+    def one(keys, p):
+      path, role = path_of(keys), role_of(path_of(keys))
+      if role == "hidden" and not self.fan_in_init:
+        p = p * (self.ratio**-0.5)
+      if self.zero_query and re.fullmatch(r"(.*/)?qkv/kernel", path):
+        p = jnp.asarray(p).at[..., 0, :, :].set(0.0)  # (..., D, 3, H, K): q is index 0 of the fused axis
+      if self.zero_readout and path == "head/kernel":
+        p = jnp.zeros_like(p)
+      return p
+
+    return jax.tree_util.tree_map_with_path(one, params)
+
+  def lr_multiplier(self, path: str, optimizer: str) -> float:
+    role = role_of(path)
+    if role == "fixed":
+      return 1.0
+    if optimizer in ADAM_LIKE:
+      return 1.0 / self.ratio if role == "hidden" else 1.0
+    return 1.0 if role == "hidden" else self.ratio  # SGD: hidden fan-out/fan-in ratio is 1, vector-like x m
+
+
+def make(model: str, model_args: dict[str, Any], base: dict[str, Any], **options: bool) -> Mup:
+  """μP for `model` with `model_args` against the base model `base` (its width, and n_heads if it differs)."""
+  check(model, model_args, base, zero_readout=options.get("zero_readout", False))
+  width, fan_in_init, _ = MODELS[model]
+  args = registry.resolve(model, **model_args)
+  ratio = args[width] / base[width]
+  head_ratio = 1.0
+  if "n_heads" in args:
+    head_ratio = (args[width] / args["n_heads"]) / (base[width] / base.get("n_heads", args["n_heads"]))
+  return Mup(ratio, head_ratio, fan_in_init, **options)
+
+
+def of_config(cfg) -> Mup | None:
+  """The μP transform a RunConfig asks for, or None under the standard parametrization."""
+  if cfg.parametrization != "mup":
+    return None
+  return make(cfg.model, cfg.model_args, cfg.mup.base, zero_readout=cfg.mup.zero_readout, zero_query=cfg.mup.zero_query)
