@@ -1,7 +1,7 @@
 """The optimal learning rate against width under SP and μP: `scaling.fit_hparam_law` applied to the transfer
 study's runs (issue 18 part 6), read where that study lives (its runs are not copied here).
 
-`.venv/bin/python results/laws_on_our_runs/mup_hparam_law.py /work/wt-mup/results/mup_transfer` reads
+`.venv/bin/python results/laws_on_our_runs/mup_hparam_law.py results/mup_transfer` reads
 `sp/runs.jsonl` and `mup/runs.jsonl` under the folder given, fits η_opt = a·width^b per parametrization on the
 seed-mean final validation bits per byte of each (width, lr), as that study's summary.json does (DeepSeek's
 near-optimal band, 0.25%); μP at its base width 64 is SP (the study reuses those runs), so μP's points include
@@ -53,4 +53,4 @@ def main(root: Path):
 
 
 if __name__ == "__main__":
-  main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/work/wt-mup/results/mup_transfer"))
+  main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("results/mup_transfer"))
