@@ -356,6 +356,26 @@ def test_a_full_disk_in_train_is_one_line_exit_1(tmp_path, run_toml, reference, 
   same(record(tmp_path / "run"), reference)
 
 
+@pytest.mark.parametrize("where", ["commit", pytest.param("finalize", marks=pytest.mark.ci)])
+def test_a_full_disk_inside_orbaxs_save_is_one_line_and_leaves_no_half_checkpoint(where, tmp_path, run_toml, reference):
+  """ENOSPC raised where Orbax writes (in a commit thread, or in the finalize), in a process of its own: its threads'
+  logs, asyncio's unretrieved tasks and TensorStore's late callbacks all reach that process's stderr."""
+  out = tmp_path / "run"
+  worker = ROOT / "tests" / "workers" / "full_disk_in_orbax.py"
+  p = subprocess.run(
+    [sys.executable, worker, where, *map(str, train_args(run_toml, out))], capture_output=True, text=True, cwd=ROOT
+  )
+  lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+  assert p.returncode == 1 and len(lines) == 1 and "Traceback" not in p.stderr, p.stderr[-3000:]
+  assert "no space left" in lines[0].lower(), lines[0]
+  COUNTS["refusals"] += 1
+  ckpts = out / "checkpoints" / reference["run_id"]
+  assert not list(ckpts.glob("*orbax-checkpoint-tmp*")) and steps_in(ckpts) == []  # nothing half-written
+  assert not (out / "record.json").exists()
+  assert main(train_args(run_toml, out)) == 0  # the disk has space again: it finishes
+  same(record(out), reference)
+
+
 def _mount_tmpfs(at: Path, size: str) -> bool:
   at.mkdir(parents=True, exist_ok=True)
   if not shutil.which("mount") or os.geteuid() != 0:

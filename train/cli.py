@@ -368,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
 
   from scalezoo.train import faults
 
+  faults.quiet_library_tracebacks()
   if threading.current_thread() is not threading.main_thread():
     return _run(args)
   old_term = signal.signal(signal.SIGTERM, faults.raise_interrupted)  # a scheduler's stop: like Ctrl-C

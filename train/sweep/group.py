@@ -25,6 +25,7 @@ def run_group(
   The checkpoint cadence is a sweep setting, not part of a run's config: the records keep the spec's config
   and run id, so they match `scalezoo train` on the same config.
   """
+  faults.quiet_library_tracebacks()  # a worker process's Orbax threads too
   n, started = checkpoint_cadence(cfgs[0], every), now()
   writers = []
   try:
