@@ -230,6 +230,24 @@ def test_a_run_folder_holds_one_run_and_its_checkpoints_are_its_own(tmp_path, ru
 
 
 @pytest.mark.ci
+def test_an_old_layout_checkpoint_is_not_adopted_and_the_run_restarts_cleanly(tmp_path, run_toml, reference, caplog):
+  """Checkpoints written before they moved under checkpoints/<run id>/ (out/checkpoints/<step>, no owner): never
+  restored, never deleted; the run trains from step 0 and ends as the uninterrupted one."""
+  out, rid = tmp_path / "run", reference["run_id"]
+  assert main(train_args(run_toml, out)) == 0
+  (out / "checkpoints" / rid / "40").rename(out / "checkpoints" / "40")  # an in-progress run of the old layout
+  shutil.rmtree(out / "checkpoints" / rid)
+  (out / "record.json").unlink()
+  meta = out / "checkpoints" / "40" / "meta" / "metadata"
+  meta.write_text(json.dumps({k: v for k, v in json.loads(meta.read_text()).items() if k not in ("owner",)}))
+  COUNTS["corruptions"] += 1
+  assert main(train_args(run_toml, out)) == 0
+  same(record(out), reference)
+  assert "starts from step 0" in caplog.text
+  assert steps_in(out / "checkpoints") == [40] and steps_in(out / "checkpoints" / rid) == [40, 60]
+
+
+@pytest.mark.ci
 def test_a_checkpoint_past_the_runs_steps_is_refused(tmp_path, run_toml, reference, capsys, monkeypatch):
   out, save = tmp_path / "run", checkpoint.Checkpointer.save
   with monkeypatch.context() as m:  # a well-formed checkpoint of this very run, at a step it never reaches
