@@ -195,7 +195,7 @@ def test_nothing_in_a_results_folder_or_a_shared_cache_is_unpickled_or_run(tmp_p
       same(got[k], want[k])
 
 
-def test_a_cache_folder_others_can_write_is_not_used(tmp_path, jax_cache, caplog):
+def test_a_cache_folder_others_can_write_or_holding_a_link_is_not_used(tmp_path, jax_cache, caplog):
   from scalezoo.train.sweep.group import trusted, use_compile_cache
 
   shared = tmp_path / "shared"
@@ -206,6 +206,13 @@ def test_a_cache_folder_others_can_write_is_not_used(tmp_path, jax_cache, caplog
   with caplog.at_level("WARNING"):
     use_compile_cache(shared)
   assert jax.config.jax_compilation_cache_dir == before and "others can write" in caplog.text
+  COUNTS["refusals"] += 1
+  shared.chmod(0o700)  # this user's folder, an entry a link to /dev/zero (JAX reads an entry whole)
+  (shared / "jit_f-0123456789abcdef-cache").symlink_to("/dev/zero")
+  COUNTS["corruptions"] += 1
+  with caplog.at_level("WARNING"):
+    use_compile_cache(shared)
+  assert jax.config.jax_compilation_cache_dir == before and "special file" in caplog.text
   COUNTS["refusals"] += 1
 
 
@@ -540,6 +547,19 @@ def test_a_read_only_out_is_refused_with_one_line(tmp_path, run_toml, capsys):
     refused(["sweep", write(tmp_path / "s.toml", SPEC), "--out", ro / "out", "--quiet"], capsys, needle="cannot write")
   finally:
     subprocess.run(["umount", "-l", str(ro)], capture_output=True)
+
+
+def test_unbounded_fit_and_plot_inputs_are_refused_with_one_line(tmp_path, capsys):
+  """`fit --bootstrap 1000000` (once 6 GB in 20 s) and `plot` on zero losses (once a crash after one figure)."""
+  out = tmp_path / "out"
+  out.mkdir()
+  rows = [
+    {"run_id": f"r{i}", "status": "finished", "params": 10 * 2**i, "metrics": {"test_loss": 0.0}} for i in range(6)
+  ]
+  (out / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+  refused(["fit", out, "--x", "N", "--bootstrap", "1000000"], capsys, needle="--bootstrap")
+  refused(["plot", out], capsys, needle="loss")
+  assert sorted(p.name for p in out.iterdir()) == ["runs.jsonl"]
 
 
 def test_nan_in_a_users_npz_is_bad_data(tmp_path, capsys):
