@@ -411,9 +411,8 @@ def _mount_tmpfs(at: Path, size: str) -> bool:
   )
 
 
-# Not in CI: flaky. In 1 of 2 CI runs Orbax's async commit surfaced ENOSPC as an error the CLI printed with a
-# traceback (exit 1 still, nothing recorded); issue 21 stays open for it. make test-slow runs it.
-@pytest.mark.slow
+# Once flaky (1 of 2 CI runs): Orbax's writer threads logged the ENOSPC with tracebacks around the one line. A
+# failed save now joins them (checkpoint.py) and their logs of it are dropped (faults.quiet_library_tracebacks).
 @pytest.mark.ci
 def test_a_real_full_disk_then_space_again_finishes_the_sweep(tmp_path, sweep_reference):
   spec, want = sweep_reference
@@ -424,8 +423,11 @@ def test_a_real_full_disk_then_space_again_finishes_the_sweep(tmp_path, sweep_re
     cmd = [sys.executable, "-m", "scalezoo.train.cli", "sweep", str(spec), "--out", str(disk / "out"), "--quiet"]
     env = {**os.environ, "XLA_FLAGS": "", "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "cache")}
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert p.returncode == 1 and len(lines) == 1 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    assert "no space left" in lines[0].lower(), lines[0]
     assert all(r["status"] != "failed" for r in store.read(disk / "out"))
+    assert not list((disk / "out").rglob("*orbax-checkpoint-tmp*"))  # no half-written checkpoint left
     COUNTS["refusals"] += 1
     subprocess.run(["mount", "-o", "remount,size=200m", str(disk)], check=True)
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
