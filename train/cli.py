@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     "--rows",
     help="comma-separated rows (default: all): gpt_tiny_step (also gives peak_memory), "
     "resnet20_step, mlp_sweep32, chinchilla_fit, fit_cli, compile_cache, "
-    "loader_throughput (also gives loader_peak_rss), fsdp_memory, models_cli",
+    "loader_throughput (also gives loader_peak_rss), fsdp_memory, models_cli, sweep_expand",
   )
 
   tk = sub.add_parser("tokenize", help="turn a text file or folder into a token corpus (the `tokens` data set)")
@@ -182,8 +182,7 @@ def cmd_sweep(args) -> int:
     spec.settings["executor"] = args.executor
     sweep.check_settings(spec.settings, args.spec)
   if args.dry_run:
-    for r in spec.runs:
-      print(r.run_id())
+    sys.stdout.write("".join(r.run_id() + "\n" for r in spec.runs))
     return 0
   counts = sweep.run(spec, args.out, progress=not args.quiet)
   print("runs: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
