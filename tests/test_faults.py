@@ -475,6 +475,7 @@ def test_a_bad_runs_jsonl_stops_sweep_and_fit_alike(case, tmp_path, capsys):
   COUNTS["corruptions"] += 1
   refused(["sweep", spec, "--out", out, "--quiet"], capsys, needle="runs.jsonl")
   refused(["fit", out, "--x", "N"], capsys, needle="runs.jsonl")
+  refused(["plot", out], capsys, needle="runs.jsonl")
   assert (out / "runs.jsonl").read_bytes() == before
 
 
