@@ -23,6 +23,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -100,8 +101,12 @@ class Checkpointer:
     for t in threading.enumerate():
       if t is not threading.current_thread() and type(t).__module__.startswith("orbax."):
         threading.Thread.join(t, 60)  # Orbax's own join() re-raises the thread's error
-    for tmp in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
-      shutil.rmtree(tmp, ignore_errors=True)
+    for _ in range(50):  # a metadata write from a plain executor thread may still land in it: try again
+      for tmp in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+      if not any(self.directory.glob(f"{step}.orbax-checkpoint-tmp*")):
+        break
+      time.sleep(0.1)
     try:
       self.manager.reload()
     except Exception:  # noqa: BLE001 - the next restore reads the folder afresh anyway

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -171,6 +172,8 @@ def quiet_library_tracebacks() -> None:
   _quiet = True
   for name in ("absl", "asyncio", "concurrent.futures"):
     logging.getLogger(name).addFilter(_DropNoise())
+  # the write coroutines an aborted save never ran, collected at exit (the kit itself runs no coroutines)
+  warnings.filterwarnings("ignore", r"coroutine '.*' was never awaited", RuntimeWarning)
   for hook in ("excepthook", "unraisablehook"):
     old = getattr(sys, hook)
 
