@@ -77,6 +77,16 @@ def report(request):
     print("\n" + line, file=sys.stderr)
 
 
+@pytest.fixture(autouse=True)
+def no_traceback(capsys, caplog):
+  """No command in the suite prints a traceback: what a test left unread on stderr, and what was logged with one
+  (absl and asyncio log a library thread's error with its traceback; pytest takes logs away from stderr)."""
+  yield
+  err = capsys.readouterr().err
+  logged = [r.getMessage()[:300] for r in caplog.get_records("call") if r.exc_info]
+  assert "Traceback" not in err and not logged, (err[-2000:], logged)
+
+
 @pytest.fixture(scope="module")
 def jax_cache(tmp_path_factory):
   """Sweeps switch JAX's compile cache to their folder's; the session's settings come back afterwards."""
@@ -195,7 +205,7 @@ def test_nothing_in_a_results_folder_or_a_shared_cache_is_unpickled_or_run(tmp_p
       same(got[k], want[k])
 
 
-def test_a_cache_folder_others_can_write_is_not_used(tmp_path, jax_cache, caplog):
+def test_a_cache_folder_others_can_write_or_holding_a_link_is_not_used(tmp_path, jax_cache, caplog):
   from scalezoo.train.sweep.group import trusted, use_compile_cache
 
   shared = tmp_path / "shared"
@@ -206,6 +216,13 @@ def test_a_cache_folder_others_can_write_is_not_used(tmp_path, jax_cache, caplog
   with caplog.at_level("WARNING"):
     use_compile_cache(shared)
   assert jax.config.jax_compilation_cache_dir == before and "others can write" in caplog.text
+  COUNTS["refusals"] += 1
+  shared.chmod(0o700)  # this user's folder, an entry a link to /dev/zero (JAX reads an entry whole)
+  (shared / "jit_f-0123456789abcdef-cache").symlink_to("/dev/zero")
+  COUNTS["corruptions"] += 1
+  with caplog.at_level("WARNING"):
+    use_compile_cache(shared)
+  assert jax.config.jax_compilation_cache_dir == before and "special file" in caplog.text
   COUNTS["refusals"] += 1
 
 
@@ -227,6 +244,24 @@ def test_a_run_folder_holds_one_run_and_its_checkpoints_are_its_own(tmp_path, ru
   COUNTS["corruptions"] += 1
   refused(train_args(run_toml, tmp_path / "b", "optimizer.lr=0.01"), capsys, needle="belongs to other runs")
   assert steps_in(tmp_path / "b" / "checkpoints" / other) == [40, 60] and not (tmp_path / "b" / "record.json").exists()
+
+
+@pytest.mark.ci
+def test_an_old_layout_checkpoint_is_not_adopted_and_the_run_restarts_cleanly(tmp_path, run_toml, reference, caplog):
+  """Checkpoints written before they moved under checkpoints/<run id>/ (out/checkpoints/<step>, no owner): never
+  restored, never deleted; the run trains from step 0 and ends as the uninterrupted one."""
+  out, rid = tmp_path / "run", reference["run_id"]
+  assert main(train_args(run_toml, out)) == 0
+  (out / "checkpoints" / rid / "40").rename(out / "checkpoints" / "40")  # an in-progress run of the old layout
+  shutil.rmtree(out / "checkpoints" / rid)
+  (out / "record.json").unlink()
+  meta = out / "checkpoints" / "40" / "meta" / "metadata"
+  meta.write_text(json.dumps({k: v for k, v in json.loads(meta.read_text()).items() if k not in ("owner",)}))
+  COUNTS["corruptions"] += 1
+  assert main(train_args(run_toml, out)) == 0
+  same(record(out), reference)
+  assert "starts from step 0" in caplog.text
+  assert steps_in(out / "checkpoints") == [40] and steps_in(out / "checkpoints" / rid) == [40, 60]
 
 
 @pytest.mark.ci
@@ -356,6 +391,26 @@ def test_a_full_disk_in_train_is_one_line_exit_1(tmp_path, run_toml, reference, 
   same(record(tmp_path / "run"), reference)
 
 
+@pytest.mark.parametrize("where", ["commit", pytest.param("finalize", marks=pytest.mark.ci)])
+def test_a_full_disk_inside_orbaxs_save_is_one_line_and_leaves_no_half_checkpoint(where, tmp_path, run_toml, reference):
+  """ENOSPC raised where Orbax writes (in a commit thread, or in the finalize), in a process of its own: its threads'
+  logs, asyncio's unretrieved tasks and TensorStore's late callbacks all reach that process's stderr."""
+  out = tmp_path / "run"
+  worker = ROOT / "tests" / "workers" / "full_disk_in_orbax.py"
+  p = subprocess.run(
+    [sys.executable, worker, where, *map(str, train_args(run_toml, out))], capture_output=True, text=True, cwd=ROOT
+  )
+  lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+  assert p.returncode == 1 and len(lines) == 1 and "Traceback" not in p.stderr, p.stderr[-3000:]
+  assert "no space left" in lines[0].lower(), lines[0]
+  COUNTS["refusals"] += 1
+  ckpts = out / "checkpoints" / reference["run_id"]
+  assert not list(ckpts.glob("*orbax-checkpoint-tmp*")) and steps_in(ckpts) == []  # nothing half-written
+  assert not (out / "record.json").exists()
+  assert main(train_args(run_toml, out)) == 0  # the disk has space again: it finishes
+  same(record(out), reference)
+
+
 def _mount_tmpfs(at: Path, size: str) -> bool:
   at.mkdir(parents=True, exist_ok=True)
   if not shutil.which("mount") or os.geteuid() != 0:
@@ -366,9 +421,8 @@ def _mount_tmpfs(at: Path, size: str) -> bool:
   )
 
 
-# Not in CI: flaky. In 1 of 2 CI runs Orbax's async commit surfaced ENOSPC as an error the CLI printed with a
-# traceback (exit 1 still, nothing recorded); issue 21 stays open for it. make test-slow runs it.
-@pytest.mark.slow
+# Once flaky (1 of 2 CI runs): Orbax's writer threads logged the ENOSPC with tracebacks around the one line. A
+# failed save now joins them (checkpoint.py) and their logs of it are dropped (faults.quiet_library_tracebacks).
 @pytest.mark.ci
 def test_a_real_full_disk_then_space_again_finishes_the_sweep(tmp_path, sweep_reference):
   spec, want = sweep_reference
@@ -379,12 +433,15 @@ def test_a_real_full_disk_then_space_again_finishes_the_sweep(tmp_path, sweep_re
     cmd = [sys.executable, "-m", "scalezoo.train.cli", "sweep", str(spec), "--out", str(disk / "out"), "--quiet"]
     env = {**os.environ, "XLA_FLAGS": "", "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "cache")}
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert p.returncode == 1 and len(lines) == 1 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    assert "no space left" in lines[0].lower(), lines[0]
     assert all(r["status"] != "failed" for r in store.read(disk / "out"))
+    assert not list((disk / "out").rglob("*orbax-checkpoint-tmp*"))  # no half-written checkpoint left
     COUNTS["refusals"] += 1
     subprocess.run(["mount", "-o", "remount,size=200m", str(disk)], check=True)
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
     got = {r["run_id"]: r for r in store.read(disk / "out")}
     assert sorted(got) == sorted(want)
     for k in want:
@@ -418,6 +475,7 @@ def test_a_bad_runs_jsonl_stops_sweep_and_fit_alike(case, tmp_path, capsys):
   COUNTS["corruptions"] += 1
   refused(["sweep", spec, "--out", out, "--quiet"], capsys, needle="runs.jsonl")
   refused(["fit", out, "--x", "N"], capsys, needle="runs.jsonl")
+  refused(["plot", out], capsys, needle="runs.jsonl")
   assert (out / "runs.jsonl").read_bytes() == before
 
 
@@ -504,6 +562,19 @@ def test_a_read_only_out_is_refused_with_one_line(tmp_path, run_toml, capsys):
     subprocess.run(["umount", "-l", str(ro)], capture_output=True)
 
 
+def test_unbounded_fit_and_plot_inputs_are_refused_with_one_line(tmp_path, capsys):
+  """`fit --bootstrap 1000000` (once 6 GB in 20 s) and `plot` on zero losses (once a crash after one figure)."""
+  out = tmp_path / "out"
+  out.mkdir()
+  rows = [
+    {"run_id": f"r{i}", "status": "finished", "params": 10 * 2**i, "metrics": {"test_loss": 0.0}} for i in range(6)
+  ]
+  (out / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+  refused(["fit", out, "--x", "N", "--bootstrap", "1000000"], capsys, needle="--bootstrap")
+  refused(["plot", out], capsys, needle="loss")
+  assert sorted(p.name for p in out.iterdir()) == ["runs.jsonl"]
+
+
 def test_nan_in_a_users_npz_is_bad_data(tmp_path, capsys):
   x = np.random.default_rng(0).normal(size=(100, 4)).astype(np.float32)
   x[3, 1] = np.nan
@@ -576,7 +647,7 @@ def _trial(long_run, tmp_path, signum: int, delay: float, every: int) -> None:
   assert 0 < step < 2000 and step in steps_in(out / "checkpoints" / want["run_id"])
   assert not (out / "record.json").exists()
   done = subprocess.run(_cli("train", cfg, "--out", out), env=ENV, capture_output=True, text=True)
-  assert done.returncode == 0, done.stderr[-2000:]
+  assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
   assert record(out)["run_id"] == want["run_id"]
   same(record(out), want)
 
@@ -609,7 +680,7 @@ def test_an_interrupted_sweep_resumes_to_the_uninterrupted_records(signum, tmp_p
   assert got.returncode == 128 + signum and len(lines) == 1 and "Traceback" not in got.stderr, got.stderr[-2000:]
   assert len(store.read(out)) < len(want)
   done = subprocess.run(_cli("sweep", spec, "--out", out), env=ENV_S, capture_output=True, text=True)
-  assert done.returncode == 0, done.stderr[-2000:]
+  assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
   have = {r["run_id"]: r for r in store.read(out)}
   assert sorted(have) == sorted(want)
   for k in want:

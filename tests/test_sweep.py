@@ -16,7 +16,7 @@ import jax
 import pytest
 from jax.experimental.compilation_cache import compilation_cache
 
-from scalezoo.train import cli, sweep
+from scalezoo.train import cli, config, sweep
 from scalezoo.train.config import ConfigError
 from scalezoo.train.sweep import store
 
@@ -83,6 +83,35 @@ def test_grid_has_stable_ids_and_shape_sharing_groups():
   assert all(len({r.model_args["width"] for r in g}) == 1 for g in gs)
   again = sweep.parse(tomllib.loads(sweep.spec_text(s)), "spec.toml")  # what the sweep writes to out/spec.toml
   assert [r.run_id() for r in again.runs] == ids
+
+
+@pytest.mark.parametrize("spec", sorted(ROOT.glob("results/*/spec.toml")), ids=lambda p: p.parent.name)
+def test_committed_sweeps_expand_to_the_run_ids_they_recorded(spec):
+  """The grid's expansion (seed and lr axes spliced into one parsed config per other cell) gives the ids the
+  committed runs.jsonl files hold, bit for bit."""
+  assert {r.run_id() for r in sweep.load(spec).runs} == {row["run_id"] for row in store.read(spec.parent)}
+
+
+def test_seed_and_lr_axes_give_the_configs_and_ids_that_parsing_each_run_gives():
+  raw = {
+    "base": {"model": "mlp", "data": "digits", "steps": 10, "model_args": {"width": 8}, "data_args": {"flat": True}},
+    "axes": {
+      "optimizer.lr": [1, 0.01, 3e-3],  # an int lr is a float, as parse() makes it
+      "model_args.width": [8, 16],
+      "data_seed": [0, 5],
+      "seed": [0, 1, 1],  # a repeated run once
+      "optimizer.name, schedule.name": [["sgd", "cosine"], ["adam", "constant"]],
+    },
+  }
+  runs = sweep.parse(raw, "x").runs
+  assert len(runs) == 3 * 2 * 2 * 2 * 2
+  for r in runs:
+    again = config.parse(r.to_dict())
+    assert r == again and r.run_id() == again.run_id() and type(r.optimizer.lr) is float
+  with pytest.raises(ConfigError, match="'seed' must be in"):
+    sweep.parse({**raw, "axes": {"seed": [0, 2**32]}}, "x")
+  with pytest.raises(ConfigError, match="'optimizer.lr' must be > 0"):
+    sweep.parse({**raw, "axes": {"optimizer.lr": [1e-3, 0.0]}}, "x")
 
 
 def test_checkpoint_cadence_is_a_sweep_setting_not_part_of_the_id():

@@ -10,6 +10,8 @@ newest checkpoint that verifies is used:
   line, nothing changed);
 - one that cannot be read now (an I/O error: a disk that went away, no permission) ends the command with one line
   (ResourceError), and every checkpoint is kept for the next try.
+A save that fails (a full disk) waits for Orbax's writer threads, removes its temporary folder and raises
+ResourceError: the committed checkpoints are as they were.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import hashlib
 import json
 import logging
 import os
+import shutil
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -92,8 +97,33 @@ class Checkpointer:
     args = ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
     if step in self.manager.all_steps():  # an interrupt's checkpoint at a step the cadence saves again
       return
-    self.manager.save(step, args=args, force=True)
-    self.manager.wait_until_finished()
+    try:
+      self.manager.save(step, args=args, force=True)
+      self.manager.wait_until_finished()
+    except Exception as e:  # noqa: BLE001 - a full disk mid-save: Orbax raises from whichever of its threads failed
+      self._abandon(step)
+      if what := resource_problem(e) or _transient(e) and "an I/O error":
+        raise ResourceError(
+          f"{self.directory}: cannot save step {step}: {what} ({one_line(e)}); the checkpoints saved before are kept"
+        ) from None
+      raise
+
+  def _abandon(self, step: int) -> None:
+    """After a failed save: let Orbax's other writer threads end (they would fail later, some at interpreter exit,
+    each with a traceback) and remove the half-written temporary folder (never a committed step)."""
+    for t in threading.enumerate():
+      if t is not threading.current_thread() and type(t).__module__.startswith("orbax."):
+        threading.Thread.join(t, 60)  # Orbax's own join() re-raises the thread's error
+    for _ in range(50):  # a metadata write from a plain executor thread may still land in it: try again
+      for tmp in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+      if not any(self.directory.glob(f"{step}.orbax-checkpoint-tmp*")):
+        break
+      time.sleep(0.1)
+    try:
+      self.manager.reload()
+    except Exception:  # noqa: BLE001 - the next restore reads the folder afresh anyway
+      pass
 
   def restore_latest(self, abstract_state) -> tuple[int, Any, dict] | None:
     """(step, state, meta) of the newest checkpoint that restores and verifies, or None."""

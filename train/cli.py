@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     "--rows",
     help="comma-separated rows (default: all): gpt_tiny_step (also gives peak_memory), "
     "resnet20_step, mlp_sweep32, chinchilla_fit, fit_cli, compile_cache, "
-    "loader_throughput (also gives loader_peak_rss), fsdp_memory, models_cli",
+    "loader_throughput (also gives loader_peak_rss), fsdp_memory, models_cli, sweep_expand",
   )
 
   tk = sub.add_parser("tokenize", help="turn a text file or folder into a token corpus (the `tokens` data set)")
@@ -190,14 +190,16 @@ def cmd_sweep(args) -> int:
   if args.executor:
     spec.settings["executor"] = args.executor
     sweep.check_settings(spec.settings, args.spec)
-  if args.dry_run:  # one run id per line; with branches, what each run is
+  if args.dry_run:  # one run id per line; with branches, what each run is (one write: 10^6 lines)
     stable = {pid for pid, _ in spec.parents.values()}
+    lines = []
     for r in spec.runs:
       if r.run_id() in spec.parents:
         pid, step = spec.parents[r.run_id()]
-        print(f"{r.run_id()} branch of {pid} at step {step}, cooling down to {r.steps}")
+        lines.append(f"{r.run_id()} branch of {pid} at step {step}, cooling down to {r.steps}\n")
       else:
-        print(r.run_id() + (f" stable to step {r.steps}" if r.run_id() in stable else ""))
+        lines.append(r.run_id() + (f" stable to step {r.steps}" if r.run_id() in stable else "") + "\n")
+    sys.stdout.write("".join(lines))
     return 0
   counts = sweep.run(spec, args.out, progress=not args.quiet)
   print("runs: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
@@ -401,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
 
   from scalezoo.train import faults
 
+  faults.quiet_library_tracebacks()
   if threading.current_thread() is not threading.main_thread():
     return _run(args)
   old_term = signal.signal(signal.SIGTERM, faults.raise_interrupted)  # a scheduler's stop: like Ctrl-C

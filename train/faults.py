@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import errno
 import functools
+import logging
 import os
 import signal
+import sys
 import threading
+import warnings
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -138,6 +141,59 @@ def resource_problem(e: BaseException) -> str | None:
         return what
     e = e.__cause__ or e.__context__
   return None
+
+
+def _library_noise(e: BaseException | None) -> bool:
+  """A library's own report of a resource running out, or of its event loop closed under callbacks still in
+  flight (what an aborted Orbax/TensorStore write leaves behind): the command says it in one line instead."""
+  return e is not None and (
+    resource_problem(e) is not None or isinstance(e, RuntimeError) and str(e) == "Event loop is closed"
+  )
+
+
+class _DropNoise(logging.Filter):
+  def filter(self, record: logging.LogRecord) -> bool:
+    return not (record.exc_info and _library_noise(record.exc_info[1]))
+
+
+_quiet = False
+
+
+def quiet_library_tracebacks() -> None:
+  """Keep a full disk or exhausted memory to the command's one line, for the rest of this process.
+
+  A failed Orbax save reports from its own threads before the error reaches the caller: absl logs each writer
+  thread's exception with a traceback, asyncio logs the tasks nobody awaited ("Task exception was never
+  retrieved"), and TensorStore's callbacks print "Event loop is closed" through sys.excepthook once Orbax's loop
+  is gone, some of it after the command returned. Exactly those are dropped; any other error is printed as before."""
+  global _quiet
+  if _quiet:
+    return
+  _quiet = True
+  for name in ("absl", "asyncio", "concurrent.futures"):
+    logging.getLogger(name).addFilter(_DropNoise())
+  # the write coroutines an aborted save never ran, collected at exit (the kit itself runs no coroutines)
+  warnings.filterwarnings("ignore", r"coroutine '.*' was never awaited", RuntimeWarning)
+  for hook in ("excepthook", "unraisablehook"):
+    old = getattr(sys, hook)
+
+    def quiet(*args, old=old):
+      e = args[0].exc_value if len(args) == 1 else args[1]
+      if not _library_noise(e):
+        old(*args)
+      elif what := resource_problem(e):  # never silent: one line where a traceback would have been
+        print(f"{what} ({one_line(e)})", file=sys.stderr)
+
+    setattr(sys, hook, quiet)
+  old_thread = threading.excepthook
+
+  def quiet_thread(a, old=old_thread):
+    if not _library_noise(a.exc_value):
+      old(a)
+    elif what := resource_problem(a.exc_value):
+      print(f"{what} ({one_line(a.exc_value)})", file=sys.stderr)
+
+  threading.excepthook = quiet_thread
 
 
 def one_line(e: BaseException, limit: int = 200) -> str:

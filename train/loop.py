@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import io
 import json
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -497,6 +498,13 @@ def fit(
   primary = jax.process_index() == 0  # many hosts: one writer of the run's files (all write checkpoint shards)
   with files.FolderLock(out, "train") if primary else contextlib.nullcontext():
     check_record_owner(out / "record.json", cfg)
+    if old := sorted(int(p.name) for p in (out / "checkpoints").glob("*") if p.name.isdigit()):
+      logging.getLogger(__name__).warning(
+        "%s: checkpoints at steps %s are in the layout before a run's checkpoints went under checkpoints/<run id>/ "
+        "(no owner to check): kept, not used; this run starts from step 0",
+        out / "checkpoints",
+        old,
+      )
     writers = [open_writers(cfg.log, out, cfg.run_id(), cfg.to_dict())] if primary else None
     try:
       checkpoints = out / "checkpoints" / cfg.run_id()

@@ -30,6 +30,7 @@ def run_group(
   and run id, so they match `scalezoo train` on the same config. `link` (spec.links): a stable group keeps its
   checkpoints at the branch points; a branch group starts from its stable group's checkpoint.
   """
+  faults.quiet_library_tracebacks()  # a worker process's Orbax threads too
   link = link or {}
   branch = None
   if "parent" in link:
@@ -91,13 +92,24 @@ def trusted(folder: Path) -> bool:
 def use_compile_cache(cache: Path) -> None:
   """JAX's persistent compilation cache: a repeated or resumed sweep, and every worker process, loads compiled
   programs from here instead of compiling them again. A cache folder that others can write is not used (its
-  entries are programs this process would run): the sweep compiles instead, with a warning."""
+  entries are programs this process would run), nor one holding a link or a special file: the sweep compiles
+  instead, with a warning."""
   import jax
   from jax.experimental.compilation_cache import compilation_cache
 
   if not trusted(cache):
     logging.getLogger(__name__).warning(
       "%s: others can write this folder, so its compiled programs are not used; compiling instead", cache
+    )
+    return
+  odd = (
+    next((p for p in cache.iterdir() if p.is_symlink() or not (p.is_file() or p.is_dir())), None)
+    if cache.is_dir()
+    else None
+  )
+  if odd is not None:  # JAX reads an entry whole: a link to /dev/zero would fill the memory
+    logging.getLogger(__name__).warning(
+      "%s: holds a link or a special file (%s), so the cache is not used; compiling instead", cache, odd.name
     )
     return
 

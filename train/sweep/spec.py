@@ -98,9 +98,26 @@ def parse(raw: dict[str, Any], where: str) -> Sweep:
   paths = [[C.key_path(k, f"{where}: axes") for k in _axis_keys(key)] for key in axes]
   if "branches" in raw:
     return _with_branches(raw, base, axes, tiny, paths, settings, where)
+  values = list(axes.values())
+  # Axes over seeds and learning rates (C.FREE_KEYS, unless the tiny mode sets them) are checked once per value;
+  # a config is parsed once per combination of the other axes, and its variants made by C.Variants.
+  tiny_keys = {tuple(C.key_path(k, f"{where}: tiny")) for k in tiny} if settings["tiny"] else set()
+  free = [len(keys) == 1 and tuple(keys[0]) in C.FREE_KEYS and tuple(keys[0]) not in tiny_keys for keys in paths]
+  free_paths = [tuple(keys[0]) for keys, f in zip(paths, free) if f]
+  checked = [  # as parse() converts them (an int lr is a float)
+    [C.check_value(tuple(keys[0]), v, f"{where}: axis {C.show(axis)}") for v in vs] if f else vs
+    for axis, keys, f, vs in zip(axes, paths, free, values)
+  ]
+  variants: dict[tuple, C.Variants] = {}
   runs, seen = [], set()
-  for r, values in _grid(base, axes, tiny, paths, settings, where):
-    if (rid := (cfg := _parse_run(r, values, axes, where)).run_id()) not in seen:
+  fixed_at, free_at = [a for a, f in enumerate(free) if not f], [a for a, f in enumerate(free) if f]
+  for cell in itertools.product(*[range(len(v)) for v in values]):
+    fixed = tuple([cell[a] for a in fixed_at])
+    if (var := variants.get(fixed)) is None:
+      at = [0 if f else i for i, f in zip(cell, free)]
+      var = variants[fixed] = C.Variants(_parse_cell(base, axes, paths, at, tiny, settings, where), free_paths)
+    cfg = var.make([checked[a][cell[a]] for a in free_at])
+    if (rid := cfg.run_id()) not in seen:
       seen.add(rid)
       runs.append(cfg)
   return Sweep(str(raw.get("name", Path(where).stem)), runs, settings, raw)
@@ -109,13 +126,17 @@ def parse(raw: dict[str, Any], where: str) -> Sweep:
 def _grid(base, axes, tiny, paths, settings, where):
   """(raw run dict, its axis values) for every cell of the grid, tiny overrides applied."""
   for values in itertools.product(*axes.values()):
-    r = copy.deepcopy(base)
-    for keys, value in zip(paths, values):
-      for path, v in zip(keys, value if len(keys) > 1 else [value]):
-        C.assign(r, path, copy.deepcopy(v), f"{where}: axes")
-    for k, v in tiny.items() if settings["tiny"] else ():  # the tiny mode: every size shrunk (e.g. configs/ladder)
-      C.assign(r, C.key_path(k, f"{where}: tiny"), copy.deepcopy(v), f"{where}: tiny")
-    yield r, values
+    yield _raw_run(base, paths, values, tiny, settings, where), values
+
+
+def _raw_run(base, paths, values, tiny, settings, where) -> dict[str, Any]:
+  r = copy.deepcopy(base)
+  for keys, value in zip(paths, values):
+    for path, v in zip(keys, value if len(keys) > 1 else [value]):
+      C.assign(r, path, copy.deepcopy(v), f"{where}: axes")
+  for k, v in tiny.items() if settings["tiny"] else ():  # the tiny mode: every size shrunk (e.g. configs/ladder)
+    C.assign(r, C.key_path(k, f"{where}: tiny"), copy.deepcopy(v), f"{where}: tiny")
+  return r
 
 
 def _parse_run(r, values, axes, where) -> C.RunConfig:
@@ -178,6 +199,12 @@ def _context(cfg: C.RunConfig, where: str) -> int:
   if not isinstance(ctx, int):
     raise C.ConfigError(f"{where}: 'branches.tokens' needs a token data set with a context; give 'branches.steps'")
   return ctx
+
+
+def _parse_cell(base, axes, paths, cell, tiny, settings, where) -> C.RunConfig:
+  """The run at index `cell` of the grid, parsed (every value checked, model and data options included)."""
+  chosen = [v[i] for v, i in zip(axes.values(), cell)]
+  return _parse_run(_raw_run(base, paths, chosen, tiny, settings, where), chosen, axes, where)
 
 
 def _axis_keys(axis: str) -> list[str]:
