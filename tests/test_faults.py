@@ -391,7 +391,8 @@ def test_a_full_disk_in_train_is_one_line_exit_1(tmp_path, run_toml, reference, 
   same(record(tmp_path / "run"), reference)
 
 
-@pytest.mark.parametrize("where", ["commit", pytest.param("finalize", marks=pytest.mark.ci)])
+@pytest.mark.ci  # a worker process per case: over 20 s
+@pytest.mark.parametrize("where", ["commit", "finalize"])
 def test_a_full_disk_inside_orbaxs_save_is_one_line_and_leaves_no_half_checkpoint(where, tmp_path, run_toml, reference):
   """ENOSPC raised where Orbax writes (in a commit thread, or in the finalize), in a process of its own: its threads'
   logs, asyncio's unretrieved tasks and TensorStore's late callbacks all reach that process's stderr."""

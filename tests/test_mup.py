@@ -68,7 +68,9 @@ def test_standard_parametrization_builds_the_plain_engine():
 K_SCALE_EXACT = all(k**-0.5 * 1.0 == k**-0.5 for k in range(1, 1025))  # GPT's attention scale with attn_mult 1.0
 
 
-@pytest.mark.parametrize("base", [pytest.param(GPT, marks=pytest.mark.slow), MLP], ids=["gpt", "mlp"])
+@pytest.mark.parametrize(
+  "base", [pytest.param(GPT, marks=pytest.mark.slow), pytest.param(MLP, marks=pytest.mark.ci)], ids=["gpt", "mlp"]
+)
 def test_mup_at_the_base_width_is_the_standard_model_bit_for_bit(base):
   width = mup.MODELS[base["model"]][0]
   w = base["model_args"].get(width, 32)
