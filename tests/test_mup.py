@@ -26,6 +26,13 @@ GPT = dict(
   eval_examples=64,
   optimizer={"name": "adam", "lr": 0.01},
 )
+VIT = dict(
+  model="vit_ti16",
+  data="digits",
+  model_args=dict(image_size=8, in_channels=1, patch=2, n_layers=2, n_heads=4, d_model=32, mlp_dim=128),
+  batch_size=32,
+  optimizer={"name": "adam", "lr": 2**-8},
+)
 MLP = dict(
   model="mlp",
   data="digits",
@@ -69,7 +76,9 @@ K_SCALE_EXACT = all(k**-0.5 * 1.0 == k**-0.5 for k in range(1, 1025))  # GPT's a
 
 
 @pytest.mark.parametrize(
-  "base", [pytest.param(GPT, marks=pytest.mark.slow), pytest.param(MLP, marks=pytest.mark.ci)], ids=["gpt", "mlp"]
+  "base",
+  [pytest.param(b, marks=m) for b, m in ((GPT, pytest.mark.slow), (MLP, pytest.mark.ci), (VIT, pytest.mark.ci))],
+  ids=["gpt", "mlp", "vit"],
 )
 def test_mup_at_the_base_width_is_the_standard_model_bit_for_bit(base):
   width = mup.MODELS[base["model"]][0]
@@ -99,6 +108,38 @@ def test_roles_and_multipliers_follow_the_table():
   mlp = mup.make("mlp", {"width": 256}, {"width": 64})
   assert mup.role_of("dense_0/kernel") == "vector" and mup.role_of("dense_1/kernel") == "hidden"
   assert mup.role_of("head/kernel") == "vector" and mlp.lr_multiplier("head/bias", "sgd") == 1
+
+
+def test_vit_roles_and_hooks():
+  """ViT's blocks are the hidden matrices; attn_mult scales the logits as a query scaled by it would (flax's einsum
+  hook), out_mult the logits; mlp_dim scales with d_model, and coordcheck widens both."""
+  c = parse(VIT, model_args={"d_model": 128, "mlp_dim": 512}, parametrization="mup", mup={"base": {"d_model": 32}})
+  eng = loop.make_engine(c, loop.load_split(c))
+  x = np.asarray(jax.random.normal(jax.random.key(1), (3, 8, 8, 1)))
+  params = eng.model.init(jax.random.key(0), x)["params"]
+  hidden = {p for p, r in mup.roles(params).items() if r == "hidden"}
+  names = ("self_attention/query", "self_attention/key", "self_attention/value", "self_attention/out", "mlp_1", "mlp_2")
+  assert hidden == {f"encoder_layer_{i}/{n}/kernel" for i in range(2) for n in names}
+  m = eng.mup
+  assert m.ratio == 4 and eng.model.out_mult == 0.25 and math.isclose(eng.model.attn_mult, 0.5)
+  q = params["encoder_layer_0"]["self_attention"]["query"]
+  scaled = jax.tree_util.tree_map(lambda a: a, params)
+  scaled["encoder_layer_0"]["self_attention"]["query"] = {k: v * 0.5 for k, v in q.items()}
+  plain = eng.model.clone(attn_mult=1.0, out_mult=1.0)
+  one_layer = dict(attn_mult=0.5, out_mult=1.0, n_layers=1)
+  a = plain.clone(**one_layer).apply({"params": params}, x)  # layer 0 alone: the hook against the scaled query
+  b = plain.clone(n_layers=1).apply({"params": scaled}, x)
+  np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  assert not np.allclose(a, plain.clone(n_layers=1).apply({"params": params}, x), atol=1e-3)
+  np.testing.assert_allclose(eng.model.clone(attn_mult=1.0).apply({"params": params}, x),
+                             plain.apply({"params": params}, x) * 0.25, rtol=1e-6)  # fmt: skip
+  z = mup.make("vit_ti16", c.model_args, {"d_model": 32}, zero_query=True).init(params)
+  assert not np.asarray(z["encoder_layer_1"]["self_attention"]["query"]["kernel"]).any()
+  assert np.asarray(z["encoder_layer_1"]["self_attention"]["key"]["kernel"]).any()
+  wide = coordcheck.widths_of(c, [64, 256])
+  assert [(w.model_args["d_model"], w.model_args["mlp_dim"]) for w in wide] == [(64, 256), (256, 1024)]
+  with pytest.raises(config.ConfigError, match="scales mlp_dim with d_model"):
+    parse(VIT, model_args={"d_model": 96, "mlp_dim": 200}, parametrization="mup", mup={"base": {"d_model": 32}})
 
 
 def test_init_rescale_and_zero_options():
@@ -156,6 +197,19 @@ def test_coordcheck_mlp_is_flat_under_mup_and_grows_under_sp():
     assert mu[layer] < 1.8, (layer, mu, sp)
     assert sp[layer] > 1.5 * mu[layer], (layer, mu, sp)
   assert sp["output"] > 3.0
+
+
+@pytest.mark.ci  # ~60 s on the 2-core AMD EPYC (load 2)
+def test_coordcheck_vit_is_flat_under_mup_and_grows_under_sp():
+  """ViT (2 layers, mlp_dim 4 x d_model) at 32 -> 256, 5 Adam steps at 2^-8, μP with a zero readout (at init μP's
+  1/m output multiplier makes the logits shrink with width, which would dominate 5 steps). Measured when added: SP
+  output 3.47, encoder_layer_1/mlp_2 3.20; μP 1.14 and 1.04, every layer but the pre-multiplier head <= 1.22."""
+  sp = _spreads(VIT, "sp", [32, 256], 5)
+  c = parse(VIT, parametrization="mup", mup={"base": {"d_model": 32}, "zero_readout": True})
+  mu = coordcheck.spreads(coordcheck.measure(c, [32, 256], 5))
+  assert max(v for k, v in mu.items() if k != "head") < 1.6, mu
+  for layer in ("encoder_layer_1/mlp_2", "output"):
+    assert sp[layer] > 2.0 * mu[layer], (layer, mu, sp)
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ from scalezoo.train import loop
 from scalezoo.train import step as S
 from scalezoo.train.config import ConfigError, RunConfig
 from scalezoo.zoo import mup as zoo_mup
+from scalezoo.zoo import registry
 
 
 def _layers(eng: S.Engine, params, model_state, inputs) -> dict[str, jax.Array]:
@@ -39,8 +40,15 @@ def _layers(eng: S.Engine, params, model_state, inputs) -> dict[str, jax.Array]:
 def widths_of(cfg: RunConfig, widths: list[int]) -> list[RunConfig]:
   if cfg.model not in zoo_mup.MODELS:
     raise ConfigError(f"coordcheck varies the width of {', '.join(zoo_mup.MODELS)}, not {cfg.model!r}")
-  key = zoo_mup.MODELS[cfg.model][0]
-  return [cfg.replace(model_args={**cfg.model_args, key: int(w)}) for w in widths]
+  family = zoo_mup.MODELS[cfg.model]
+  args = registry.resolve(cfg.model, **cfg.model_args)
+  out = []
+  for w in widths:
+    scaled = {k: args[k] * int(w) // args[family.width] for k in family.scaled}  # ViT's mlp_dim grows with d_model
+    if any(v * args[family.width] != args[k] * int(w) for k, v in scaled.items()):
+      raise ConfigError(f"coordcheck scales {', '.join(scaled)} with the width: width {w} gives no whole value")
+    out.append(cfg.replace(model_args={**cfg.model_args, **scaled, family.width: int(w)}))
+  return out
 
 
 def measure(cfg: RunConfig, widths: list[int], steps: int, seeds: int = 1) -> list[dict]:

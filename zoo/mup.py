@@ -12,7 +12,8 @@ MuAdam/MuSGD implement it), with m = width / base width:
     1/sqrt(d_head) (scaled to be equal at the base width: sqrt(d_base)/d).
 At the base width every rule is the identity, so μP there is the standard model. Adam-like optimizers (adam,
 adamw, lion, rmsprop, adagrad normalise the gradient's scale) take Adam's rules. The model keeps its modules:
-zoo/gpt.py and zoo/mlp.py have `attn_mult`/`out_mult` hooks (1.0 by default) and .clone sets them.
+zoo/gpt.py, zoo/mlp.py and zoo/vit.py have `attn_mult`/`out_mult` hooks (1.0 by default) and .clone sets them.
+Widths that must grow with the main one (ViT's mlp_dim) scale with it: the base model is the model shrunk by m.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,16 +29,26 @@ import jax.numpy as jnp
 from scalezoo.zoo import registry
 from scalezoo.zoo.sharding import path_of
 
-# model -> (width option, whether its hidden init already scales as 1/sqrt(fan-in), the readout is tied)
-MODELS: dict[str, tuple[str, bool, bool]] = {
-  "gpt": ("d_model", False, True),
-  "gpt2_small": ("d_model", False, True),
-  "mlp": ("width", True, False),
+
+class Family(NamedTuple):
+  width: str  # the model option μP scales
+  fan_in_init: bool  # its hidden init already scales as 1/sqrt(fan-in)
+  tied: bool  # its readout is the input embedding
+  scaled: tuple[str, ...] = ()  # other options that grow in proportion to the width
+
+
+VIT = Family("d_model", True, False, ("mlp_dim",))
+MODELS: dict[str, Family] = {
+  "gpt": Family("d_model", False, True),
+  "gpt2_small": Family("d_model", False, True),
+  "mlp": Family("width", True, False),
+  **{name: VIT for name in ("vit_ti16", "vit_s16", "vit_b16")},
 }
 
 # (pattern on "module/.../param", role): the first full match wins; a leading nn.scan axis changes nothing
 ROLES: tuple[tuple[str, str], ...] = (
   (r"(.*/)?(qkv|proj|fc|fc_proj)/kernel", "hidden"),  # GPT's blocks
+  (r"encoder_layer_\d+/(self_attention/(query|key|value|out)|mlp_1|mlp_2)/kernel", "hidden"),  # ViT's blocks
   (r"dense_[1-9]\d*/kernel", "hidden"),  # MLP's hidden-to-hidden layers (dense_0 is the input layer)
   (r"head/bias", "fixed"),
   (r".*", "vector"),  # embeddings, positions, biases, norms, the input layer, the readout kernel
@@ -59,7 +70,7 @@ def check(model: str, model_args: dict[str, Any], base: dict[str, Any], *, zero_
   """ValueError (one line) unless μP can transform this model with these base shapes."""
   if model not in MODELS:
     raise ValueError(f"parametrization 'mup' supports the models {', '.join(MODELS)}, not {model!r}")
-  width, _, tied = MODELS[model]
+  width, _, tied, scaled = MODELS[model]
   allowed = {width, "n_heads"} if "n_heads" in registry.spec(model).defaults else {width}
   extra = sorted(set(base) - allowed)
   if width not in base or extra:
@@ -74,6 +85,12 @@ def check(model: str, model_args: dict[str, Any], base: dict[str, Any], *, zero_
     heads = base.get("n_heads", args["n_heads"])
     if base[width] % heads:
       raise ValueError(f"mup.base.{width} = {base[width]} is not divisible by the base n_heads {heads}")
+  for k in scaled:  # the base model has args[k] / m of it: a whole number
+    if (args[k] * base[width]) % args[width]:
+      raise ValueError(
+        f"μP scales {k} with {width}: {k} = {args[k]} at {width} = {args[width]} gives no whole {k} at the base"
+        f" {width} = {base[width]}"
+      )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +119,8 @@ class Mup:
         p = p * (self.ratio**-0.5)
       if self.zero_query and re.fullmatch(r"(.*/)?qkv/kernel", path):
         p = jnp.asarray(p).at[..., 0, :, :].set(0.0)  # (..., D, 3, H, K): q is index 0 of the fused axis
+      if self.zero_query and re.fullmatch(r"(.*/)?query/kernel", path):
+        p = jnp.zeros_like(p)
       if self.zero_readout and path == "head/kernel":
         p = jnp.zeros_like(p)
       return p
@@ -120,7 +139,7 @@ class Mup:
 def make(model: str, model_args: dict[str, Any], base: dict[str, Any], **options: bool) -> Mup:
   """μP for `model` with `model_args` against the base model `base` (its width, and n_heads if it differs)."""
   check(model, model_args, base, zero_readout=options.get("zero_readout", False))
-  width, fan_in_init, _ = MODELS[model]
+  width, fan_in_init, _, _ = MODELS[model]
   args = registry.resolve(model, **model_args)
   ratio = args[width] / base[width]
   head_ratio = 1.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -10,16 +12,27 @@ from scalezoo.zoo.conv import Conv
 from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
 
+def _scaled_einsum(mult: float, subscripts: str, q: jax.Array, k: jax.Array) -> jax.Array:
+  return jnp.einsum(subscripts, q, k) * mult
+
+
 class EncoderBlock(nn.Module):
   n_heads: int
   mlp_dim: int
   dropout: float
+  attn_mult: float = 1.0  # multiplies flax's 1/sqrt(head width) logit scale (μP: zoo/mup.py)
 
   @nn.compact
   def __call__(self, x_BxNxD: jax.Array, train: bool) -> jax.Array:
     drop = nn.Dropout(self.dropout, deterministic=not train)
     h = nn.LayerNorm(epsilon=1e-6, name="ln_1")(x_BxNxD)
-    x_BxNxD = x_BxNxD + drop(nn.MultiHeadDotProductAttention(self.n_heads, name="self_attention")(h))
+    # flax's einsum hooks (set both or neither) carry the scale; at 1.0 flax's own einsums, bit for bit
+    einsums = {}
+    if self.attn_mult != 1.0:
+      qk = functools.partial(_scaled_einsum, self.attn_mult)
+      einsums = dict(qk_attn_weights_einsum_cls=lambda: qk, attn_weights_value_einsum_cls=lambda: jnp.einsum)
+    attn = nn.MultiHeadDotProductAttention(self.n_heads, **einsums, name="self_attention")
+    x_BxNxD = x_BxNxD + drop(attn(h))
     h = nn.LayerNorm(epsilon=1e-6, name="ln_2")(x_BxNxD)
     h = drop(nn.gelu(nn.Dense(self.mlp_dim, name="mlp_1")(h), approximate=False))
     return x_BxNxD + drop(nn.Dense(x_BxNxD.shape[-1], name="mlp_2")(h))
@@ -34,6 +47,8 @@ class ViT(nn.Module):
   mlp_dim: int = 3072
   dropout: float = 0.0
   num_classes: int = 1000
+  attn_mult: float = 1.0  # multiplies the attention logits' 1/sqrt(head width)
+  out_mult: float = 1.0  # multiplies the logits
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
@@ -46,9 +61,11 @@ class ViT(nn.Module):
     x_BxNxD = x_BxNxD + self.param("pos_embedding", nn.initializers.normal(0.02), (1, n, D))
     x_BxNxD = nn.Dropout(self.dropout, deterministic=not train)(x_BxNxD)
     for i in range(self.n_layers):
-      x_BxNxD = EncoderBlock(self.n_heads, self.mlp_dim, self.dropout, name=f"encoder_layer_{i}")(x_BxNxD, train)
+      block = EncoderBlock(self.n_heads, self.mlp_dim, self.dropout, self.attn_mult, name=f"encoder_layer_{i}")
+      x_BxNxD = block(x_BxNxD, train)
     x_BxNxD = nn.LayerNorm(epsilon=1e-6, name="ln")(x_BxNxD)
-    return nn.Dense(self.num_classes, name="head")(x_BxNxD[:, 0])
+    logits_BxC = nn.Dense(self.num_classes, name="head")(x_BxNxD[:, 0])
+    return logits_BxC if self.out_mult == 1.0 else logits_BxC * self.out_mult
 
 
 _VARIANTS = {  # big_vision's Ti/S/B: width, depth, mlp_dim, heads
