@@ -1,5 +1,6 @@
 """Helpers for the CLI: fit a law to a results folder and draw its standard figures."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,43 @@ def fit_dir(
   fit.save(_folder(path) / name)
   text = fit.summary() + f"\nruns used {meta['runs_used']}, dropped {meta['runs_dropped']} (non-finite or <= 0)"
   return fit, text
+
+
+HPARAM_ALIASES = {"lr": "config.optimizer.lr", "batch": "config.batch_size", "batch_size": "config.batch_size"}
+
+
+def hparam_dir(
+  path, hparam: str, *, x="N", point=None, y: str = "metrics.test_loss", method: str = "near_optimal", **kwargs
+):
+  """`scaling.fit_hparam_law` on a results folder: the optimal `hparam` (lr, batch or any config column) as a
+  power law in x (one or more of N, D, C or numeric columns). Runs that share the point's columns and the
+  hyperparameter (seeds) are averaged first, as DeepSeek fits seed-free optima. Writes
+  fit_hparam_<hparam>_<x>.json into the folder; returns (law, printable text)."""
+  from scalezoo.scaling.hparam_law import fit_hparam_law
+
+  t = finished(table(path))
+  h = HPARAM_ALIASES.get(hparam, hparam)
+  on = tuple(X_ALIASES.get(k, k) for k in ((x,) if isinstance(x, str) else x))
+  point = on if point is None else tuple(X_ALIASES.get(k, k) for k in ((point,) if isinstance(point, str) else point))
+  cols = {k: _column(t, k) for k in dict.fromkeys((h, *on, *point))}
+  L = _column(t, y)
+  keys = list(zip(*(cols[k] for k in (*point, h))))
+  cells = list(dict.fromkeys(k for k, ok in zip(keys, np.isfinite(L)) if ok))
+  if not cells:
+    raise ValueError(f"no finished run in {path} has a finite {y!r}")
+  rows = [[i for i, k in enumerate(keys) if k == c] for c in cells]
+  short = {k: k.rsplit(".", 1)[-1] for k in cols}  # config.optimizer.lr -> lr, model_args.d_model -> d_model
+  if len(set(short.values())) < len(short):
+    short = {k: k for k in cols}
+  runs = {short[k]: np.array([v[r[0]] for r in rows]) for k, v in cols.items()}
+  runs["loss"] = np.array([np.nanmean(L[r]) for r in rows])
+  conv = conventions(t, {k: None for k in on}, y, f"{len(keys)} finished runs of {path}, averaged into {len(cells)}")
+  conv |= {short[k]: f"runs.jsonl {k!r}" for k in cols if short[k] != k}
+  on, point, h = tuple(short[k] for k in on), tuple(short[k] for k in point), short[h]
+  law = fit_hparam_law(runs, hparam=h, loss="loss", on=on, point=point, method=method, conventions=conv, **kwargs)
+  name = f"fit_hparam_{h}_{'_'.join(on)}.json"
+  (_folder(path) / name).write_text(json.dumps(law.to_dict(), indent=1) + "\n")
+  return law, law.summary() + f"\nwrote {_folder(path) / name}"
 
 
 def conventions(t: dict, X: dict, y: str, runs: str) -> dict:

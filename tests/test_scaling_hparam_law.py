@@ -72,3 +72,58 @@ def test_points_whose_best_sits_at_a_grid_edge_are_counted():
   fit = scaling.fit_hparam_law(r | {"lr": lr, "loss": loss}, hparam="lr", loss="loss", on="C", bootstrap=0)
   assert fit.edge_points == 2 and sum(p["edge"] for p in fit.points) == 2
   assert "2 with the best at a grid edge" in fit.summary()
+
+
+def _runs_jsonl(folder, b=-0.5, a=4.0):
+  """A sweep folder's runs.jsonl: 4 sizes x 7 rates 2x apart x 2 seeds; each seed's loss is the same parabola in
+  log lr about a·N^b plus a seed offset (±0.05), so only the seed mean is exactly the parabola."""
+  import json
+
+  rows = []
+  for N in (1e4, 4e4, 1.6e5, 6.4e5):
+    opt = a * N**b
+    for k in range(-3, 4):
+      lr = opt * 2.0 ** (k + 0.3)  # the optimum between grid points: argmin alone would miss it
+      for seed, off in ((0, 0.05), (1, -0.05)):
+        loss = 2.0 + 0.1 * np.log(lr / opt) ** 2 + off
+        rid = f"r{len(rows)}"
+        cfg = {"seed": seed, "optimizer": {"lr": lr}}
+        rows.append({"run_id": rid, "status": "finished", "params": N, "config": cfg, "metrics": {"val_loss": loss}})
+  rows.append({"run_id": "bad", "status": "diverged", "params": 1e4, "config": {"seed": 0, "optimizer": {"lr": 1.0}}})
+  (folder / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_fit_cli_hparam_recovers_the_law_from_a_sweep_folder(tmp_path, capsys):
+  import json
+
+  from scalezoo.train.cli import main
+
+  _runs_jsonl(tmp_path)
+  args = ["fit", str(tmp_path), "--hparam", "lr", "--x", "params", "--y", "metrics.val_loss", "--bootstrap", "50"]
+  assert main([*args, "--method", "parabola"]) == 0
+  assert "lr_opt = 4·N^-0.500" in capsys.readouterr().out
+  law = json.loads((tmp_path / "fit_hparam_lr_N.json").read_text())
+  assert law["exponents"]["N"] == pytest.approx(-0.5, abs=1e-9) and law["a"] == pytest.approx(4.0, rel=1e-9)
+  assert law["n_points"] == 4 and law["n_fit"] == 4  # seeds averaged into one grid per size; the diverged run out
+  assert main(args) == 0  # DeepSeek's near-optimal band: the two grid points about each optimum
+  assert json.loads((tmp_path / "fit_hparam_lr_N.json").read_text())["exponents"]["N"] == pytest.approx(-0.5, abs=0.05)
+
+
+@pytest.mark.parametrize(
+  "extra, words",
+  [
+    (["--law", "chinchilla"], "--law fits a loss law; --hparam fits"),
+    (["--method", "varpro"], "--method 'varpro' with --hparam: must be one of near_optimal"),
+    (["--tol", "1.5"], "--tol 1.5: must be a relative loss band"),
+    (["--x", "width"], "no column 'width'"),
+    (["--y", "metrics.test_loss"], "no column 'metrics.test_loss'"),
+  ],
+)
+def test_fit_cli_hparam_refusals_are_one_line(tmp_path, capsys, extra, words):
+  from scalezoo.train.cli import main
+
+  _runs_jsonl(tmp_path)
+  assert main(["fit", str(tmp_path), "--hparam", "lr", "--y", "metrics.val_loss", *extra]) == 2
+  err = capsys.readouterr().err.strip()
+  assert words in err and "\n" not in err and "Traceback" not in err
+  assert not list(tmp_path.glob("fit_*.json"))
