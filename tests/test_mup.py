@@ -12,7 +12,7 @@ import optax
 import pytest
 
 from scalezoo.train import config, coordcheck, loop, mup_optim, sweep
-from scalezoo.zoo import mup
+from scalezoo.zoo import mup, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 GPT = dict(
@@ -114,25 +114,24 @@ def test_vit_roles_and_hooks():
   """ViT's blocks are the hidden matrices; attn_mult scales the logits as a query scaled by it would (flax's einsum
   hook), out_mult the logits; mlp_dim scales with d_model, and coordcheck widens both."""
   c = parse(VIT, model_args={"d_model": 128, "mlp_dim": 512}, parametrization="mup", mup={"base": {"d_model": 32}})
-  eng = loop.make_engine(c, loop.load_split(c))
+  model = mup.of_config(c).model(registry.create(c.model, **c.model_args))
   x = np.asarray(jax.random.normal(jax.random.key(1), (3, 8, 8, 1)))
-  params = eng.model.init(jax.random.key(0), x)["params"]
+  shapes = jax.eval_shape(model.init, jax.random.key(0), x)["params"]
+  rng = np.random.default_rng(0)  # random weights without compiling an init: the test compares forward passes
+  params = jax.tree_util.tree_map(lambda s: rng.normal(0, 0.3, s.shape).astype(np.float32), shapes)
   hidden = {p for p, r in mup.roles(params).items() if r == "hidden"}
   names = ("self_attention/query", "self_attention/key", "self_attention/value", "self_attention/out", "mlp_1", "mlp_2")
   assert hidden == {f"encoder_layer_{i}/{n}/kernel" for i in range(2) for n in names}
-  m = eng.mup
-  assert m.ratio == 4 and eng.model.out_mult == 0.25 and math.isclose(eng.model.attn_mult, 0.5)
-  q = params["encoder_layer_0"]["self_attention"]["query"]
+  assert mup.of_config(c).ratio == 4 and model.out_mult == 0.25 and math.isclose(model.attn_mult, 0.5)
   scaled = jax.tree_util.tree_map(lambda a: a, params)
-  scaled["encoder_layer_0"]["self_attention"]["query"] = {k: v * 0.5 for k, v in q.items()}
-  plain = eng.model.clone(attn_mult=1.0, out_mult=1.0)
-  one_layer = dict(attn_mult=0.5, out_mult=1.0, n_layers=1)
-  a = plain.clone(**one_layer).apply({"params": params}, x)  # layer 0 alone: the hook against the scaled query
-  b = plain.clone(n_layers=1).apply({"params": scaled}, x)
-  np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-  assert not np.allclose(a, plain.clone(n_layers=1).apply({"params": params}, x), atol=1e-3)
-  np.testing.assert_allclose(eng.model.clone(attn_mult=1.0).apply({"params": params}, x),
-                             plain.apply({"params": params}, x) * 0.25, rtol=1e-6)  # fmt: skip
+  for i in range(2):
+    q = params[f"encoder_layer_{i}"]["self_attention"]["query"]
+    scaled[f"encoder_layer_{i}"]["self_attention"]["query"] = {k: v * 0.5 for k, v in q.items()}
+  forward = jax.jit(lambda m, p: m.apply({"params": p}, x), static_argnums=0)
+  plain = model.clone(attn_mult=1.0, out_mult=1.0)
+  hooked = forward(model, params)
+  np.testing.assert_allclose(hooked, forward(plain, scaled) * 0.25, rtol=1e-5, atol=1e-6)
+  assert not np.allclose(hooked, forward(plain, params) * 0.25, atol=1e-3)
   z = mup.make("vit_ti16", c.model_args, {"d_model": 32}, zero_query=True).init(params)
   assert not np.asarray(z["encoder_layer_1"]["self_attention"]["query"]["kernel"]).any()
   assert np.asarray(z["encoder_layer_1"]["self_attention"]["key"]["kernel"]).any()
