@@ -61,6 +61,15 @@ def test_sweeps_md_fit_and_plot_are_what_the_code_prints_on_the_committed_runs(t
     assert ours["params"][k] == pytest.approx(v, rel=1e-6), k
 
 
+def test_sweeps_md_hparam_fit_is_what_the_code_prints_on_the_transfer_study(tmp_path, capsys):
+  d = tmp_path / "mup_sp"
+  d.mkdir()
+  shutil.copy(ROOT / "results" / "mup_transfer" / "sp" / "runs.jsonl", d / "runs.jsonl")
+  command = "fit /tmp/mup_sp --hparam lr --x model_args.d_model --y metrics.val_bits_per_byte --method parabola"
+  got = [ln.replace(str(d), "/tmp/mup_sp") for ln in _run(capsys, command.replace("/tmp/mup_sp", str(d)).split())]
+  assert _norm(got) == _norm(_console(ROOT / "docs" / "sweeps.md", f"scalezoo {command}")), "\n".join(got)
+
+
 def test_sweeps_md_dry_run_ids(tmp_path, capsys):
   got = _run(capsys, ["sweep", str(ROOT / "configs" / "sweep_tiny.toml"), "--out", str(tmp_path), "--dry-run"])
   doc = ROOT / "docs" / "sweeps.md"
