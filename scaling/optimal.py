@@ -91,7 +91,7 @@ def compute_optimal(fit, C, *, flops: Callable | None = None, ci: float | None =
 
   def solve(params: dict):
     if flops is None and fit.law == "chinchilla":
-      return _chinchilla_closed(params, C)
+      return _chinchilla_closed({**fit.fixed, **params}, C)  # a held E is not among the fitted params
     f = flops
     pred = lambda N, D: law.predict(params, {"N": N.ravel(), "D": D.ravel()}).reshape(N.shape)
     N, D, L = _numeric(pred, f, C)

@@ -65,3 +65,16 @@ def test_gadre_fit_with_a_fixed_asymptote_recovers_the_rest():
   L = overtraining.gadre.predict(p, X)
   fit = scaling.fit_law("gadre", X, L, fixed={"E": p["E"]})
   assert fit.fixed == {"E": p["E"]} and fit.params["eta"] == pytest.approx(p["eta"], rel=1e-3)
+
+
+def test_compute_optimal_of_a_fit_with_E_held():
+  """The closed-form allocation needs E, which a fit with E held does not list among its fitted params."""
+  true, X = CASES["chinchilla"][1], CASES["chinchilla"][2]
+  N, D = (g.ravel() for g in np.meshgrid(X["N"][::3], X["D"][::3]))
+  L = laws.get("chinchilla").predict(true, {"N": N, "D": D})
+  fit = scaling.fit_law("chinchilla", {"N": N, "D": D}, L, fixed={"E": true["E"]}, bootstrap=20, seed=0)
+  o = scaling.compute_optimal(fit, 1e21)
+  p = fit.params
+  assert o.a[0] == pytest.approx(p["beta"] / (p["alpha"] + p["beta"]), rel=1e-9)
+  assert o.L_opt[0] == pytest.approx(float(fit.predict({"N": o.N_opt, "D": o.D_opt})[0]), rel=1e-9)
+  assert o.L_opt[0] > true["E"] and o.intervals["a"][0][0] <= o.a[0] <= o.intervals["a"][1][0]
