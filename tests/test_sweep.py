@@ -85,7 +85,9 @@ def test_grid_has_stable_ids_and_shape_sharing_groups():
   assert [r.run_id() for r in again.runs] == ids
 
 
-@pytest.mark.parametrize("spec", sorted(ROOT.glob("results/*/spec.toml")), ids=lambda p: p.parent.name)
+@pytest.mark.parametrize(
+  "spec", sorted(ROOT.glob("results/**/spec.toml")), ids=lambda p: str(p.parent.relative_to(ROOT / "results"))
+)
 def test_committed_sweeps_expand_to_the_run_ids_they_recorded(spec):
   """The grid's expansion (seed and lr axes spliced into one parsed config per other cell) gives the ids the
   committed runs.jsonl files hold, bit for bit (a study left partly run, e.g. lm_scaling_wsd, holds a subset)."""
