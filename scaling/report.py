@@ -82,17 +82,19 @@ def hparam_dir(
   point = on if point is None else tuple(X_ALIASES.get(k, k) for k in ((point,) if isinstance(point, str) else point))
   cols = {k: _column(t, k) for k in dict.fromkeys((h, *on, *point))}
   L = _column(t, y)
-  keys = list(zip(*(cols[k] for k in (*point, h))))
-  cells = list(dict.fromkeys(k for k, ok in zip(keys, np.isfinite(L)) if ok))
+  cells: dict[tuple, list[int]] = {}  # (point..., hparam) -> the runs (seeds) with a finite loss
+  for i, key in enumerate(zip(*(cols[k] for k in (*point, h)))):
+    if np.isfinite(L[i]):
+      cells.setdefault(key, []).append(i)
   if not cells:
     raise ValueError(f"no finished run in {path} has a finite {y!r}")
-  rows = [[i for i, k in enumerate(keys) if k == c] for c in cells]
+  rows = list(cells.values())
   short = {k: k.rsplit(".", 1)[-1] for k in cols}  # config.optimizer.lr -> lr, model_args.d_model -> d_model
   if len(set(short.values())) < len(short):
     short = {k: k for k in cols}
   runs = {short[k]: np.array([v[r[0]] for r in rows]) for k, v in cols.items()}
   runs["loss"] = np.array([np.nanmean(L[r]) for r in rows])
-  conv = conventions(t, {k: None for k in on}, y, f"{len(keys)} finished runs of {path}, averaged into {len(cells)}")
+  conv = conventions(t, {k: None for k in on}, y, f"{len(L)} finished runs of {path}, averaged into {len(cells)}")
   conv |= {short[k]: f"runs.jsonl {k!r}" for k in cols if short[k] != k}
   on, point, h = tuple(short[k] for k in on), tuple(short[k] for k in point), short[h]
   law = fit_hparam_law(runs, hparam=h, loss="loss", on=on, point=point, method=method, conventions=conv, **kwargs)

@@ -74,7 +74,7 @@ def measure(cfg: RunConfig, widths: list[int], steps: int, seeds: int = 1) -> li
         for layer, v in record(state.params, state.model_state, *eng.inputs(batch)).items():
           sums[t, layer] = sums.get((t, layer), 0.0) + float(v) / seeds
         state = train(state, batch, jax.random.fold_in(key, t))
-    width = wcfg.model_args[zoo_mup.MODELS[cfg.model][0]]
+    width = wcfg.model_args[zoo_mup.MODELS[cfg.model].width]
     for (t, layer), v in sums.items():
       rows.append(dict(parametrization=cfg.parametrization, width=width, step=t, layer=layer, mean_abs=v))
   return rows

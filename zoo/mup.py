@@ -139,7 +139,7 @@ class Mup:
 def make(model: str, model_args: dict[str, Any], base: dict[str, Any], **options: bool) -> Mup:
   """μP for `model` with `model_args` against the base model `base` (its width, and n_heads if it differs)."""
   check(model, model_args, base, zero_readout=options.get("zero_readout", False))
-  width, fan_in_init, _, _ = MODELS[model]
+  width, fan_in_init = MODELS[model].width, MODELS[model].fan_in_init
   args = registry.resolve(model, **model_args)
   ratio = args[width] / base[width]
   head_ratio = 1.0
