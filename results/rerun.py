@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scalezoo import scaling
-from scalezoo.train import sweep
-from scalezoo.train.files import write_json
+from scalezoo import scaling, sweep
+from scalezoo.data.atomic import write_json
 
 METRICS = ("test_loss", "test_accuracy", "test_bits_per_byte")
 

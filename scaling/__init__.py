@@ -27,20 +27,19 @@ from scalezoo.scaling.table import error_curves, finished, read_rows, select, ta
 # imported on first use, so `fit_law` starts with numpy alone: plots (matplotlib), double descent (scipy.signal)
 # and the scipy reference fitter (JAX)
 _LAZY = {
-  "plots": ("plots", None),
-  "DoubleDescent": ("double_descent", "DoubleDescent"),
-  "detect_double_descent": ("double_descent", "detect_double_descent"),
-  "interpolation_threshold": ("double_descent", "interpolation_threshold"),
-  "fit_reference_scipy": ("reference", "fit_reference_scipy"),
+  "plots": "plots",
+  "DoubleDescent": "double_descent",
+  "detect_double_descent": "double_descent",
+  "interpolation_threshold": "double_descent",
+  "fit_reference_scipy": "reference",
 }
 
 
-def __getattr__(name):
+def __getattr__(name: str):  # PEP 562: a name's module is imported when the name is first used
   if name not in _LAZY:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-  module, attr = _LAZY[name]
-  mod = importlib.import_module(f"{__name__}.{module}")
-  return mod if attr is None else getattr(mod, attr)
+  module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+  return module if name == _LAZY[name] else getattr(module, name)
 
 
 __all__ = [

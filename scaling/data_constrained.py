@@ -10,7 +10,7 @@ at its C4 Chinchilla fit and fits R_D*, R_N* by the same Huber-on-log-L objectiv
 import numpy as np
 
 from scalezoo.scaling import laws
-from scalezoo.scaling.optimal import _numeric
+from scalezoo.scaling.optimal import numeric_optimum
 
 # the paper's C4 fit (upstream README, "Parametric Fit"): a, b, e, α = β, as exp-parametrised in the paper
 C4 = {
@@ -86,4 +86,4 @@ def optimal_allocation(params: dict, C, U) -> tuple[np.ndarray, np.ndarray, np.n
   """(N_opt, D_opt, L_opt) minimising L(N, D, U) at compute C = 6·N·D with U unique tokens (U scalar)."""
   C = np.atleast_1d(np.asarray(C, float))
   pred = lambda N, D: predict(params, N.ravel(), D.ravel(), np.full(N.size, float(U))).reshape(N.shape)
-  return _numeric(pred, None, C, n_grid=20001)
+  return numeric_optimum(pred, None, C, n_grid=20001)

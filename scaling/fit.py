@@ -286,7 +286,7 @@ class Fit:
     return cls.from_json(Path(path).read_text())
 
 
-def _stats(law, theta, logX, logL, delta, res) -> dict:
+def fit_stats(law, theta, logX, logL, delta, res) -> dict:
   r = law.log_predict(theta, logX, np) - logL
   rel = np.exp(r) - 1.0
   out = {
@@ -403,7 +403,7 @@ def fit_law(
     params={k: float(v) for k, v in law.to_params(theta).items() if k not in law.fixed},
     theta=theta,
     objective=f,
-    stats=_stats(law, theta, logX, logL, huber_delta, None) | stats | cond,
+    stats=fit_stats(law, theta, logX, logL, huber_delta, None) | stats | cond,
     law_kwargs=law.kwargs,
     method=method,
     huber_delta=huber_delta,

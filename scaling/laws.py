@@ -68,7 +68,7 @@ class Law:
     return self.inputs
 
 
-def _product(*axes) -> np.ndarray:
+def product_grid(*axes) -> np.ndarray:
   return np.array(list(itertools.product(*axes)), np.float64)
 
 
@@ -91,7 +91,7 @@ power = Law(
   log_predict=_power_log,
   to_params=lambda th: {"E": np.exp(th[..., 0]), "A": np.exp(th[..., 1]), "alpha": th[..., 2]},
   from_params=lambda p: np.array([np.log(p["E"]), np.log(p["A"]), p["alpha"]], np.float64),
-  grid=lambda logX, logL: _product(HOFFMANN_E, HOFFMANN_AB, (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)),
+  grid=lambda logX, logL: product_grid(HOFFMANN_E, HOFFMANN_AB, (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)),
   terms=(None, 0),
 )
 
@@ -116,7 +116,7 @@ chinchilla = Law(
     "beta": th[..., 4],
   },
   from_params=lambda p: np.array([np.log(p["E"]), np.log(p["A"]), np.log(p["B"]), p["alpha"], p["beta"]], np.float64),
-  grid=lambda logX, logL: _product(HOFFMANN_E, HOFFMANN_AB, HOFFMANN_AB, HOFFMANN_EXP, HOFFMANN_EXP),
+  grid=lambda logX, logL: product_grid(HOFFMANN_E, HOFFMANN_AB, HOFFMANN_AB, HOFFMANN_EXP, HOFFMANN_EXP),
   terms=(None, 0, 1),
 )
 
@@ -140,7 +140,7 @@ kaplan = Law(
     "alpha_D": th[..., 3],
   },
   from_params=lambda p: np.array([np.log(p["N_c"]), np.log(p["D_c"]), p["alpha_N"], p["alpha_D"]], np.float64),
-  grid=lambda logX, logL: _product(
+  grid=lambda logX, logL: product_grid(
     (10.0, 20.0, 30.0, 40.0), (10.0, 20.0, 30.0, 40.0), (0.05, 0.1, 0.3, 0.6), (0.05, 0.1, 0.3, 0.6)
   ),
 )
@@ -186,7 +186,7 @@ def bnsl(k: int = 1) -> Law:
     qs = np.quantile(logX[0], np.linspace(0.2, 0.8, 3))
     per_break = [(-1.0, 0.5, 1.0), tuple(qs), (-1.0, 0.0)]
     axes = [(lo - 2.0, lo - 0.2), (hi, hi + 3.0), (0.0, 0.3, 1.0)] + per_break * k
-    return _product(*axes)
+    return product_grid(*axes)
 
   return Law(
     name="bnsl",

@@ -50,7 +50,7 @@ def _chinchilla_closed(p: dict, C):
   return N, D, L, a + 0 * C, b + 0 * C
 
 
-def _numeric(predict: Callable, flops: Callable, C, n_grid=2001):
+def numeric_optimum(predict: Callable, flops: Callable, C, n_grid=2001):
   """argmin over a log-N grid of L(N, D(N)) with flops(N, D(N)) = C; D by bisection in log D."""
   logC = np.log(C)[:, None]
   logN = logC * np.linspace(0.02, 0.98, n_grid)[None, :]  # N between C^0.02 and C^0.98
@@ -94,8 +94,8 @@ def compute_optimal(fit, C, *, flops: Callable | None = None, ci: float | None =
       return _chinchilla_closed({**fit.fixed, **params}, C)  # a held E is not among the fitted params
     f = flops
     pred = lambda N, D: law.predict(params, {"N": N.ravel(), "D": D.ravel()}).reshape(N.shape)
-    N, D, L = _numeric(pred, f, C)
-    N2, D2, _ = _numeric(pred, f, C * 2.0)
+    N, D, L = numeric_optimum(pred, f, C)
+    N2, D2, _ = numeric_optimum(pred, f, C * 2.0)
     return N, D, L, np.log(N2 / N) / np.log(2.0), np.log(D2 / D) / np.log(2.0)
 
   N, D, L, a, b = solve(fit.params)

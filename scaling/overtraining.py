@@ -28,7 +28,7 @@ gadre = laws.Law(
   log_predict=_gadre_log,
   to_params=lambda th: {"E": np.exp(th[..., 0]), "a": np.exp(th[..., 1]), "b": np.exp(th[..., 2]), "eta": th[..., 3]},
   from_params=lambda p: np.array([np.log(p["E"]), np.log(p["a"]), np.log(p["b"]), p["eta"]], np.float64),
-  grid=lambda logX, logL: laws._product(
+  grid=lambda logX, logL: laws.product_grid(
     laws.HOFFMANN_E, (0.0, 5.0, 10.0, 15.0, 20.0), (0.0, 5.0, 10.0, 15.0, 20.0), (0.05, 0.1, 0.2, 0.3, 0.5)
   ),
 )
@@ -48,7 +48,7 @@ err_link = laws.Law(
   log_predict=_err_log,
   to_params=lambda th: {"eps": np.exp(th[..., 0]), "k": np.exp(th[..., 1]), "gamma": th[..., 2]},
   from_params=lambda p: np.array([np.log(p["eps"]), np.log(p["k"]), p["gamma"]], np.float64),
-  grid=lambda logX, logL: laws._product(
+  grid=lambda logX, logL: laws.product_grid(
     np.log([0.5, 0.8, 0.95, 1.0]), (-2.0, 0.0, 2.0, 4.0, 6.0), (0.25, 0.5, 1.0, 2.0, 4.0)
   ),
 )

@@ -11,7 +11,7 @@ from scipy.optimize import minimize
 
 from scalezoo.scaling import laws as _laws
 from scalezoo.scaling.checks import as_positive_inputs
-from scalezoo.scaling.fit import Fit, _stats, huber
+from scalezoo.scaling.fit import Fit, fit_stats, huber
 
 
 def fit_reference_scipy(law, inputs: dict, loss, *, grid=None, huber_delta: float = 1e-3) -> Fit:
@@ -44,7 +44,7 @@ def fit_reference_scipy(law, inputs: dict, loss, *, grid=None, huber_delta: floa
     params={k: float(v) for k, v in law.to_params(theta).items()},
     theta=theta,
     objective=float(best.fun),
-    stats=_stats(law, theta, logX, logL, huber_delta, None),
+    stats=fit_stats(law, theta, logX, logL, huber_delta, None),
     law_kwargs=law.kwargs,
     method="scipy",
     huber_delta=huber_delta,

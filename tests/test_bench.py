@@ -9,16 +9,16 @@ import sys
 import pytest
 
 from scalezoo import zoo
-from scalezoo.train.bench import driver as bench
-from scalezoo.train.bench import workloads as W
+from scalezoo.bench import driver as bench
+from scalezoo.bench import workloads as W
 
 needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed (make bench)")
 
 
 def test_torch_is_not_imported_on_the_normal_path():
   code = (
-    "import sys, scalezoo.train.cli, scalezoo.train.loop, scalezoo.train.sweep, scalezoo.train.bench.driver, "
-    "scalezoo.train.bench.jax_side, scalezoo.train.bench.worker; assert 'torch' not in sys.modules"
+    "import sys, scalezoo.cli, scalezoo.train.loop, scalezoo.sweep, scalezoo.bench.driver, "
+    "scalezoo.bench.jax_side, scalezoo.bench.worker; assert 'torch' not in sys.modules"
   )
   subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -78,7 +78,7 @@ def test_table():
 
 @needs_torch
 def test_torch_twins_have_our_parameter_counts():
-  from scalezoo.train.bench import torch_side as T
+  from scalezoo.bench import torch_side as T
 
   assert T.count_params(T.GPT(**W.GPT)) == zoo.count_params("gpt", **W.GPT)
   for net in W.CONVNETS.values():
@@ -95,7 +95,7 @@ def test_torch_gpt_computes_what_ours_computes():
   import numpy as np
   import torch
 
-  from scalezoo.train.bench import torch_side as T
+  from scalezoo.bench import torch_side as T
 
   cfg = dict(vocab=11, context=8, d_model=16, n_layers=2, n_heads=2)
   tokens = np.random.default_rng(0).integers(0, 11, (2, 8))

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from test_tokens_training import corpus, run_cfg  # noqa: F401 - the module's corpus fixture
 
-from scalezoo.train import cli, config, loop, sweep
+from scalezoo import cli, sweep
+from scalezoo.sweep import store
+from scalezoo.train import config, loop, resume
 from scalezoo.train.optim import cooldown_start
-from scalezoo.train.sweep import store
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = """name = "branches_tiny"
@@ -60,7 +61,7 @@ def test_a_branch_of_a_small_run_equals_the_from_scratch_wsd_run_bit_for_bit(tmp
   full, k = config.parse(raw), cooldown_start(20, 0.25)
   stable = config.parse({**raw, "steps": k, "schedule": {**raw["schedule"], "cooldown": 0.0}})
   loop.fit_group([stable], checkpoint_dir=tmp_path / "stable", keep_steps=[k])
-  branch = loop.fit_group([full], branch=loop.Branch(tmp_path / "stable", (stable.run_id(),), k))
+  branch = loop.fit_group([full], branch=resume.Branch(tmp_path / "stable", (stable.run_id(),), k))
   scratch = loop.fit_group([full])
   assert same_tree(branch.state, scratch.state) and branch.record.metrics == scratch.record.metrics
   assert (branch.record.parent, branch.record.branched_at, scratch.record.parent) == (stable.run_id(), 15, None)
@@ -75,7 +76,7 @@ def test_a_branch_of_a_stable_token_run_equals_the_from_scratch_wsd_run_bit_for_
   k = cooldown_start(50, 0.2)
   stable = [c.replace(steps=k, schedule=c.schedule.__class__(**{**sched, "cooldown": 0.0})) for c in full]
   loop.fit_group(stable, checkpoint_dir=tmp_path / "stable", keep_steps=[k])
-  parent = loop.Branch(tmp_path / "stable", tuple(c.run_id() for c in stable), k)
+  parent = resume.Branch(tmp_path / "stable", tuple(c.run_id() for c in stable), k)
   branch = loop.fit_group(full, checkpoint_dir=tmp_path / "branch", branch=parent)
   scratch = loop.fit_group(full)
   assert same_tree(branch.state.params, scratch.state.params)
@@ -89,7 +90,7 @@ def test_a_branch_of_a_stable_token_run_equals_the_from_scratch_wsd_run_bit_for_
 def test_a_missing_branch_point_is_the_groups_error(tmp_path):
   cfg = config.parse({"model": "mlp", "data": "digits", "steps": 10, "schedule": {"name": "wsd"}})
   with pytest.raises(ValueError, match="no checkpoint of the stable runs at step 8"):
-    loop.start_branch(loop.Branch(tmp_path / "nothing", ("abc",), 8), [cfg], None)
+    resume.start_branch(resume.Branch(tmp_path / "nothing", ("abc",), 8), [cfg], None)
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +189,7 @@ def test_sigkill_in_the_stable_run_and_in_a_branch_then_resume_trains_the_stable
   trial, spec, reference, tmp_path
 ):
   rng, out = random.Random(trial), tmp_path / "out"
-  cmd = [sys.executable, "-m", "scalezoo.train.cli", "sweep", str(spec), "--out", str(out), "--quiet"]
+  cmd = [sys.executable, "-m", "scalezoo.cli", "sweep", str(spec), "--out", str(out), "--quiet"]
   stable_dir = (
     out / "checkpoints" / sweep.group_id(sweep.groups(sweep.load(spec).runs, parents=sweep.load(spec).parents)[0])
   )

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from scalezoo.train.cli import main
+from scalezoo.cli import main
 
 GOOD = """
 model = "mlp"

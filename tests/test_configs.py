@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from scalezoo.train import config, sweep
-from scalezoo.train.studies import gallery
+from scalezoo import sweep
+from scalezoo.studies import gallery
+from scalezoo.train import config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.toml"))

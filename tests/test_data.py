@@ -4,8 +4,8 @@ import sys
 import numpy as np
 import pytest
 
-from scalezoo.train import data
-from scalezoo.train.data import bytelm, idx, pycode, random_features
+from scalezoo import data
+from scalezoo.data import bytelm, idx, pycode, random_features
 
 SMALL = {  # name -> options small enough for the whole file to stay fast
   "digits": {},
@@ -25,7 +25,7 @@ BUILTIN = [n for n in data.names() if n not in ("idx", "npz", "text", "mnist1d",
 
 def clear_caches():
   for mod in list(sys.modules.values()):
-    if getattr(mod, "__name__", "").startswith("train.data."):
+    if getattr(mod, "__name__", "").startswith("scalezoo.data."):
       for f in vars(mod).values():
         if hasattr(f, "cache_clear"):
           f.cache_clear()
@@ -109,7 +109,7 @@ def test_teacher_student_regression_and_nesting_in_n():
   assert s.task == "regression" and s.train["y"].dtype == np.float32 and s.train["y"].ndim == 1
   with pytest.raises(ValueError, match="label noise needs a classification"):
     data.load("teacher_student", noise=0.1, num_classes=0, n=100)
-  from scalezoo.train.data.teacher_student import _generate
+  from scalezoo.data.teacher_student import _generate
 
   assert np.array_equal(_generate(8, 100, 10, 0.0, 64, 2, 0)[0], _generate(8, 200, 10, 0.0, 64, 2, 0)[0][:100])
 

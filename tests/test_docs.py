@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scalezoo.train.cli import main
+from scalezoo.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
@@ -181,7 +181,7 @@ def test_numbers_are_compared_to_four_digits():
 
 def test_the_sweep_transcripts_name_the_specs_groups_and_its_runs():
   """The kill-and-resume transcripts carry timings (not reproducible), but their run counts and group ids are."""
-  from scalezoo.train import sweep
+  from scalezoo import sweep
 
   spec = sweep.load(ROOT / "configs" / "sweep_tiny.toml")
   ids = {sweep.group_id(g) for g in sweep.groups(spec.runs)}

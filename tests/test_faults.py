@@ -23,8 +23,10 @@ import numpy as np
 import pytest
 from jax.experimental.compilation_cache import compilation_cache
 
-from scalezoo.train import checkpoint, cli, config, faults, files, loop
-from scalezoo.train.sweep import store
+from scalezoo import cli
+from scalezoo.data import atomic
+from scalezoo.sweep import store
+from scalezoo.train import checkpoint, config, faults, loop, outdir
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNTS = collections.Counter({"trials": 0, "kills": 0, "corruptions": 0, "refusals": 0, "wrong records": 0})
@@ -206,7 +208,7 @@ def test_nothing_in_a_results_folder_or_a_shared_cache_is_unpickled_or_run(tmp_p
 
 
 def test_a_cache_folder_others_can_write_or_holding_a_link_is_not_used(tmp_path, jax_cache, caplog):
-  from scalezoo.train.sweep.group import trusted, use_compile_cache
+  from scalezoo.sweep.group import trusted, use_compile_cache
 
   shared = tmp_path / "shared"
   shared.mkdir(mode=0o700)
@@ -358,10 +360,10 @@ def _no_memory(*a, **k):
 
 
 RESOURCES = {
-  "disk full on append": ("scalezoo.train.sweep.store.append", _full_disk, "no space left"),
+  "disk full on append": ("scalezoo.sweep.store.append", _full_disk, "no space left"),
   "disk full on checkpoint": ("scalezoo.train.checkpoint.Checkpointer.save", _full_disk, "no space left"),
-  "device memory": ("scalezoo.train.step.evaluate_split", _no_memory, "out of memory"),
-  "host memory": ("scalezoo.train.step.evaluate_split", lambda *a, **k: (_ for _ in ()).throw(MemoryError()), "memory"),
+  "device memory": ("scalezoo.train.eval.evaluate_split", _no_memory, "out of memory"),
+  "host memory": ("scalezoo.train.eval.evaluate_split", lambda *a, **k: (_ for _ in ()).throw(MemoryError()), "memory"),
 }
 
 
@@ -385,7 +387,7 @@ def test_a_resource_running_out_ends_the_sweep_with_one_line_and_records_nothing
 @pytest.mark.ci
 def test_a_full_disk_in_train_is_one_line_exit_1(tmp_path, run_toml, reference, monkeypatch, capsys):
   with monkeypatch.context() as m:
-    m.setattr(files, "write_atomic", _full_disk)
+    m.setattr(atomic, "write_atomic", _full_disk)
     refused(train_args(run_toml, tmp_path / "run"), capsys, code=1, needle="no space left")
   assert main(train_args(run_toml, tmp_path / "run")) == 0
   same(record(tmp_path / "run"), reference)
@@ -431,7 +433,7 @@ def test_a_real_full_disk_then_space_again_finishes_the_sweep(tmp_path, sweep_re
   if not _mount_tmpfs(disk, "300k"):
     pytest.skip("cannot mount a small tmpfs here (needs root and mount)")
   try:
-    cmd = [sys.executable, "-m", "scalezoo.train.cli", "sweep", str(spec), "--out", str(disk / "out"), "--quiet"]
+    cmd = [sys.executable, "-m", "scalezoo.cli", "sweep", str(spec), "--out", str(disk / "out"), "--quiet"]
     env = {**os.environ, "XLA_FLAGS": "", "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "cache")}
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
@@ -501,7 +503,7 @@ def test_a_runs_numbers_depend_on_its_group_size_only_and_its_record_says_it(run
 def test_a_second_train_on_one_folder_is_refused_with_one_line(tmp_path, run_toml, capsys):
   out = tmp_path / "run"
   out.mkdir()
-  with files.FolderLock(out, "train"):
+  with outdir.FolderLock(out, "train"):
     refused(train_args(run_toml, out), capsys, needle="another train")
   assert not (out / "record.json").exists()
   (out / ".lock").mkdir()
@@ -606,7 +608,7 @@ LONG = RUN.replace("steps = 60", "steps = 2000").replace("eval_every = 20", "eva
 
 
 def _cli(*argv) -> list[str]:
-  return [sys.executable, "-m", "scalezoo.train.cli", *map(str, argv), "--quiet"]
+  return [sys.executable, "-m", "scalezoo.cli", *map(str, argv), "--quiet"]
 
 
 ENV = {**os.environ, "XLA_FLAGS": ""}  # one device, as a user's shell has

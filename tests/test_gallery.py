@@ -2,8 +2,8 @@
 
 import json
 
-from scalezoo.train.studies import gallery
-from scalezoo.train.sweep import store
+from scalezoo.studies import gallery
+from scalezoo.sweep import store
 
 
 def test_gallery_quick_subset(tmp_path, capsys):

@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scalezoo import zoo
-from scalezoo.train import sweep
+from scalezoo import sweep, zoo
+from scalezoo.data import tokenize
+from scalezoo.sweep import store
 from scalezoo.train.config import ConfigError
-from scalezoo.train.data import tokenize
-from scalezoo.train.sweep import store
 
 LADDER = Path(__file__).resolve().parents[1] / "configs" / "ladder" / "gpt.toml"
 TARGETS = (1e7, 2.5e7, 6e7, 1.5e8, 4e8, 1e9)

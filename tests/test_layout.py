@@ -1,5 +1,6 @@
-"""The layout the architecture promises: no import cycles, `scaling` free of `train` and `zoo`, `zoo` free of `train`,
-every import through `scalezoo.*`, and every package folder shipped by pyproject.toml."""
+"""The layers the architecture promises (docs/ARCHITECTURE.md draws this graph from the same code): each package imports
+only the layers below it, no import cycles between modules or packages, no private name used across modules, every
+import through `scalezoo.*`, and every package folder shipped by pyproject.toml."""
 
 import ast
 import tomllib
@@ -8,9 +9,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {
   "zoo": "scalezoo.zoo",
-  "train": "scalezoo.train",
+  "data": "scalezoo.data",
   "scaling": "scalezoo.scaling",
+  "train": "scalezoo.train",
+  "sweep": "scalezoo.sweep",
+  "cli": "scalezoo.cli",
+  "bench": "scalezoo.bench",
+  "studies": "scalezoo.studies",
   "configs": "scalezoo.configs",
+}
+# package -> the packages it may import: the layers, bottom to top
+ALLOWED = {
+  "configs": set(),
+  "zoo": set(),
+  "data": set(),
+  "scaling": set(),
+  "train": {"zoo", "data"},
+  "sweep": {"train", "zoo", "data", "scaling", "configs"},
+  "bench": {"sweep", "train", "zoo", "data", "scaling", "configs"},
+  "studies": {"sweep", "train", "zoo", "data", "scaling", "configs"},
+  "cli": {"bench", "studies", "sweep", "train", "zoo", "data", "scaling", "configs"},
 }
 
 
@@ -80,20 +98,66 @@ def cycles(g: dict[str, set[str]]) -> list[list[str]]:
   return out
 
 
+def package(module: str) -> str:
+  return module.split(".")[1]
+
+
+def package_graph(g: dict[str, set[str]]) -> dict[str, set[str]]:
+  """package -> the other packages its modules import."""
+  out = {package(m): set() for m in g}
+  for m, deps in g.items():
+    out[package(m)] |= {package(d) for d in deps} - {package(m)}
+  return out
+
+
+def private_uses(f: Path) -> list[str]:
+  """`from scalezoo.x import _name` and `mod._name` on an imported scalezoo module: a private name used outside its
+  module."""
+  tree, mods, out = ast.parse(f.read_text()), set(), []
+  for node in ast.walk(tree):
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("scalezoo"):
+      out += [f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+      mods |= {a.asname or a.name for a in node.names}
+    elif isinstance(node, ast.Import):
+      mods |= {a.asname or a.name.split(".")[0] for a in node.names if a.name.startswith("scalezoo")}
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in mods:
+      if node.attr.startswith("_") and not node.attr.startswith("__"):
+        out.append(f"{node.value.id}.{node.attr}")
+  return [f"{f.relative_to(ROOT) if f.is_relative_to(ROOT) else f.name}: {u}" for u in out]
+
+
 def test_no_import_cycles():
   assert cycles(graph()) == []
+
+
+def test_no_package_cycles():
+  assert cycles(package_graph(graph())) == []
 
 
 def test_cycle_finder_finds_a_cycle():
   assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-def test_scaling_imports_neither_train_nor_zoo_and_zoo_not_train():
-  for m, deps in graph().items():
-    if m.startswith("scalezoo.scaling"):
-      assert not [d for d in deps if d.startswith(("scalezoo.train", "scalezoo.zoo"))], m
-    if m.startswith("scalezoo.zoo"):
-      assert not [d for d in deps if d.startswith(("scalezoo.train", "scalezoo.scaling"))], m
+def test_each_package_imports_only_the_layers_below_it():
+  assert set(ALLOWED) == set(FOLDERS)
+  upward = {p: sorted(deps - ALLOWED[p]) for p, deps in package_graph(graph()).items() if deps - ALLOWED[p]}
+  assert upward == {}
+
+
+def test_the_layer_check_finds_an_upward_import():
+  g = {"scalezoo.train.loop": {"scalezoo.sweep.driver"}, "scalezoo.sweep.driver": set()}
+  assert package_graph(g) == {"train": {"sweep"}, "sweep": set()}
+
+
+def test_no_private_name_is_used_across_modules():
+  assert [u for f in modules().values() for u in private_uses(f)] == []
+
+
+def test_the_private_check_finds_one(tmp_path):
+  f = tmp_path / "probe.py"
+  f.write_text("from scalezoo.zoo import registry\nfrom scalezoo.train.step import _x\nregistry._size(1)\n")
+  assert [u.split(": ")[1] for u in private_uses(f)] == ["scalezoo.train.step._x", "registry._size"]
 
 
 def test_every_import_goes_through_the_scalezoo_package():

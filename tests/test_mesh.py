@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from scalezoo import zoo
-from scalezoo.train import checksum, cli, config, loop
+from scalezoo import cli, zoo
+from scalezoo.train import checksum, config, loop
 from scalezoo.train import mesh as mesh_lib
 from scalezoo.train import step as S
 from scalezoo.zoo import sharding

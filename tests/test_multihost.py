@@ -45,7 +45,7 @@ def _port() -> int:
 def launch(cfg: Path, out: Path) -> list[subprocess.Popen]:
   port = _port()
   env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
-  cmd = [sys.executable, "-m", "scalezoo.train.cli", "train", str(cfg), "--out", str(out), "--quiet"]
+  cmd = [sys.executable, "-m", "scalezoo.cli", "train", str(cfg), "--out", str(out), "--quiet"]
   return [
     subprocess.Popen(
       [*cmd, "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", str(i)],

@@ -1,4 +1,4 @@
-"""μP (zoo/mup.py, train/mup_optim.py, train/coordcheck.py): the standard parametrization stays bit for bit, μP at
+"""μP (zoo/mup.py, train/mup_optim.py, studies/coordcheck.py): the standard parametrization stays bit for bit, μP at
 the base width is the standard model, the roles and multipliers follow the paper's table, and the coordinate
 check is flat in width under μP where SP's grows."""
 
@@ -11,7 +11,9 @@ import numpy as np
 import optax
 import pytest
 
-from scalezoo.train import config, coordcheck, loop, mup_optim, sweep
+from scalezoo import sweep
+from scalezoo.studies import coordcheck
+from scalezoo.train import config, loop, mup_optim
 from scalezoo.zoo import mup, registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +93,7 @@ def test_mup_at_the_base_width_is_the_standard_model_bit_for_bit(base):
 
 def test_roles_and_multipliers_follow_the_table():
   c = parse(GPT, model_args={"d_model": 128}, parametrization="mup", mup={"base": {"d_model": 32}})
-  m = mup.of_config(c)
+  m = mup_optim.of_config(c)
   assert m.ratio == 4 and m.head_ratio == 4
   params = jax.eval_shape(lambda: loop.make_engine(c, loop.load_split(c)).model.init(
     jax.random.key(0), np.zeros((1, 16), np.int32))["params"])  # fmt: skip
@@ -99,22 +101,28 @@ def test_roles_and_multipliers_follow_the_table():
   hidden = {p for p, r in roles.items() if r == "hidden"}
   assert hidden == {f"block_0/{n}/kernel" for n in ("qkv", "proj", "fc", "fc_proj")}
   assert roles["wte/embedding"] == roles["wpe"] == roles["block_0/ln_1/scale"] == roles["block_0/fc/bias"] == "vector"
-  assert m.lr_multiplier("block_0/fc/kernel", "adamw") == 0.25 and m.lr_multiplier("wte/embedding", "adam") == 1
-  assert m.lr_multiplier("block_0/fc/kernel", "sgd") == 1 and m.lr_multiplier("block_0/ln_1/bias", "sgd") == 4
+  assert (
+    mup_optim.lr_multiplier(m, "block_0/fc/kernel", "adamw") == 0.25
+    and mup_optim.lr_multiplier(m, "wte/embedding", "adam") == 1
+  )
+  assert (
+    mup_optim.lr_multiplier(m, "block_0/fc/kernel", "sgd") == 1
+    and mup_optim.lr_multiplier(m, "block_0/ln_1/bias", "sgd") == 4
+  )
   model = m.model(loop.make_engine(parse(GPT, model_args={"d_model": 128}), loop.load_split(c)).model)
   assert model.out_mult == 0.25
   # logits scale sqrt(d_base)/d: 1/sqrt(16) at the base head width 16, 1/64 * 4 at head width 64
   assert math.isclose((64**-0.5) * model.attn_mult, math.sqrt(16) / 64)
   mlp = mup.make("mlp", {"width": 256}, {"width": 64})
   assert mup.role_of("dense_0/kernel") == "vector" and mup.role_of("dense_1/kernel") == "hidden"
-  assert mup.role_of("head/kernel") == "vector" and mlp.lr_multiplier("head/bias", "sgd") == 1
+  assert mup.role_of("head/kernel") == "vector" and mup_optim.lr_multiplier(mlp, "head/bias", "sgd") == 1
 
 
 def test_vit_roles_and_hooks():
   """ViT's blocks are the hidden matrices; attn_mult scales the logits as a query scaled by it would (flax's einsum
   hook), out_mult the logits; mlp_dim scales with d_model, and coordcheck widens both."""
   c = parse(VIT, model_args={"d_model": 128, "mlp_dim": 512}, parametrization="mup", mup={"base": {"d_model": 32}})
-  model = mup.of_config(c).model(registry.create(c.model, **c.model_args))
+  model = mup_optim.of_config(c).model(registry.create(c.model, **c.model_args))
   x = np.asarray(jax.random.normal(jax.random.key(1), (3, 8, 8, 1)))
   shapes = jax.eval_shape(model.init, jax.random.key(0), x)["params"]
   rng = np.random.default_rng(0)  # random weights without compiling an init: the test compares forward passes
@@ -122,7 +130,7 @@ def test_vit_roles_and_hooks():
   hidden = {p for p, r in mup.roles(params).items() if r == "hidden"}
   names = ("self_attention/query", "self_attention/key", "self_attention/value", "self_attention/out", "mlp_1", "mlp_2")
   assert hidden == {f"encoder_layer_{i}/{n}/kernel" for i in range(2) for n in names}
-  assert mup.of_config(c).ratio == 4 and model.out_mult == 0.25 and math.isclose(model.attn_mult, 0.5)
+  assert mup_optim.of_config(c).ratio == 4 and model.out_mult == 0.25 and math.isclose(model.attn_mult, 0.5)
   scaled = jax.tree_util.tree_map(lambda a: a, params)
   for i in range(2):
     q = params[f"encoder_layer_{i}"]["self_attention"]["query"]

@@ -52,7 +52,7 @@ def test_onnx_matches_jax(name):
 
 
 def test_export_command_writes_onnx_from_a_weights_file(tmp_path):
-  from scalezoo.train import cli
+  from scalezoo import cli
 
   kw = MODELS["gpt"]
   model = zoo.create("gpt", **kw)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from jax.sharding import NamedSharding
 
-from scalezoo import zoo
-from scalezoo.train import cli, plan, sweep
+from scalezoo import cli, sweep, zoo
+from scalezoo.sweep import plan
 from scalezoo.train import mesh as mesh_lib
 from scalezoo.train import step as S
 
@@ -76,7 +76,7 @@ def test_the_flops_extended_in_depth_equal_xlas_count_of_the_whole_unrolled_step
   margs = {**zoo.spec("gpt").defaults, **cfg.model_args, "n_layers": 3}
   eng = plan._engine(cfg, {**margs, "scan_layers": False}, 16, microbatches=1, mesh={}, devices=1)
   batch = {k: jax.ShapeDtypeStruct((cfg.batch_size, 16), jnp.int32) for k in ("x", "y")}
-  whole = S.flops_of_step(eng, plan._abstract_state(eng), batch, jnp.float32(1e-3), jax.random.key(0), fed=True)
+  whole = S.flops_of_step(eng, S.abstract_state(eng), batch, jnp.float32(1e-3), jax.random.key(0), fed=True)
   assert plan.step_flops(cfg, margs, 16) == pytest.approx(whole, rel=1e-9)
   assert whole > 6 * zoo.count_params_split("gpt", **margs)["non_embedding"] * cfg.batch_size * 16
 
@@ -111,7 +111,7 @@ def test_the_memory_estimate_is_within_20_percent_of_xlas_memory_analysis(
   row = plan.plan_run(cfg, "cpu", 4 if mesh else 1, 0.4)
   full = {**zoo.spec("gpt").defaults, **cfg.model_args, "remat": remat == "block"}
   eng = plan._engine(cfg, full, margs["context"])
-  state = plan._abstract_state(eng)
+  state = S.abstract_state(eng)
   data = {k: jax.ShapeDtypeStruct((batch, margs["context"]), jnp.int32) for k in ("x", "y")}
   shardings = {}
   if mesh:  # per device on a 4-device data-parallel mesh, placed as the engine places it

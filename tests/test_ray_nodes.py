@@ -19,8 +19,8 @@ import pytest
 
 pytest.importorskip("ray")
 
-from scalezoo.train import sweep  # noqa: E402
-from scalezoo.train.sweep import store  # noqa: E402
+from scalezoo import sweep  # noqa: E402
+from scalezoo.sweep import store  # noqa: E402
 
 pytestmark = [pytest.mark.ci, pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")]
 
@@ -118,7 +118,7 @@ def cluster(tmp_path):
 
 
 def _sweep(out: Path, *extra: str) -> list[str]:
-  return [sys.executable, "-m", "scalezoo.train.cli", "sweep", str(TINY), "--out", str(out), "--quiet", *extra]
+  return [sys.executable, "-m", "scalezoo.cli", "sweep", str(TINY), "--out", str(out), "--quiet", *extra]
 
 
 def test_a_killed_worker_node_s_group_resumes_on_the_head_and_every_run_is_recorded_once(cluster, tmp_path):
@@ -128,9 +128,7 @@ def test_a_killed_worker_node_s_group_resumes_on_the_head_and_every_run_is_recor
 
   # a driver killed while it holds the lock leaves out/.lock behind (with its pid): the next driver takes it over
   out.mkdir()
-  hold = (
-    "import sys, time, pathlib; from scalezoo.train import sweep; sweep.Lock(pathlib.Path(sys.argv[1])).__enter__()"
-  )
+  hold = "import sys, time, pathlib; from scalezoo import sweep; sweep.Lock(pathlib.Path(sys.argv[1])).__enter__()"
   dead = subprocess.Popen(
     [sys.executable, "-c", hold + "; print(1); time.sleep(600)", str(out)], stdout=subprocess.PIPE, text=True
   )

@@ -5,8 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from scalezoo import scaling
-from scalezoo.train import cli
+from scalezoo import cli, scaling
 
 
 def _runs(tmp_path, N, D, L, model_width=None):

@@ -96,7 +96,7 @@ def _runs_jsonl(folder, b=-0.5, a=4.0):
 def test_fit_cli_hparam_recovers_the_law_from_a_sweep_folder(tmp_path, capsys):
   import json
 
-  from scalezoo.train.cli import main
+  from scalezoo.cli import main
 
   _runs_jsonl(tmp_path)
   args = ["fit", str(tmp_path), "--hparam", "lr", "--x", "params", "--y", "metrics.val_loss", "--bootstrap", "50"]
@@ -120,7 +120,7 @@ def test_fit_cli_hparam_recovers_the_law_from_a_sweep_folder(tmp_path, capsys):
   ],
 )
 def test_fit_cli_hparam_refusals_are_one_line(tmp_path, capsys, extra, words):
-  from scalezoo.train.cli import main
+  from scalezoo.cli import main
 
   _runs_jsonl(tmp_path)
   assert main(["fit", str(tmp_path), "--hparam", "lr", "--y", "metrics.val_loss", *extra]) == 2

@@ -173,7 +173,7 @@ def test_plot_on_zero_losses_refuses_with_one_line_and_writes_nothing(tmp_path, 
   import json
   from pathlib import Path
 
-  from scalezoo.train.cli import main
+  from scalezoo.cli import main
 
   src = Path(__file__).resolve().parents[1] / "results" / "sweep_tiny" / "runs.jsonl"
   with (tmp_path / "runs.jsonl").open("w") as out:

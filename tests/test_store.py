@@ -7,9 +7,9 @@ import warnings
 import pytest
 
 from scalezoo import scaling
-from scalezoo.train import files
+from scalezoo.data import atomic
+from scalezoo.sweep import store
 from scalezoo.train.config import ConfigError
-from scalezoo.train.sweep import store
 
 
 def test_append_and_read_round_trip(tmp_path):
@@ -34,7 +34,7 @@ def test_torn_last_line_is_skipped_then_repaired(tmp_path):
   with pytest.warns(UserWarning, match="torn last line"):
     assert [r["run_id"] for r in store.read(path)] == ["a"]
   store.append(path, {"run_id": "c"})
-  assert path.read_text().splitlines() == [files.dumps({"run_id": "a"}), files.dumps({"run_id": "c"})]
+  assert path.read_text().splitlines() == [atomic.dumps({"run_id": "a"}), atomic.dumps({"run_id": "c"})]
 
 
 def test_a_complete_record_without_its_newline_counts_as_torn(tmp_path):
@@ -42,7 +42,7 @@ def test_a_complete_record_without_its_newline_counts_as_torn(tmp_path):
   path = tmp_path / "runs.jsonl"
   store.append(path, {"run_id": "a"})
   with open(path, "ab") as f:
-    f.write(files.dumps({"run_id": "b"}).encode())  # killed just before the newline
+    f.write(atomic.dumps({"run_id": "b"}).encode())  # killed just before the newline
   with pytest.warns(UserWarning):
     assert [r["run_id"] for r in store.read(path)] == ["a"]
     assert [r["run_id"] for r in scaling.read_rows(path)] == ["a"]
@@ -61,7 +61,7 @@ def test_a_file_that_is_all_torn_line_is_emptied(tmp_path):
   path = tmp_path / "runs.jsonl"
   path.write_bytes(b'{"run_id": "a", "sta')
   store.append(path, {"run_id": "b"})
-  assert path.read_text() == files.dumps({"run_id": "b"}) + "\n"
+  assert path.read_text() == atomic.dumps({"run_id": "b"}) + "\n"
 
 
 @pytest.mark.parametrize(
@@ -85,6 +85,6 @@ def test_blank_lines_are_not_records(tmp_path):
 
 
 def test_write_json_is_atomic_and_nan_safe(tmp_path):
-  files.write_json(tmp_path / "s.json", {"a": float("nan")})
+  atomic.write_json(tmp_path / "s.json", {"a": float("nan")})
   assert json.loads((tmp_path / "s.json").read_text()) == {"a": None}
   assert [p.name for p in tmp_path.iterdir()] == ["s.json"]  # no temporary file left behind

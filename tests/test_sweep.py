@@ -16,9 +16,10 @@ import jax
 import pytest
 from jax.experimental.compilation_cache import compilation_cache
 
-from scalezoo.train import cli, config, sweep
+from scalezoo import cli, sweep
+from scalezoo.sweep import store
+from scalezoo.train import config
 from scalezoo.train.config import ConfigError
-from scalezoo.train.sweep import store
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "sweep_tiny.toml"
@@ -248,7 +249,7 @@ def test_a_diverging_run_is_recorded_and_a_failed_one_exits_1_after_the_rest(tmp
 
 
 def _sweep_cmd(out, *extra):
-  return [sys.executable, "-m", "scalezoo.train.cli", "sweep", str(TINY), "--out", str(out), "--quiet", *extra]
+  return [sys.executable, "-m", "scalezoo.cli", "sweep", str(TINY), "--out", str(out), "--quiet", *extra]
 
 
 def _checkpoints(out: Path) -> list[Path]:
@@ -340,13 +341,13 @@ def test_lock_errors_are_config_errors(tmp_path):
 
 def test_ray_ships_the_package_itself(tmp_path):
   """What a remote Ray cluster gets: the package's own folders (configs included), importable as scalezoo."""
-  from scalezoo.train.sweep.executors import package_copy
+  from scalezoo.sweep.executors import package_copy
 
   root = Path(package_copy(tmp_path))
-  assert {p.name for p in root.iterdir()} == {"zoo", "train", "scaling", "configs"}
-  assert (root / "configs" / "demo.toml").is_file() and (root / "train" / "sweep" / "executors.py").is_file()
+  assert {p.name for p in root.iterdir()} == {"zoo", "data", "scaling", "train", "sweep", "configs"}
+  assert (root / "configs" / "demo.toml").is_file() and (root / "sweep" / "executors.py").is_file()
   assert not list(root.rglob("__pycache__")) and not list(root.rglob("site-packages"))
-  code = "import sys; sys.path.insert(0, sys.argv[1]); import scalezoo.train.sweep as s; print(s.__file__)"
+  code = "import sys; sys.path.insert(0, sys.argv[1]); import scalezoo.sweep as s; print(s.__file__)"
   where = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
   assert where.stdout.strip().startswith(str(root))
 

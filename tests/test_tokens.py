@@ -1,4 +1,4 @@
-"""Token corpora on disk: `scalezoo tokenize` (train/data/tokenize.py), the reader (corpus.py) and the `tokens` data
+"""Token corpora on disk: `scalezoo tokenize` (data/tokenize.py), the reader (corpus.py) and the `tokens` data
 set streamed through Grain (tokens.py). Tiny corpora in tmp_path."""
 
 import hashlib
@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from scalezoo.train import data
-from scalezoo.train.data import corpus as C
-from scalezoo.train.data import tokenize as T
-from scalezoo.train.data import tokens as K
+from scalezoo import data
+from scalezoo.data import corpus as C
+from scalezoo.data import tokenize as T
+from scalezoo.data import tokens as K
 
 TEXTS = [f"document {i}: {'héllo wörld, ' * (i % 5 + 1)}\n{'xyz ' * i}<|endoftext|> über\n" for i in range(30)]
 
@@ -102,7 +102,7 @@ def test_utf8_cut_never_splits_a_character():
 def test_tokenize_is_byte_identical_across_runs_and_processes(folder, tmp_path):
   T.tokenize(folder, tmp_path / "a", tokenizer="bpe", vocab=300, shard_tokens=200)
   code = (
-    "import sys; from scalezoo.train.data import tokenize as T; "
+    "import sys; from scalezoo.data import tokenize as T; "
     "T.tokenize(sys.argv[1], sys.argv[2], tokenizer='bpe', vocab=300, shard_tokens=200)"
   )
   subprocess.run([sys.executable, "-c", code, str(folder), str(tmp_path / "b")], check=True)
@@ -321,7 +321,7 @@ def test_tokens_loads_through_the_run_loop_path_and_others_are_unaffected(folder
 
 # ---------------------------------------------------------------- the command
 def test_cli_tokenize_and_its_bad_input(folder, tmp_path, capsys):
-  from scalezoo.train.cli import main
+  from scalezoo.cli import main
 
   assert main(["tokenize", str(folder), "--out", str(tmp_path / "c"), "--tokenizer", "bpe", "--vocab", "300"]) == 0
   assert C.open_corpus(tmp_path / "c").vocab_size <= 300
@@ -348,7 +348,7 @@ def test_cli_tokenize_and_its_bad_input(folder, tmp_path, capsys):
 
 # ---------------------------------------------------------------- the bench's pieces (its numbers: scalezoo bench)
 def test_bench_corpus_is_valid_and_the_loader_side_streams_what_it_says(tmp_path):
-  from scalezoo.train.bench import loader
+  from scalezoo.bench import loader
 
   index = loader.synthetic_corpus(tmp_path / "c", 50_000, vocab=1000, doc_tokens=400)
   c = C.open_corpus(tmp_path / "c", verify=True)

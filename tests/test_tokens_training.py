@@ -4,8 +4,8 @@ does (bit for bit), a mesh run equals one device, vmapped seeds read their own o
 import numpy as np
 import pytest
 
+from scalezoo.data import tokenize
 from scalezoo.train import config, loop
-from scalezoo.train.data import tokenize
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from scalezoo.data import order
 from scalezoo.train import config, loop
 from scalezoo.train import step as S
 
@@ -76,7 +77,7 @@ def test_scan_fused_steps_equal_plain_steps():
   key = jax.random.key(1)
   state0 = S.init_state(eng, jax.random.key(0), arrays, 1e-3)
   fused, m = S.train_chunk(eng, state0, arrays, 1e-3, key, length=25)
-  idx = S.batch_indices(jax.random.split(key, 3)[0], jnp.int32(0), 25, eng.n_train, eng.batch_size)
+  idx = order.batch_indices(jax.random.split(key, 3)[0], jnp.int32(0), 25, eng.n_train, eng.batch_size)
   step = jax.jit(functools.partial(S.train_step, eng))
   state, losses = state0, []
   for i in range(25):
@@ -88,22 +89,22 @@ def test_scan_fused_steps_equal_plain_steps():
 
 
 def test_data_order_is_epoch_permutations():
-  idx = np.asarray(S.batch_indices(jax.random.key(0), jnp.int32(0), 8, 32, 8))  # 4 steps an epoch
+  idx = np.asarray(order.batch_indices(jax.random.key(0), jnp.int32(0), 8, 32, 8))  # 4 steps an epoch
   assert sorted(idx[:4].ravel()) == list(range(32)) and sorted(idx[4:].ravel()) == list(range(32))
   assert not np.array_equal(idx[:4], idx[4:])
-  later = np.asarray(S.batch_indices(jax.random.key(0), jnp.int32(3), 3, 32, 8))  # the same steps from step 3
+  later = np.asarray(order.batch_indices(jax.random.key(0), jnp.int32(3), 3, 32, 8))  # the same steps from step 3
   np.testing.assert_array_equal(later, idx[3:6])
 
 
 def test_permutation_is_jax_random_permutation_bit_for_bit():
   # committed runs' data order depends on it; 300k examples have 32-bit key collisions (ties go by position)
-  perm = jax.jit(S.permutation, static_argnums=1)
+  perm = jax.jit(order.permutation, static_argnums=1)
   for n in (1, 2, 7, 1000, 7000, 300_000):
     for key in (jax.random.key(n), jax.random.PRNGKey(n + 1)):
       np.testing.assert_array_equal(perm(key, n), jax.random.permutation(key, n))
   keys = jax.random.split(jax.random.key(0), 4)
   np.testing.assert_array_equal(
-    jax.vmap(lambda k: S.permutation(k, 500))(keys), jax.vmap(lambda k: jax.random.permutation(k, 500))(keys)
+    jax.vmap(lambda k: order.permutation(k, 500))(keys), jax.vmap(lambda k: jax.random.permutation(k, 500))(keys)
   )
   assert not jax.config.jax_enable_x64
 
@@ -208,7 +209,7 @@ width = 32
 flat = true
 n_train = 512
 """)
-  cmd = [sys.executable, "-m", "scalezoo.train.cli", "train", str(cfg_path), "--out", str(tmp_path / "a"), "--quiet"]
+  cmd = [sys.executable, "-m", "scalezoo.cli", "train", str(cfg_path), "--out", str(tmp_path / "a"), "--quiet"]
   env = {**os.environ, "XLA_FLAGS": ""}
   p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
   ckpts = tmp_path / "a" / "checkpoints"

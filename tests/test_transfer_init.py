@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from scalezoo.train import config, loop
+from scalezoo.train import eval as E
 
 BASE = dict(
   model="mlp",
@@ -65,7 +66,7 @@ def test_zero_steps_of_finetuning_reproduce_the_source(pretrained):
   assert report["restored"] == 6 and report["fresh"] == []  # 3 dense layers: kernel + bias each
   for a, b in zip(jax.tree.leaves(new.params), jax.tree.leaves(src["params"])):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-  ev = loop.S.evaluate_split(eng, 1, new.params, new.model_state, loop.S.pad_for_eval(split.test, 512))
+  ev = E.evaluate_split(eng, 1, new.params, new.model_state, E.pad_for_eval(split.test, 512))
   np.testing.assert_allclose(ev["loss"] / ev["weight"], rec["metrics"]["test_loss"], rtol=1e-5)
 
 

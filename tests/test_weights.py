@@ -12,8 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from scalezoo import zoo
-from scalezoo.train import cli, config, loop
+from scalezoo import cli, zoo
+from scalezoo.train import config, loop
 from scalezoo.zoo import weights as W
 from scalezoo.zoo.batchnorm import TorchBatchNorm
 from scalezoo.zoo.weights import layouts

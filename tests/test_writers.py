@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scalezoo.train import cli, sweep
+from scalezoo import cli, sweep
+from scalezoo.sweep import store
 from scalezoo.train import config as C
-from scalezoo.train.sweep import store
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = """name = "writers"
@@ -76,7 +76,7 @@ def test_wandb_offline_run_per_run_id(tmp_path):
   spec, out = tmp_path / "spec.toml", tmp_path / "out"
   spec.write_text(SPEC.replace('"tensorboard"]', '"wandb"]').replace("[3e-3, 1e-2]", "[3e-3]"))
   env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", HOME=str(tmp_path))  # nothing leaves the machine
-  cmd = [sys.executable, "-m", "scalezoo.train.cli", "sweep", str(spec), "--out", str(out), "--quiet"]
+  cmd = [sys.executable, "-m", "scalezoo.cli", "sweep", str(spec), "--out", str(out), "--quiet"]
   done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert done.returncode == 0, done.stderr[-2000:]
   [rec] = store.read(out)

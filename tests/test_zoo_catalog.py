@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from scalezoo import zoo
-from scalezoo.train.cli import main
+from scalezoo.cli import main
 from scalezoo.zoo import catalog
 
 
@@ -73,7 +73,7 @@ def test_models_lists_every_model_from_the_table(capsys):
 
 def test_the_listing_imports_neither_jax_nor_the_zoo():
   code = (
-    "import sys; from scalezoo.train.cli import main; assert main(['models']) == 0; "
+    "import sys; from scalezoo.cli import main; assert main(['models']) == 0; "
     "assert not {'jax', 'flax', 'scalezoo.zoo'} & set(sys.modules), sorted(sys.modules)"
   )
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -33,9 +33,9 @@ def write_variables(model: str, variables: dict, dst: str | Path, target: str | 
   if dst.suffix == ".msgpack":
     from flax import serialization
 
-    from scalezoo.train import files
+    from scalezoo.data import atomic
 
-    files.write_atomic(dst, serialization.msgpack_serialize(jax.tree.map(np.asarray, variables)))
+    atomic.write_atomic(dst, serialization.msgpack_serialize(jax.tree.map(np.asarray, variables)))
   elif dst.suffix in io.SUFFIXES:
     weights.save_weights(model, variables, dst, target=target, **model_args)
   else:

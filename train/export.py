@@ -20,7 +20,7 @@ from pathlib import Path
 import jax
 from jax import export as jax_export
 
-from scalezoo.train import files
+from scalezoo.data import atomic
 from scalezoo.train import step as S
 
 
@@ -37,7 +37,7 @@ def export_apply(eng: S.Engine, state: S.TrainState, example: dict) -> bytes:
 
 
 def save(path: str | Path, blob: bytes) -> None:
-  files.write_atomic(path, blob)
+  atomic.write_atomic(path, blob)
 
 
 def load(path: str | Path) -> jax_export.Exported:

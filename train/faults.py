@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import functools
 import logging
-import os
 import signal
 import sys
 import threading
@@ -197,18 +196,7 @@ def quiet_library_tracebacks() -> None:
 
 
 def one_line(e: BaseException, limit: int = 200) -> str:
-  text = str(e).splitlines()[0] if str(e) else type(e).__name__
+  """An error as one line of at most `limit` characters (its lines joined; its type when it has no message): the
+  form every refusal takes."""
+  text = " ".join(str(e).split()) or type(e).__name__
   return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def memory_bytes() -> int:
-  """Memory a run can use: the first device's allocator limit on an accelerator, the machine's RAM on a CPU."""
-  import jax
-
-  try:
-    stats = jax.devices()[0].memory_stats() or {}
-  except Exception:  # noqa: BLE001 - a backend without memory statistics
-    stats = {}
-  if stats.get("bytes_limit"):
-    return int(stats["bytes_limit"])
-  return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

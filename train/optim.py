@@ -31,7 +31,7 @@ def schedule(s: ScheduleConfig, steps: int, lr) -> optax.Schedule:
 
 def cooldown_start(steps: int, cooldown: float) -> int:
   """The step where a wsd run of `steps` steps starts to cool down: a stable run's checkpoint there is a branch's
-  start (train/sweep/spec.py)."""
+  start (sweep/spec.py)."""
   return steps - int(cooldown * steps + 0.5)
 
 

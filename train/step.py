@@ -1,7 +1,7 @@
-"""The pure pieces of training: state, one train step, many steps in one lax.scan, and evaluation.
+"""The pure pieces of training: state, one train step, and many steps in one lax.scan.
 
-Data order is a pure function of (seed, step): each epoch is a permutation drawn from fold_in(key, epoch), so a
-resumed run needs only the step and the state, and runs that share a shape can train together under jax.vmap.
+The batches come in the data order (data/order.py), a pure function of (seed, step), so a resumed run needs only
+the step and the state, and runs that share a shape can train together under jax.vmap. Evaluation is train/eval.py.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import struct
 from jax.sharding import NamedSharding
 
 from scalezoo import zoo
+from scalezoo.data.order import batch_indices
 from scalezoo.train import mesh, mup_optim, optim
 from scalezoo.train.config import RunConfig
 from scalezoo.train.tasks import Task
@@ -92,40 +92,6 @@ def stack(states: list[TrainState], eng: Engine | None = None) -> TrainState:
 
 def _stack(states):
   return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
-
-
-def permutation(key: jax.Array, n: int) -> jax.Array:
-  """jax.random.permutation(key, n), bit for bit, in a fifth of its CPU time.
-
-  JAX's rounds are stable sorts of the indices by fresh 32-bit random keys; sorting key << 32 | position as one
-  uint64 gives the same order (ties by position), and XLA:CPU sorts a lone uint64 operand with its fast path
-  instead of calling a comparator per comparison (3 epochs of 7000 examples for 32 vmapped runs: 210 -> 42 ms CPU).
-  """
-  rounds = int(np.ceil(3 * np.log(max(1, n)) / np.log(np.iinfo(np.uint32).max)))  # as jax.random._shuffle
-  x = jnp.arange(n, dtype=jnp.int32)
-  for _ in range(rounds):
-    key, sub = jax.random.split(key)
-    bits = jax.random.bits(sub, (n,), jnp.uint32)
-    with jax.enable_x64(True):
-      packed = (bits.astype(jnp.uint64) << 32) | jnp.arange(n, dtype=jnp.uint64)
-      order = (jax.lax.sort(packed) & 0xFFFFFFFF).astype(jnp.int32)
-    x = x[order]
-  return x
-
-
-def batch_indices(key: jax.Array, start: jax.Array, n_steps: int, n: int, b: int) -> jax.Array:
-  """Example indices (n_steps x b) for steps start..start+n_steps-1: epoch e is permutation(fold_in(key, e)).
-
-  Only the epochs the chunk touches are permuted, once each, so a long chunk costs one sort per epoch.
-  """
-  spe = n // b  # steps per epoch; a remainder smaller than a batch is dropped each epoch
-  e0 = start // spe
-  n_epochs = (n_steps - 1) // spe + 2  # a static bound on the epochs these steps can touch
-  perms = jax.vmap(lambda e: permutation(jax.random.fold_in(key, e0 + e), n))(jnp.arange(n_epochs))
-  steps = start + jnp.arange(n_steps)
-  rows = steps // spe - e0
-  cols = (steps % spe).reshape(-1, 1) * b + jnp.arange(b).reshape(1, -1)
-  return perms[rows.reshape(-1, 1), cols]
 
 
 def shift_images(key: jax.Array, x_BxHxWxC: jax.Array, pad: int = 2) -> jax.Array:
@@ -241,7 +207,7 @@ def compiled_chunk(eng: Engine, length: int, group: int, fed: bool = False):
     fn = jax.vmap(fn, in_axes=(0, 0 if fed else None, 0, 0))
   shardings = {}
   if eng.mesh is not None:
-    state = jax.eval_shape(lambda: _abstract_state(eng))
+    state = abstract_state(eng)
     if group > 1:
       state = jax.eval_shape(lambda s: jax.tree.map(lambda a: jnp.stack([a] * group), s), state)
     st = state_shardings(eng, state, int(group > 1))
@@ -251,8 +217,13 @@ def compiled_chunk(eng: Engine, length: int, group: int, fed: bool = False):
   return jax.jit(fn, donate_argnums=0, compiler_options=_chunk_options(), **shardings)
 
 
-def _abstract_state(eng: Engine) -> TrainState:
-  """The TrainState's structure and shapes (for shardings), from tracing init on a dummy example."""
+def abstract_state(eng: Engine) -> TrainState:
+  """The TrainState's structure, shapes and dtypes (ShapeDtypeStructs, for shardings and plans): init traced on a
+  dummy example, nothing computed."""
+  return jax.eval_shape(lambda: _init_state(eng))
+
+
+def _init_state(eng: Engine) -> TrainState:
   keys = {"params": jax.random.key(0), "dropout": jax.random.key(0), "noise": jax.random.key(0)}
   variables = dict(eng.model.init(keys, *eng.inputs(eng.example), train=False))
   params = variables.pop("params")
@@ -264,47 +235,6 @@ def _chunk_options() -> dict[str, str] | None:
   are live at once (gpt_tiny's temp buffer 268 -> 230 MiB, peak RSS ~670 -> ~640 MB), with the same step time
   and the same bits (measured side by side). Other backends keep their defaults."""
   return {"xla_cpu_scheduler_type": "CPU_SCHEDULER_TYPE_MEMORY_OPTIMIZED"} if jax.default_backend() == "cpu" else None
-
-
-def pad_for_eval(arrays: dict[str, np.ndarray], batch: int) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
-  """Batches of exactly `batch` examples (the last padded by repeats) with a 0/1 weight per example, so one
-  compiled evaluation program serves every split."""
-  n = len(next(iter(arrays.values())))
-  out = []
-  for i in range(0, n, batch):
-    m = min(batch, n - i)
-    idx = np.concatenate([np.arange(i, i + m), np.full(batch - m, i)])
-    out.append(({k: v[idx] for k, v in arrays.items()}, (np.arange(batch) < m).astype(np.float32)))
-  return out
-
-
-def evaluate(eng: Engine, params, model_state, batch: dict, w_B: jax.Array):
-  """Sums over one batch in eval mode: loss, weight, and the task's statistics."""
-  out, _ = apply_model(eng, params, model_state, batch, train=False)
-  loss_B, wt_B = eng.task.loss(out, batch)
-  return {
-    "loss": jnp.sum(loss_B * w_B),
-    "weight": jnp.sum(wt_B * w_B),
-    **eng.task.stats(out, batch, w_B, eng.num_classes),
-  }
-
-
-@functools.lru_cache(maxsize=64)
-def compiled_eval(eng: Engine, group: int):
-  fn = functools.partial(evaluate, eng)
-  if group > 1:
-    fn = jax.vmap(fn, in_axes=(0, 0, None, None))
-  return jax.jit(fn)
-
-
-def evaluate_split(eng: Engine, group: int, params, model_state, batches) -> dict[str, np.ndarray]:
-  """Sums over a whole split (from pad_for_eval), accumulated on the host."""
-  fn = compiled_eval(eng, group)
-  total = None
-  for batch, w in batches:
-    res = jax.tree.map(np.asarray, fn(params, model_state, batch, w))
-    total = res if total is None else jax.tree.map(np.add, total, res)
-  return total
 
 
 def flops_of_step(eng: Engine, state: TrainState, data: dict, lr, key: jax.Array, *, fed: bool = False) -> float:

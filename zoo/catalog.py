@@ -40,7 +40,7 @@ def params(name: str) -> int:
     return jnp.zeros(())
 
   jax.eval_shape(f)
-  return registry._size(out["params"])
+  return registry.size_of(out["params"])
 
 
 def entry(name: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ STAGES = (
 )
 
 
-def _divisible(v: float, d: int = 8) -> int:
+def round_channels(v: float, d: int = 8) -> int:
   new = max(d, int(v + d / 2) // d * d)
   return new + d if new < 0.9 * v else new
 
@@ -48,7 +48,7 @@ class MBConv(nn.Module):
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, train: bool) -> jax.Array:
     cin = x_BxHxWxC.shape[-1]
-    mid = _divisible(cin * self.expand)
+    mid = round_channels(cin * self.expand)
     h = x_BxHxWxC
     if mid != cin:
       h = nn.silu(_bn(train, "expand_bn", self.bn)(Conv(mid, (1, 1), use_bias=False, name="expand")(h)))
@@ -87,7 +87,7 @@ class EfficientNet(nn.Module):
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
-    w = lambda c: _divisible(c * self.width_mult)
+    w = lambda c: round_channels(c * self.width_mult)
     bn = (self.bn_momentum, self.bn_epsilon, self.bn_variance)
     stem = Conv(w(32), (3, 3), (2, 2), padding=((1, 1), (1, 1)), use_bias=False, name="stem")(x_BxHxWxC)
     h = nn.silu(_bn(train, "stem_bn", bn)(stem))

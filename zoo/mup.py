@@ -1,5 +1,6 @@
 """μP (Yang et al. 2022, Tensor Programs V) as a transform of the standard models: which parameter is which by
-path, the width ratio against a base model, the init rescale and the per-layer learning-rate multipliers.
+path, the width ratio against a base model, the init rescale and the model's multipliers; the
+per-layer learning-rate rules are the optimizer's (train/mup_optim.py).
 
 The formulation is the one with an output multiplier (the paper's Table 8, as microsoft/mup's MuReadout and
 MuAdam/MuSGD implement it), with m = width / base width:
@@ -10,8 +11,7 @@ MuAdam/MuSGD implement it), with m = width / base width:
   - parameters that do not grow (the readout bias): unchanged;
   - the output multiplied by 1/m (GPT's tied readout too), and attention logits by 1/d_head instead of
     1/sqrt(d_head) (scaled to be equal at the base width: sqrt(d_base)/d).
-At the base width every rule is the identity, so μP there is the standard model. Adam-like optimizers (adam,
-adamw, lion, rmsprop, adagrad normalise the gradient's scale) take Adam's rules. The model keeps its modules:
+At the base width every rule is the identity, so μP there is the standard model. The model keeps its modules:
 zoo/gpt.py, zoo/mlp.py and zoo/vit.py have `attn_mult`/`out_mult` hooks (1.0 by default) and .clone sets them.
 Widths that must grow with the main one (ViT's mlp_dim) scale with it: the base model is the model shrunk by m.
 """
@@ -54,7 +54,6 @@ ROLES: tuple[tuple[str, str], ...] = (
   (r".*", "vector"),  # embeddings, positions, biases, norms, the input layer, the readout kernel
 )
 _ROLES = tuple((re.compile(p), role) for p, role in ROLES)
-ADAM_LIKE = ("adam", "adamw", "lion", "rmsprop", "adagrad")
 
 
 def role_of(path: str) -> str:
@@ -127,14 +126,6 @@ class Mup:
 
     return jax.tree_util.tree_map_with_path(one, params)
 
-  def lr_multiplier(self, path: str, optimizer: str) -> float:
-    role = role_of(path)
-    if role == "fixed":
-      return 1.0
-    if optimizer in ADAM_LIKE:
-      return 1.0 / self.ratio if role == "hidden" else 1.0
-    return 1.0 if role == "hidden" else self.ratio  # SGD: hidden fan-out/fan-in ratio is 1, vector-like x m
-
 
 def make(model: str, model_args: dict[str, Any], base: dict[str, Any], **options: bool) -> Mup:
   """μP for `model` with `model_args` against the base model `base` (its width, and n_heads if it differs)."""
@@ -146,10 +137,3 @@ def make(model: str, model_args: dict[str, Any], base: dict[str, Any], **options
   if "n_heads" in args:
     head_ratio = (args[width] / args["n_heads"]) / (base[width] / base.get("n_heads", args["n_heads"]))
   return Mup(ratio, head_ratio, fan_in_init, **options)
-
-
-def of_config(cfg) -> Mup | None:
-  """The μP transform a RunConfig asks for, or None under the standard parametrization."""
-  if cfg.parametrization != "mup":
-    return None
-  return make(cfg.model, cfg.model_args, cfg.mup.base, zero_readout=cfg.mup.zero_readout, zero_query=cfg.mup.zero_query)

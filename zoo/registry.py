@@ -95,20 +95,20 @@ def abstract_variables(name: str, **overrides: Any) -> dict:
   return jax.eval_shape(lambda: model.init(rngs, *xs, train=False))
 
 
-def _size(tree) -> int:
+def size_of(tree) -> int:
   return int(sum(x.size for x in jax.tree_util.tree_leaves(tree)))
 
 
 def count_params(name: str, **overrides: Any) -> int:
   """Trainable parameters (the `params` collection only)."""
-  return _size(abstract_variables(name, **overrides)["params"])
+  return size_of(abstract_variables(name, **overrides)["params"])
 
 
 def count_params_split(name: str, **overrides: Any) -> dict[str, int]:
   """Kaplan et al.'s split: all, embedding and non-embedding parameters."""
   params = abstract_variables(name, **overrides)["params"]
-  emb = sum(_size(params[k]) for k in spec(name).embedding if k in params)
-  total = _size(params)
+  emb = sum(size_of(params[k]) for k in spec(name).embedding if k in params)
+  total = size_of(params)
   return {"all": total, "embedding": emb, "non_embedding": total - emb}
 
 

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "tests"))
-from test_scaling_schedules import PUBLISHED, TRAIN, _curve, _test_set  # noqa: E402  the tests' loader, one copy
+from test_scaling_curve_laws import PUBLISHED, TRAIN, _curve, _test_set  # noqa: E402  the tests' loader, one copy
 
-from scalezoo.scaling import schedules as S  # noqa: E402
+from scalezoo.scaling import curve_laws as S  # noqa: E402
 
 HERE = Path(__file__).parent
 

@@ -11,7 +11,7 @@ import sys
 from orbax.checkpoint._src.path import async_path
 from orbax.checkpoint._src.serialization import serialization
 
-from scalezoo.train import cli
+from scalezoo import cli
 
 TENSORSTORE_ENOSPC = (
   'RESOURCE_EXHAUSTED: Error writing local file "x/ocdbt.process_0/d/0": Failed to write 412 bytes to file 18: '

@@ -2,7 +2,7 @@
 and DDPM (noise prediction, ancestral sampler).
 
 Each kind is a `Recipe` of pure functions over the engine's `TrainState`; `fit` runs any recipe through the
-engine's chunks (`step.scan_steps`, `loop.ChunkTimer`) and data order (a pure function of seed and step), so a run
+engine's chunks (`step.scan_steps`, `timer.ChunkTimer`) and data order (a pure function of seed and step), so a run
 is a pure function of its arguments. Images come in [0, 1] (B, H, W, C); samples go out in [0, 1].
 """
 
@@ -20,9 +20,10 @@ import optax
 
 from scalezoo import zoo
 from scalezoo.train import losses
-from scalezoo.train.loop import ChunkTimer, chunk_length
+from scalezoo.train.loop import chunk_length
 from scalezoo.train.record import now
 from scalezoo.train.step import TrainState, scan_steps
+from scalezoo.train.timer import ChunkTimer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +44,7 @@ def _split_vars(variables) -> tuple[Any, Any]:
   return variables.pop("params"), variables
 
 
-def _count(tree) -> int:
+def count_leaves(tree) -> int:
   return int(sum(x.size for x in jax.tree_util.tree_leaves(tree)))
 
 
@@ -76,7 +77,7 @@ def vae(model_args: dict, lr: float = 1e-3) -> Recipe:
     z = jax.random.normal(key, (n, model.latent))
     return jax.nn.sigmoid(model.apply({"params": s.params}, z, method="decode"))
 
-  return Recipe(init, step, evaluate, sample, lambda s: _count(s.params))
+  return Recipe(init, step, evaluate, sample, lambda s: count_leaves(s.params))
 
 
 # -- GAN: DCGAN, non-saturating loss; one discriminator step then one generator step per iteration
@@ -140,7 +141,7 @@ def gan(model_args: dict, lr: float = 2e-4, b1: float = 0.5) -> Recipe:
     fake, _ = generate(s.params["g"], s.model_state["g"], jax.random.normal(key, (n, latent)), False)
     return (fake + 1.0) / 2.0
 
-  return Recipe(init, step, evaluate, sample, lambda s: _count(s.params["g"]) + _count(s.params["d"]))
+  return Recipe(init, step, evaluate, sample, lambda s: count_leaves(s.params["g"]) + count_leaves(s.params["d"]))
 
 
 # -- DDPM: Ho et al.'s simplified loss; ancestral sampling over all T steps or `sample_steps` respaced ones
@@ -188,7 +189,7 @@ def ddpm(model_args: dict, lr: float = 2e-4, clip_norm: float = 1.0, sample_step
 
   cfg = zoo.resolve("ddpm_unet", **model_args)
   model_shape = (cfg["image_size"], cfg["image_size"], cfg["in_channels"])
-  return Recipe(init, step, evaluate, sample, lambda s: _count(s.params))
+  return Recipe(init, step, evaluate, sample, lambda s: count_leaves(s.params))
 
 
 RECIPES = {"vae": vae, "gan": gan, "ddpm": ddpm}

@@ -14,7 +14,7 @@ import optax
 
 from scalezoo import zoo
 from scalezoo.train import losses
-from scalezoo.train.recipes.generative import Recipe, _count
+from scalezoo.train.recipes.generative import Recipe, count_leaves
 from scalezoo.train.step import TrainState
 
 MASK = 256
@@ -56,4 +56,4 @@ def mlm(model_args: dict, lr: float = 1e-3, rate: float = 0.15, warmup: int = 50
     loss, acc = loss_and_acc(s.params, x, key, False)
     return {"masked_loss": loss, "masked_accuracy": acc}  # nats per masked byte; fixed masks from `key`
 
-  return Recipe(init, step, evaluate, None, lambda s: _count(s.params))
+  return Recipe(init, step, evaluate, None, lambda s: count_leaves(s.params))

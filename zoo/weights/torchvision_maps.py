@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from scalezoo.zoo.efficientnet import STAGES, _divisible
+from scalezoo.zoo.efficientnet import STAGES, round_channels
 from scalezoo.zoo.vgg import LAYOUTS
 from scalezoo.zoo.weights.mapping import Map, Rule
 
@@ -71,14 +71,14 @@ def vgg(cfg: dict[str, Any]) -> Map:
 
 def efficientnet(cfg: dict[str, Any]) -> Map:
   fill: dict = {}
-  w = lambda c: _divisible(c * cfg["width_mult"])
+  w = lambda c: round_channels(c * cfg["width_mult"])
   rules = _conv("features.0.0", "stem") + _bn("features.0.1", "stem_bn", fill)
   cin = w(32)
   for s, (expand, _, _, out, r) in enumerate(STAGES):
     for i in range(int(math.ceil(r * cfg["depth_mult"]))):
       t, z = f"features.{s + 1}.{i}.block", f"stage{s + 1}_{i}"
       k = 0
-      if _divisible(cin * expand) != cin:
+      if round_channels(cin * expand) != cin:
         rules += _conv(f"{t}.0.0", f"{z}/expand") + _bn(f"{t}.0.1", f"{z}/expand_bn", fill)
         k = 1
       rules += _conv(f"{t}.{k}.0", f"{z}/depthwise") + _bn(f"{t}.{k}.1", f"{z}/depthwise_bn", fill)

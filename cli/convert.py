@@ -1,0 +1,30 @@
+"""`scalezoo convert`: reference weights (torchvision, Hugging Face) <-> zoo variables."""
+
+from __future__ import annotations
+
+from scalezoo.cli.common import UsageError
+
+
+def add(sub) -> None:
+  p = sub.add_parser("convert", help="reference weights (torchvision, Hugging Face) <-> zoo variables")
+  p.add_argument("model")
+  p.add_argument("src", help="a .safetensors/.pt/.pth/.bin state dict, or a finished run's folder")
+  p.add_argument("dst", help="a state dict the reference loads (.safetensors, .pt, .pth) or zoo variables (.msgpack)")
+  p.add_argument("--source", help="torchvision or huggingface (default: the model's one source)")
+  p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a model option (model_args)")
+
+
+def run(args) -> int:
+  from scalezoo.train import config
+  from scalezoo.train import convert as C
+
+  model_args: dict = {}
+  for a in args.set:
+    config.set_key(model_args, a)
+  try:
+    print(C.convert(args.model, args.src, args.dst, source=args.source, model_args=model_args))
+  except ValueError as e:  # a wrong model, source, file or shape: bad input
+    raise UsageError(str(e)) from None
+  except ImportError as e:  # a .pt/.pth/.bin file needs torch
+    raise UsageError(f"{e.name} is not installed: pip install -e '.[reference]' (or use .safetensors files)") from None
+  return 0

@@ -1,0 +1,28 @@
+"""`scalezoo plan`: a sweep's cost before launch: params, tokens, FLOPs, memory per device, hours."""
+
+from __future__ import annotations
+
+from scalezoo.cli.common import UsageError
+
+
+def add(sub) -> None:
+  p = sub.add_parser("plan", help="a sweep's cost before launch: params, tokens, FLOPs, memory per device, hours")
+  p.add_argument("spec")
+  p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec key")
+  p.add_argument("--chip", default="h100", help="h100 (default), a100, v5e, v4, cpu")
+  p.add_argument("--chips", default="1", help="how many chips the mesh spans (default 1)")
+  p.add_argument("--mfu", default="0.4", help="model FLOPs utilisation for the hours, in (0, 1] (default 0.4)")
+
+
+def run(args) -> int:
+  from scalezoo import sweep
+  from scalezoo.sweep import plan
+
+  try:
+    chips, mfu = int(args.chips), float(args.mfu)
+  except ValueError:
+    raise UsageError(f"--chips {args.chips!r} must be an integer and --mfu {args.mfu!r} a number") from None
+  plan.check_args(args.chip, chips, mfu)  # before the spec is read: bad flags answer at once
+  _, text = plan.plan(sweep.load(args.spec, args.set), args.chip, chips, mfu)
+  print(text)
+  return 0

@@ -1,0 +1,39 @@
+"""`scalezoo train`: train one run from a TOML config."""
+
+from __future__ import annotations
+
+
+def add(sub) -> None:
+  p = sub.add_parser("train", help="train one run from a TOML config")
+  p.add_argument("config")
+  p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+  p.add_argument("--out", required=True, help="run folder: record.json, curve.csv, checkpoints/")
+  p.add_argument("--export", help="also write the trained model's inference function here (jax.export)")
+  p.add_argument("--quiet", action="store_true")
+  p.add_argument("--coordinator", help="many hosts: HOST:PORT of process 0 (or JAX_COORDINATOR_ADDRESS)")
+  p.add_argument("--num-processes", type=int, help="many hosts: how many processes (or JAX_NUM_PROCESSES)")
+  p.add_argument("--process-id", type=int, help="many hosts: this process's index (or JAX_PROCESS_ID)")
+
+
+def run(args) -> int:
+  import jax
+
+  from scalezoo.train import config, loop, memory
+  from scalezoo.train.progress import Progress
+
+  cfg = config.load(args.config, args.set)  # validate fully before anything is written
+  split = loop.load_split_checked(cfg)
+  memory.check_model_fits(cfg, split.info)
+  bar = Progress(cfg.steps, f"train {cfg.model}", enabled=not args.quiet and jax.process_index() == 0)
+  rec, state, eng = loop.fit(cfg, out=args.out, split=split, progress=lambda d, t, m: bar.update(d, m))
+  rec = rec[0]
+  bar.update(cfg.steps if rec.status == "finished" else rec.steps_run, rec.status, force=True)
+  bar.close()
+  if args.export and rec.status == "finished":
+    from scalezoo.train import export
+
+    export.save(args.export, export.export_apply(eng, state, split.test))
+  summary = ", ".join(f"{k} {v:.4f}" for k, v in rec.metrics.items() if isinstance(v, float))
+  if jax.process_index() == 0:
+    print(f"{rec.status}: {rec.run_id} {summary}")
+  return 0 if rec.status in ("finished", "diverged") else 1
