@@ -65,3 +65,36 @@ def test_a_mesh_run_on_a_corpus_equals_one_device_and_group_members_read_their_o
   alone = loop.fit(run_cfg(corpus, seed=1)).record
   np.testing.assert_allclose(group[1].curve["train_loss"], alone.curve["train_loss"], rtol=1e-5)
   assert group[1].curve["train_loss"] != group[0].curve["train_loss"]
+
+
+def test_a_bpe_corpus_reports_bits_per_token_and_true_bits_per_byte(corpus, tmp_path):
+  """On BPE tokens, loss / ln 2 is bits per *token*; bits per byte divides the summed nats by the bytes of text the
+  evaluated targets stand for (here counted by decoding them), the measure that compares across tokenizers."""
+  import math
+
+  from scalezoo import data
+  from scalezoo.data.corpus import open_corpus
+  from scalezoo.train import eval as E
+
+  bpe = tmp_path / "bpe"
+  tokenize.tokenize(corpus.parent / "src", bpe, tokenizer="bpe", vocab=300)
+  cfg = run_cfg(bpe)
+  rec = loop.fit(cfg).record
+  m = rec.metrics
+  assert m["test_bits_per_token"] == pytest.approx(m["test_loss"] / math.log(2), rel=1e-12)
+  split = data.load("tokens", seed=cfg.data_seed, **cfg.data_args)
+  with open_corpus(bpe) as c:
+    test = E.eval_subset(split.test, cfg.eval_examples)
+    text_bytes = sum(len(c.decode(row.tolist()).encode()) for row in test["y"])  # ASCII text: a char is a byte
+  n_tokens = test["y"].size
+  assert m["test_bits_per_byte"] == pytest.approx(m["test_loss"] * n_tokens / math.log(2) / text_bytes, rel=1e-6)
+  assert text_bytes > 1.5 * n_tokens  # merges: a token stands for more than a byte, so the two measures differ
+  assert m["test_bits_per_byte"] < m["test_bits_per_token"] / 1.5
+
+
+def test_a_byte_corpus_reports_bits_per_byte_as_before(corpus):
+  """The byte tokenizer's ids are bytes: bits per byte is loss / ln 2, and no bits per token is claimed."""
+  import math
+
+  m = loop.fit(run_cfg(corpus, steps=2)).record.metrics
+  assert m["test_bits_per_byte"] == m["test_loss"] / math.log(2) and "test_bits_per_token" not in m
