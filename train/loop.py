@@ -108,19 +108,23 @@ def _own_masks(split: data_lib.Split) -> data_lib.Split:
 
 
 def make_engine(cfg: RunConfig, split: data_lib.Split) -> S.Engine:
-  margs = model_args(cfg, split.info)
   stream = split.info.get("stream")
   n_train = stream.n_windows if stream else len(split.train["y"])
   example = {k: v[:1] for k, v in (split.val if stream else split.train).items()}
+  return engine_for(cfg, split.info, split.task, n_train, example)
+
+
+def engine_for(cfg: RunConfig, info: dict, task: str, n_train: int, example: dict, devices=None) -> S.Engine:
+  """The run's engine from its data's facts (info, task, size, one example), on `devices` (default: here)."""
   mup = zoo_mup.of_config(cfg)
-  model = zoo.create(cfg.model, **margs)
+  model = zoo.create(cfg.model, **model_args(cfg, info))
   return S.Engine(
     cfg,
     model if mup is None else mup.model(model),
-    get_task(split.task),
-    int(split.info.get("num_classes") or 0),
+    get_task(task),
+    int(info.get("num_classes") or 0),
     n_train,
-    mesh_lib.make_mesh(cfg),
+    mesh_lib.make_mesh(cfg, devices),
     example,
     mup,
   )
