@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
   pn.add_argument("--chip", default="h100", help="h100 (default), a100, v5e, v4, cpu")
   pn.add_argument("--chips", default="1", help="how many chips the mesh spans (default 1)")
   pn.add_argument("--mfu", default="0.4", help="model FLOPs utilisation for the hours, in (0, 1] (default 0.4)")
+  pn.add_argument("--compile", metavar="TOPOLOGY", help="compile every run for v5e:4x4, h100:8, ... (XLA's bytes)")
+  pn.add_argument("--json", metavar="FILE", help="with --compile: the report as JSON")
 
   f = sub.add_parser("fit", help="fit a scaling law to a results folder's runs.jsonl")
   f.add_argument("dir")
@@ -219,6 +221,14 @@ def cmd_plan(args) -> int:
   except ValueError:
     raise UsageError(f"--chips {args.chips!r} must be an integer and --mfu {args.mfu!r} a number") from None
   plan.check_args(args.chip, chips, mfu)  # before the spec is read: bad flags answer at once
+  if args.compile:  # XLA's word for a target (train/compile_plan.py)
+    from scalezoo.train import compile_plan, target
+
+    target.parse(args.compile)
+    print(compile_plan.main(sweep.load(args.spec, args.set), args.compile, args.json, mfu)[1])
+    return 0
+  if args.json:
+    raise UsageError("--json goes with --compile TOPOLOGY")
   _, text = plan.plan(sweep.load(args.spec, args.set), args.chip, chips, mfu)
   print(text)
   return 0

@@ -84,7 +84,8 @@ def abstract_inputs(eng: S.Engine, arrays: dict | None, length: int) -> tuple:
   put = lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s)
   if arrays is None:  # one global batch per step, split over (data, fsdp) as loop.Feed places it
     rows = NamedSharding(eng.mesh, mesh_lib.batch_spec(1))
-    data = {k: put(jax.ShapeDtypeStruct((length, eng.batch_size, *v.shape[1:]), v.dtype), rows) for k, v in eng.example.items()}
+    shape = lambda v: (length, eng.batch_size, *v.shape[1:])
+    data = {k: put(jax.ShapeDtypeStruct(shape(v), v.dtype), rows) for k, v in eng.example.items()}
   else:  # whole on every device, as loop.fit_group puts it
     data = {k: put(v, repl) for k, v in arrays.items()}
   lr = jax.ShapeDtypeStruct((), jnp.float32, sharding=repl)

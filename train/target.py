@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 import re
 from importlib import resources
 
@@ -72,14 +73,21 @@ def _memory_size(config: str) -> int:
   return int(re.search(r"device_memory_size:\s*(\d+)", config).group(1))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get(name: str) -> Target:
   """The target's compile-only devices and facts; a missing wheel is named in the error."""
   kind, dims = parse(name)
+  import jax
   from jax.experimental import topologies
+
+  if not jax.config.jax_platforms:
+    jax.config.update("jax_platforms", "cpu")  # the host only traces: no probing for its own GPU or TPU
 
   try:
     if kind in TPUS:
+      # compile-only: no TPU here to claim, so libtpu's one-process lockfile and metadata server are not needed
+      os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+      os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")
       topo = topologies.get_topology_desc(f"{kind}:{'x'.join(map(str, dims))}", "tpu")
     else:
       config = gpu_config(kind)
