@@ -104,3 +104,27 @@ def test_an_out_of_memory_compile_is_an_answer_not_a_crash():
   got = C.compile_run(cfg, T.get("v5e:2x2"))
   assert not got.fits and got.peak_bytes is None
   assert "RESOURCE_EXHAUSTED" in got.error, got.error
+
+
+def _quoted_table(lines: list[str], first: str) -> list[str]:
+  """The table from its first line to its last ("every run fits" / "... do not fit")."""
+  start = next(i for i, ln in enumerate(lines) if ln.startswith(first))
+  end = next(i for i in range(start, len(lines)) if lines[i].endswith(("fits", "do not fit")))
+  return lines[start : end + 1]
+
+
+@pytest.mark.parametrize("name", ["v5e:4x4", "h100:8"])
+def test_the_readme_and_the_ladder_quote_the_committed_compile_reports(name):
+  from test_plan import LADDER, ROOT
+
+  from scalezoo.train import compile_plan, sweep
+
+  ladder = sweep.load(LADDER)
+  report = json.loads((ROOT / "results" / "compile" / f"{name.replace(':', '_')}.json").read_text())
+  assert [r["name"] for r in report["runs"]] == [c.run_id() for c in ladder.runs], "the ladder changed: compile again"
+  assert all(r["compiled"]["fits"] for r in report["runs"])
+  want = compile_plan.table(report, ladder).splitlines()
+  readme = (ROOT / "README.md").read_text().splitlines()
+  assert _quoted_table(readme, want[0]) == want
+  header = [ln.removeprefix("# ").removeprefix("#") for ln in LADDER.read_text().splitlines() if ln.startswith("#")]
+  assert _quoted_table(header, want[0]) == want

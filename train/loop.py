@@ -26,7 +26,7 @@ import numpy as np
 
 from scalezoo import zoo
 from scalezoo.train import data as data_lib
-from scalezoo.train import faults, files
+from scalezoo.train import faults, files, mfu
 from scalezoo.train import mesh as mesh_lib
 from scalezoo.train import step as S
 from scalezoo.train.checkpoint import Checkpointer, owner_of
@@ -363,6 +363,9 @@ def fit_group(
     if progress:
       alive = [float(loss[i, -1]) for i, r in enumerate(runs) if r["status"] in ("running", "stopped")]
       msg = f"loss {np.mean(alive):.4f}" if alive else "diverged"
+      use = _utilisation(eng, flops_step, timer, G)
+      if use["mfu"] is not None:
+        msg += f", {use['model_flops_per_device'] / 1e9:.3g} GFLOP/s/device, MFU {use['mfu']:.1%}"
       progress(done, steps, msg)
     stop = faults.take()
     every = base.checkpoint_every
@@ -438,6 +441,11 @@ def _put_member(best, state, i, vm):
   return jax.tree.map(lambda b, s: b.at[i].set(s[i]), best, state)
 
 
+def _utilisation(eng: S.Engine, flops_step, timer: ChunkTimer, G: int) -> dict:
+  devices = eng.mesh.devices.flat if eng.mesh is not None else jax.devices()[:1]
+  return mfu.utilisation(flops_step, timer.step_time, len(devices), G, devices[0])
+
+
 def _record(
   cfg, r, curve, results, eng, split, flops_step, done, timer, wall, n_split, G, init_report, started
 ) -> RunRecord:
@@ -476,6 +484,7 @@ def _record(
     wall_time=wall,
     step_time=timer.step_time,
     compile_time=timer.compile_time,
+    **_utilisation(eng, flops_step, timer, G),
     group_size=G,
     curve=curve,
     init=init_report,
