@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-core
 BENCH_STAMP := $(VENV)/.stamp-bench
 REF_STAMP := $(VENV)/.stamp-reference
+TARGETS_STAMP := $(VENV)/.stamp-targets
 PIP := $(VENV)/bin/pip install -q --disable-pip-version-check -c requirements.lock
 
 .PHONY: demo demo-results shell test test-ci test-slow bench lint clean
@@ -27,6 +28,13 @@ $(REF_STAMP): $(STAMP)
 	$(PIP) --no-deps 'jax2onnx==0.17.1'
 	touch $(REF_STAMP)
 
+# compilers for targets this machine does not have (train/target.py, `plan --compile`): libtpu as jax[tpu] pins it
+# (0.0.42.*) and the CUDA 12 plugin at jax's version, without its NVIDIA libraries (nothing here runs on a GPU)
+$(TARGETS_STAMP): $(STAMP)
+	$(PIP) 'libtpu==0.0.42.1' 'jax-cuda12-pjrt==0.10.2'
+	$(PIP) --no-deps 'jax-cuda12-plugin==0.10.2'
+	touch $(TARGETS_STAMP)
+
 demo: $(STAMP)  # into runs/demo (git-ignored): the tree stays clean
 	$(VENV)/bin/scalezoo demo --fresh --out runs/demo  # trains every run again: results/demo's numbers, bit for bit
 
@@ -40,7 +48,7 @@ test: $(STAMP)  # one pytest worker per core; a test file's tests share a worker
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 2 --dist loadfile --durations=10
 
-test-ci: $(REF_STAMP)  # CI-only (-m ci): several processes on localhost, clusters, heavy dependencies; .ci/run runs it
+test-ci: $(REF_STAMP) $(TARGETS_STAMP)  # CI-only (-m ci): several processes on localhost, clusters, heavy dependencies; .ci/run runs it
 	$(PY) -m pytest -n 2 --dist loadfile -m "ci and not slow" --durations=10
 
 test-slow: $(REF_STAMP)  # what `make test` leaves out (-m slow): longer kill trials, notebooks, the bench's workers

@@ -12,6 +12,8 @@ def add(sub) -> None:
   p.add_argument("--chip", default="h100", help="h100 (default), a100, v5e, v4, cpu")
   p.add_argument("--chips", default="1", help="how many chips the mesh spans (default 1)")
   p.add_argument("--mfu", default="0.4", help="model FLOPs utilisation for the hours, in (0, 1] (default 0.4)")
+  p.add_argument("--compile", metavar="TOPOLOGY", help="compile every run for v5e:4x4, h100:8, ... (XLA's bytes)")
+  p.add_argument("--json", metavar="FILE", help="with --compile: the report as JSON")
 
 
 def run(args) -> int:
@@ -23,6 +25,15 @@ def run(args) -> int:
   except ValueError:
     raise UsageError(f"--chips {args.chips!r} must be an integer and --mfu {args.mfu!r} a number") from None
   plan.check_args(args.chip, chips, mfu)  # before the spec is read: bad flags answer at once
+  if args.compile:  # XLA's word for a target (sweep/compile_plan.py)
+    from scalezoo.sweep import compile_plan
+    from scalezoo.train import target
+
+    target.parse(args.compile)
+    print(compile_plan.main(sweep.load(args.spec, args.set), args.compile, args.json, mfu)[1])
+    return 0
+  if args.json:
+    raise UsageError("--json goes with --compile TOPOLOGY")
   _, text = plan.plan(sweep.load(args.spec, args.set), args.chip, chips, mfu)
   print(text)
   return 0

@@ -29,7 +29,7 @@ from scalezoo import data as data_lib
 from scalezoo import zoo
 from scalezoo.data import atomic
 from scalezoo.train import eval as E
-from scalezoo.train import faults, mup_optim, outdir, resume
+from scalezoo.train import faults, mfu, mup_optim, outdir, resume
 from scalezoo.train import mesh as mesh_lib
 from scalezoo.train import step as S
 from scalezoo.train.checkpoint import Checkpointer, owner_of
@@ -67,19 +67,24 @@ def _own_masks(split: data_lib.Split) -> data_lib.Split:
 
 
 def make_engine(cfg: RunConfig, split: data_lib.Split) -> S.Engine:
-  margs = model_args(cfg, split.info)
   stream = split.info.get("stream")
   n_train = stream.n_windows if stream else len(split.train["y"])
   example = {k: v[:1] for k, v in (split.val if stream else split.train).items()}
+  return engine_for(cfg, split.info, split.task, n_train, example)
+
+
+def engine_for(cfg: RunConfig, info: dict, task: str, n_train: int, example: dict, devices=None) -> S.Engine:
+  """The run's engine from its data's facts (info, task, size, one example), on `devices` (default: here; a
+  target's compile-only devices for a deviceless compile)."""
   mup = mup_optim.of_config(cfg)
-  model = zoo.create(cfg.model, **margs)
+  model = zoo.create(cfg.model, **model_args(cfg, info))
   return S.Engine(
     cfg,
     model if mup is None else mup.model(model),
-    get_task(split.task),
-    int(split.info.get("num_classes") or 0),
+    get_task(task),
+    int(info.get("num_classes") or 0),
     n_train,
-    mesh_lib.make_mesh(cfg),
+    mesh_lib.make_mesh(cfg, devices),
     example,
     mup,
   )
@@ -168,7 +173,11 @@ def fit_group(
     done += n
     if progress:
       alive = [float(loss[i, -1]) for i, r in enumerate(runs) if r.status in ("running", "stopped")]
-      progress(done, steps, f"loss {np.mean(alive):.4f}" if alive else "diverged")
+      msg = f"loss {np.mean(alive):.4f}" if alive else "diverged"
+      use = _utilisation(eng, flops_step, timer, G)
+      if use["mfu"] is not None:
+        msg += f", {use['model_flops_per_device'] / 1e9:.3g} GFLOP/s/device, MFU {use['mfu']:.1%}"
+      progress(done, steps, msg)
     stop = faults.take()
     every = base.checkpoint_every
     if ckpt and (stop or done in keep_steps or every and (done - last_saved >= every or done == steps)):
@@ -189,6 +198,7 @@ def fit_group(
   facts = GroupFacts(
     eng, split.task, split.info, margs, zoo.count_params_split(base.model, **margs), flops_step,
     int(np.prod(split.val["y"].shape[1:])) if seq else None, G, done, timer, wall, started, init_report, nbytes,
+    _utilisation(eng, flops_step, timer, G),
   )  # fmt: skip
   records = [to_record(c, r, _index(results, i) if vm else results, facts) for i, (c, r) in enumerate(zip(cfgs, runs))]
   for rec, parent in zip(records, branch.parents if branch else ()):
@@ -231,6 +241,11 @@ def _point(eng: S.Engine, step: int, flops_step: float, loss_n, gnorm_n, val: fl
     point["val_accuracy"] = eng.task.finish(stats).get("accuracy")
   point["grad_norm"] = float(gnorm_n.mean())
   return point
+
+
+def _utilisation(eng: S.Engine, flops_step: float, timer, G: int) -> dict:
+  devices = eng.mesh.devices.flat if eng.mesh is not None else jax.devices()[:1]
+  return mfu.utilisation(flops_step, timer.step_time, len(devices), G, devices[0])
 
 
 def _close(ckpt: Checkpointer | None, feed: Feed | None) -> None:

@@ -21,7 +21,23 @@ from scalezoo.zoo import sharding as logical
 
 AXES = ("data", "fsdp", "tensor")
 BATCH = ("data", "fsdp")
-RULES: dict[str, str | None] = {"embed": "fsdp", "heads": "tensor", "mlp": "tensor", "kv": None, "vocab": None}
+# The one table from logical names to mesh axes: parameters' dimensions (zoo/sharding.py's names) and activations'
+# (`activation_*`, MaxText's): the batch split over (data, fsdp) in every layer, heads and feed-forward units over
+# tensor, the model width of an activation whole on each device (fsdp gathers the weights, not the activations).
+RULES: dict[str, str | tuple[str, ...] | None] = {
+  "embed": "fsdp",
+  "heads": "tensor",
+  "mlp": "tensor",
+  "kv": None,
+  "vocab": None,
+  "activation_batch": BATCH,
+  "activation_length": None,
+  "activation_embed": None,
+  "activation_heads": "tensor",
+  "activation_kv": None,
+  "activation_mlp": "tensor",
+  "activation_vocab": None,
+}
 
 
 def mesh_shape(cfg: RunConfig, n_visible: int) -> tuple[int, int, int]:
@@ -54,14 +70,22 @@ def mesh_shape(cfg: RunConfig, n_visible: int) -> tuple[int, int, int]:
   return tuple(sizes[a] for a in AXES)
 
 
-def make_mesh(cfg: RunConfig) -> Mesh | None:
-  """The run's mesh, or None on one device (a plain jit, no sharding)."""
-  shape = mesh_shape(cfg, len(jax.devices()))
+def make_mesh(cfg: RunConfig, devices=None) -> Mesh | None:
+  """The run's mesh over `devices` (default: the devices here), or None on one device here (a plain jit, no
+  sharding). A target's devices (train/target.py, compile-only) always make a mesh, one device too."""
+  here = devices is None
+  devices = jax.devices() if here else list(devices)
+  shape = mesh_shape(cfg, len(devices))
   n = math.prod(shape)
-  if n == 1:
+  if n == 1 and here:
     return None
   auto = (jax.sharding.AxisType.Auto,) * len(AXES)
-  return jax.make_mesh(shape, AXES, devices=jax.devices()[:n], axis_types=auto)
+  return jax.make_mesh(shape, AXES, devices=devices[:n], axis_types=auto)
+
+
+def activation_rules() -> tuple[tuple[str, str | tuple[str, ...] | None], ...]:
+  """RULES' activation names as (name, mesh axes) pairs, as zoo.sharding.activation_sharding takes them."""
+  return tuple((k, v) for k, v in RULES.items() if k.startswith("activation_"))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

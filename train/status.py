@@ -97,6 +97,7 @@ class GroupFacts:
   started_at: str
   init: dict[str, Any] | None
   target_bytes: dict[str, float] | None  # a BPE corpus's evaluated text in bytes, per split
+  utilisation: dict[str, float | None]  # model_flops_per_device, peak_flops, mfu (train/mfu.py)
 
 
 def to_record(cfg: RunConfig, run: RunStatus, results: dict[str, dict], facts: GroupFacts) -> RunRecord:
@@ -127,6 +128,7 @@ def to_record(cfg: RunConfig, run: RunStatus, results: dict[str, dict], facts: G
     wall_time=facts.wall_time,
     step_time=facts.timer.step_time,
     compile_time=facts.timer.compile_time,
+    **facts.utilisation,
     group_size=facts.group_size,
     curve=run.curve,
     init=facts.init,

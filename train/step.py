@@ -6,6 +6,7 @@ the step and the state, and runs that share a shape can train together under jax
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 from typing import Any
@@ -19,9 +20,10 @@ from jax.sharding import NamedSharding
 
 from scalezoo import zoo
 from scalezoo.data.order import batch_indices
-from scalezoo.train import mesh, mup_optim, optim
+from scalezoo.train import mesh, mup_optim, optim, target
 from scalezoo.train.config import RunConfig
 from scalezoo.train.tasks import Task
+from scalezoo.zoo import sharding as logical
 
 
 class TrainState(struct.PyTreeNode):
@@ -58,6 +60,17 @@ class Engine:
 
   def inputs(self, batch: dict) -> tuple[jax.Array, ...]:
     return tuple(batch[k] for k in self.task.inputs)
+
+  @property
+  def platform(self) -> str:
+    """The XLA platform the engine's programs compile for: its mesh's devices' (a target's), else the host's."""
+    return jax.default_backend() if self.mesh is None else self.mesh.devices.flat[0].platform
+
+  def activations(self):
+    """While a step is traced: the model's activations placed by the mesh's rules (nothing without a mesh)."""
+    if self.mesh is None:
+      return contextlib.nullcontext()
+    return logical.activation_sharding(self.mesh, mesh.activation_rules())
 
 
 def init_state(eng: Engine, key: jax.Array, arrays: dict, lr) -> TrainState:
@@ -114,7 +127,8 @@ def apply_model(eng: Engine, params, model_state, batch: dict, *, train: bool, k
     params, inputs = _cast(params, jnp.bfloat16), _cast(inputs, jnp.bfloat16)
   rngs = {} if key is None else {"dropout": key, "noise": jax.random.fold_in(key, 1)}
   mutable = list(model_state) if train and model_state else False
-  res = eng.model.apply({"params": params, **model_state}, *inputs, train=train, rngs=rngs, mutable=mutable)
+  with eng.activations():
+    res = eng.model.apply({"params": params, **model_state}, *inputs, train=train, rngs=rngs, mutable=mutable)
   out, new_state = res if mutable else (res, model_state)
   return _cast(out, jnp.float32), new_state
 
@@ -148,6 +162,8 @@ def train_step(eng: Engine, state: TrainState, batch: dict, lr, key: jax.Array):
     (loss, new_ms), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   else:
     pieces = jax.tree.map(lambda a: a.reshape(k, a.shape[0] // k, *a.shape[1:]), batch)
+    if eng.mesh is not None:  # each piece split over (data, fsdp) as the batch is, not the pieces over devices
+      pieces = jax.lax.with_sharding_constraint(pieces, NamedSharding(eng.mesh, mesh.batch_spec(1)))
 
     def one(carry, i_mb):
       g_sum, l_sum, w_sum, ms = carry
@@ -207,20 +223,24 @@ def compiled_chunk(eng: Engine, length: int, group: int, fed: bool = False):
     fn = jax.vmap(fn, in_axes=(0, 0 if fed else None, 0, 0))
   shardings = {}
   if eng.mesh is not None:
-    state = abstract_state(eng)
+    state = jax.eval_shape(lambda: _init_state(eng))
     if group > 1:
       state = jax.eval_shape(lambda s: jax.tree.map(lambda a: jnp.stack([a] * group), s), state)
     st = state_shardings(eng, state, int(group > 1))
     repl = mesh.replicated(eng.mesh)
     data = NamedSharding(eng.mesh, mesh.batch_spec(1 + int(group > 1))) if fed else repl
     shardings = dict(in_shardings=(st, data, repl, repl), out_shardings=(st, repl))
-  return jax.jit(fn, donate_argnums=0, compiler_options=_chunk_options(), **shardings)
+  return jax.jit(fn, donate_argnums=0, compiler_options=target.xla_options(eng.platform), **shardings)
 
 
-def abstract_state(eng: Engine) -> TrainState:
-  """The TrainState's structure, shapes and dtypes (ShapeDtypeStructs, for shardings and plans): init traced on a
-  dummy example, nothing computed."""
-  return jax.eval_shape(lambda: _init_state(eng))
+def abstract_state(eng: Engine, leading: int = 0) -> TrainState:
+  """The TrainState as jax.ShapeDtypeStructs (init traced on a dummy example, nothing computed), with the shardings
+  the engine gives it on a mesh (no arrays, no devices needed)."""
+  state = jax.eval_shape(lambda: _init_state(eng))
+  if eng.mesh is None:
+    return state
+  spec = lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s)
+  return jax.tree.map(spec, state, state_shardings(eng, state, leading))
 
 
 def _init_state(eng: Engine) -> TrainState:
@@ -228,13 +248,6 @@ def _init_state(eng: Engine) -> TrainState:
   variables = dict(eng.model.init(keys, *eng.inputs(eng.example), train=False))
   params = variables.pop("params")
   return TrainState(jnp.zeros((), jnp.int32), params, variables, eng.tx(1.0).init(params))
-
-
-def _chunk_options() -> dict[str, str] | None:
-  """XLA:CPU's memory-optimised scheduler for the train chunk: it orders the backward pass so fewer activations
-  are live at once (gpt_tiny's temp buffer 268 -> 230 MiB, peak RSS ~670 -> ~640 MB), with the same step time
-  and the same bits (measured side by side). Other backends keep their defaults."""
-  return {"xla_cpu_scheduler_type": "CPU_SCHEDULER_TYPE_MEMORY_OPTIMIZED"} if jax.default_backend() == "cpu" else None
 
 
 def flops_of_step(eng: Engine, state: TrainState, data: dict, lr, key: jax.Array, *, fed: bool = False) -> float:

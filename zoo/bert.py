@@ -10,6 +10,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from scalezoo.zoo import sharding as logical
 from scalezoo.zoo.registry import ModelSpec, register, token_input
 
 _init = nn.initializers.normal(0.02)
@@ -23,13 +24,14 @@ class BertLayer(nn.Module):
   @nn.compact
   def __call__(self, x_BxLxD: jax.Array, mask_Bx1xLxL: jax.Array, train: bool) -> jax.Array:
     drop = nn.Dropout(self.dropout, deterministic=not train)
+    x_BxLxD = logical.constrain(x_BxLxD, logical.BLD)
     h = nn.MultiHeadDotProductAttention(self.n_heads, kernel_init=_init, dropout_rate=self.dropout, name="attention")(
       x_BxLxD, mask=mask_Bx1xLxL, deterministic=not train
     )
     x_BxLxD = nn.LayerNorm(epsilon=1e-12, name="attention_ln")(x_BxLxD + drop(h))
     h = nn.gelu(nn.Dense(self.d_ff, kernel_init=_init, name="intermediate")(x_BxLxD), approximate=False)
     h = nn.Dense(x_BxLxD.shape[-1], kernel_init=_init, name="output")(h)
-    return nn.LayerNorm(epsilon=1e-12, name="output_ln")(x_BxLxD + drop(h))
+    return logical.constrain(nn.LayerNorm(epsilon=1e-12, name="output_ln")(x_BxLxD + drop(h)), logical.BLD)
 
 
 class Bert(nn.Module):

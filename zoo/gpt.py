@@ -14,6 +14,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from scalezoo.zoo import sharding as logical
 from scalezoo.zoo.registry import ModelSpec, register, token_input
 
 
@@ -33,25 +34,29 @@ class Block(nn.Module):
     init = nn.initializers.normal(0.02)
     out_init = nn.initializers.normal(0.02 / math.sqrt(2 * self.n_layers))
     drop = lambda y: nn.Dropout(self.dropout, deterministic=not self.train)(y)
+    x_BxLxD = logical.constrain(x_BxLxD, logical.BLD)
 
     h_BxLxD = nn.LayerNorm(epsilon=1e-5, dtype=jnp.float32, name="ln_1")(x_BxLxD)
     qkv_BxLx3xHxK = nn.DenseGeneral((3, H, K), dtype=self.dtype, kernel_init=init, name="qkv")(h_BxLxD)
+    qkv_BxLx3xHxK = logical.constrain(qkv_BxLx3xHxK, logical.BL3HK)
     q_BxLxHxK, k_BxLxHxK, v_BxLxHxK = qkv_BxLx3xHxK[:, :, 0], qkv_BxLx3xHxK[:, :, 1], qkv_BxLx3xHxK[:, :, 2]
     scale = K**-0.5 * self.attn_mult  # attn_mult 1.0: K**-0.5 exactly
     logits_BxHxLxL = jnp.einsum("bqhk,bthk->bhqt", q_BxLxHxK * scale, k_BxLxHxK).astype(jnp.float32)
     causal_1x1xLxL = jnp.tril(jnp.ones((L, L), bool))[None, None]
     logits_BxHxLxL = jnp.where(causal_1x1xLxL, logits_BxHxLxL, jnp.finfo(jnp.float32).min)
+    logits_BxHxLxL = logical.constrain(logits_BxHxLxL, logical.BHLL)
     probs_BxHxLxL = drop(jax.nn.softmax(logits_BxHxLxL, axis=-1).astype(self.dtype))
-    att_BxLxHxK = jnp.einsum("bhqt,bthk->bqhk", probs_BxHxLxL, v_BxLxHxK)
+    att_BxLxHxK = logical.constrain(jnp.einsum("bhqt,bthk->bqhk", probs_BxHxLxL, v_BxLxHxK), logical.BLHK)
     att_BxLxD = nn.DenseGeneral(D, axis=(-2, -1), dtype=self.dtype, kernel_init=out_init, name="proj")(att_BxLxHxK)
-    x_BxLxD = x_BxLxD + drop(att_BxLxD)
+    x_BxLxD = logical.constrain(x_BxLxD + drop(att_BxLxD), logical.BLD)
 
     h_BxLxD = nn.LayerNorm(epsilon=1e-5, dtype=jnp.float32, name="ln_2")(x_BxLxD)
     # checkpointed: the backward pass recomputes GELU's tanh from its input instead of keeping it (one fewer
     # [B, L, d_ff] activation per layer: gpt_tiny's peak RSS -25 MB), with the same ops, so the same bits
     h_BxLxF = jax.checkpoint(nn.gelu)(nn.Dense(self.d_ff, dtype=self.dtype, kernel_init=init, name="fc")(h_BxLxD))
+    h_BxLxF = logical.constrain(h_BxLxF, logical.BLF)
     h_BxLxD = nn.Dense(D, dtype=self.dtype, kernel_init=out_init, name="fc_proj")(h_BxLxF)
-    return x_BxLxD + drop(h_BxLxD), None
+    return logical.constrain(x_BxLxD + drop(h_BxLxD), logical.BLD), None
 
 
 class GPT(nn.Module):
@@ -80,7 +85,7 @@ class GPT(nn.Module):
     wte = nn.Embed(self.vocab, self.d_model, embedding_init=init, dtype=self.dtype, name="wte")
     wpe = self.param("wpe", nn.initializers.normal(0.01), (self.context, self.d_model))
     x_BxLxD = wte(tokens_BxL).astype(jnp.float32) + wpe[None, :L]
-    x_BxLxD = nn.Dropout(self.dropout, deterministic=not train)(x_BxLxD)
+    x_BxLxD = logical.constrain(nn.Dropout(self.dropout, deterministic=not train)(x_BxLxD), logical.BLD)
     block = dict(
       n_heads=self.n_heads,
       d_ff=self.d_ff or 4 * self.d_model,
@@ -100,7 +105,7 @@ class GPT(nn.Module):
       for i in range(self.n_layers):
         x_BxLxD, _ = layer(**block, name=f"block_{i}")(x_BxLxD)
     x_BxLxD = nn.LayerNorm(epsilon=1e-5, dtype=jnp.float32, name="ln_f")(x_BxLxD)
-    logits_BxLxV = wte.attend(x_BxLxD.astype(self.dtype)).astype(jnp.float32)
+    logits_BxLxV = logical.constrain(wte.attend(x_BxLxD.astype(self.dtype)).astype(jnp.float32), logical.BLV)
     return logits_BxLxV if self.out_mult == 1.0 else logits_BxLxV * self.out_mult
 
 

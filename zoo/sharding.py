@@ -7,12 +7,21 @@ A table by path is how big_vision and EasyLM write their sharding rules.
 
 Names: embed (the model width), heads, kv (a head's width), mlp (the feed-forward hidden units), vocab, and
 None for a dimension that is never split (positions, classes, the fused q/k/v axis, input features).
+
+Activations carry names too (MaxText's): `activation_batch`, `activation_length`, `activation_embed`,
+`activation_heads`, `activation_kv`, `activation_mlp`, `activation_vocab`. A model marks its block boundaries with
+`constrain(x, names)`; the engine maps the names to mesh axes with the same rules table as the parameters' while it
+traces a step on a mesh (`activation_sharding`), so the batch stays split over (data, fsdp) in every layer. Outside
+that (one device, or no engine) `constrain` returns its input: the model never names a mesh.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
 
+import flax.linen as nn
 import jax
 
 _ATTN_IN = r"(query|key|value)"
@@ -73,3 +82,32 @@ def named(params) -> dict[str, tuple[str | None, ...] | None]:
 def unnamed(params) -> list[str]:
   """Paths of the parameters no rule names."""
   return [path for path, axes in named(params).items() if axes is None]
+
+
+BLD = ("activation_batch", "activation_length", "activation_embed")
+BL3HK = ("activation_batch", "activation_length", None, "activation_heads", "activation_kv")  # fused q/k/v
+BLHK = ("activation_batch", "activation_length", "activation_heads", "activation_kv")
+BHLL = ("activation_batch", "activation_heads", "activation_length", None)  # attention logits/probabilities
+BLF = ("activation_batch", "activation_length", "activation_mlp")
+BLV = ("activation_batch", "activation_length", "activation_vocab")
+
+_ACTIVE: contextvars.ContextVar = contextvars.ContextVar("scalezoo_activation_sharding", default=None)
+
+
+@contextlib.contextmanager
+def activation_sharding(mesh, rules):
+  """While a step is traced inside: `constrain` places activations on `mesh` by `rules` ((name, mesh axes) pairs)."""
+  token = _ACTIVE.set((mesh, tuple(rules)))
+  try:
+    yield
+  finally:
+    _ACTIVE.reset(token)
+
+
+def constrain(x: jax.Array, names: tuple[str | None, ...]) -> jax.Array:
+  """`x` split as its activation axis names say on the engine's mesh; `x` itself outside a mesh (the same bits)."""
+  active = _ACTIVE.get()
+  if active is None:
+    return x
+  mesh, rules = active
+  return nn.with_logical_constraint(x, names, rules=rules, mesh=mesh)

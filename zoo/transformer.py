@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from scalezoo.zoo import sharding as logical
 from scalezoo.zoo.registry import ModelSpec, register, token_input
 
 
@@ -42,10 +43,11 @@ class EncoderLayer(nn.Module):
   @nn.compact
   def __call__(self, x_BxSxD: jax.Array, mask_Bx1xSxS: jax.Array, train: bool) -> jax.Array:
     drop = nn.Dropout(self.dropout, deterministic=not train)
+    x_BxSxD = logical.constrain(x_BxSxD, logical.BLD)
     h = nn.MultiHeadDotProductAttention(self.n_heads, name="self_attn")(x_BxSxD, mask=mask_Bx1xSxS)
     x_BxSxD = nn.LayerNorm(name="ln1")(x_BxSxD + drop(h))
     h = FeedForward(self.d_ff, self.dropout, name="ffn")(x_BxSxD, train)
-    return nn.LayerNorm(name="ln2")(x_BxSxD + drop(h))
+    return logical.constrain(nn.LayerNorm(name="ln2")(x_BxSxD + drop(h)), logical.BLD)
 
 
 class DecoderLayer(nn.Module):
@@ -56,12 +58,13 @@ class DecoderLayer(nn.Module):
   @nn.compact
   def __call__(self, y_BxTxD, mem_BxSxD, self_mask_Bx1xTxT, cross_mask_Bx1xTxS, train: bool) -> jax.Array:
     drop = nn.Dropout(self.dropout, deterministic=not train)
+    y_BxTxD = logical.constrain(y_BxTxD, logical.BLD)
     h = nn.MultiHeadDotProductAttention(self.n_heads, name="self_attn")(y_BxTxD, mask=self_mask_Bx1xTxT)
     y_BxTxD = nn.LayerNorm(name="ln1")(y_BxTxD + drop(h))
     h = nn.MultiHeadDotProductAttention(self.n_heads, name="cross_attn")(y_BxTxD, mem_BxSxD, mask=cross_mask_Bx1xTxS)
     y_BxTxD = nn.LayerNorm(name="ln2")(y_BxTxD + drop(h))
     h = FeedForward(self.d_ff, self.dropout, name="ffn")(y_BxTxD, train)
-    return nn.LayerNorm(name="ln3")(y_BxTxD + drop(h))
+    return logical.constrain(nn.LayerNorm(name="ln3")(y_BxTxD + drop(h)), logical.BLD)
 
 
 class Transformer(nn.Module):

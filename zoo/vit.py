@@ -8,6 +8,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from scalezoo.zoo import sharding as logical
 from scalezoo.zoo.conv import Conv
 from scalezoo.zoo.registry import ModelSpec, normal_input, register
 
@@ -25,6 +26,7 @@ class EncoderBlock(nn.Module):
   @nn.compact
   def __call__(self, x_BxNxD: jax.Array, train: bool) -> jax.Array:
     drop = nn.Dropout(self.dropout, deterministic=not train)
+    x_BxNxD = logical.constrain(x_BxNxD, logical.BLD)  # tokens N as the length axis
     h = nn.LayerNorm(epsilon=1e-6, name="ln_1")(x_BxNxD)
     # flax's einsum hooks (set both or neither) carry the scale; at 1.0 flax's own einsums, bit for bit
     einsums = {}
@@ -35,7 +37,7 @@ class EncoderBlock(nn.Module):
     x_BxNxD = x_BxNxD + drop(attn(h))
     h = nn.LayerNorm(epsilon=1e-6, name="ln_2")(x_BxNxD)
     h = drop(nn.gelu(nn.Dense(self.mlp_dim, name="mlp_1")(h), approximate=False))
-    return x_BxNxD + drop(nn.Dense(x_BxNxD.shape[-1], name="mlp_2")(h))
+    return logical.constrain(x_BxNxD + drop(nn.Dense(x_BxNxD.shape[-1], name="mlp_2")(h)), logical.BLD)
 
 
 class ViT(nn.Module):
