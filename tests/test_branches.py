@@ -47,7 +47,7 @@ def same_tree(a, b) -> bool:
   return all(jax.tree.leaves(jax.tree.map(lambda x, y: bool(np.array_equal(x, y)), a, b)))
 
 
-@pytest.mark.ci  # make test-ci: over 20 s on the 2-core machine
+@pytest.mark.long  # three fits of one run, each its own compiled program
 def test_a_branch_of_a_small_run_equals_the_from_scratch_wsd_run_bit_for_bit(tmp_path):
   raw = {
     "model": "mlp",

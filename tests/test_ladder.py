@@ -32,7 +32,7 @@ def test_the_ladder_spans_10m_to_1b_with_the_lr_falling_and_the_batch_growing():
   assert all(a > b for a, b in zip(lrs, lrs[1:])) and all(a <= b for a, b in zip(batches, batches[1:]))
 
 
-@pytest.mark.ci  # six compiled programs, two sharded over the 4 test devices: 250 s on 2 busy shared cores
+@pytest.mark.long  # six compiled programs, two sharded over the 4 test devices
 def test_tiny_mode_trains_every_size_of_the_ladder_on_a_corpus(tmp_path):
   rng = np.random.default_rng(0)
   words = ["def", "return", "x", "y", "(", ")", ":", "+", "\n", "if"]

@@ -79,7 +79,7 @@ K_SCALE_EXACT = all(k**-0.5 * 1.0 == k**-0.5 for k in range(1, 1025))  # GPT's a
 
 @pytest.mark.parametrize(
   "base",
-  [pytest.param(b, marks=m) for b, m in ((GPT, pytest.mark.slow), (MLP, pytest.mark.ci), (VIT, pytest.mark.ci))],
+  [pytest.param(b, marks=m) for b, m in ((GPT, pytest.mark.slow), (MLP, pytest.mark.long), (VIT, pytest.mark.long))],
   ids=["gpt", "mlp", "vit"],
 )
 def test_mup_at_the_base_width_is_the_standard_model_bit_for_bit(base):
@@ -193,7 +193,7 @@ def _spreads(base, par, widths, steps):
   return coordcheck.spreads(coordcheck.measure(c, widths, steps))
 
 
-@pytest.mark.ci  # 35-50 s on the shared 2-core AMD EPYC at load 4-13 (4 engines, 3 programs each)
+@pytest.mark.long  # 4 engines, 3 programs each
 def test_coordcheck_mlp_is_flat_under_mup_and_grows_under_sp():
   """An 8x width range (64 -> 512), 3 Adam steps at lr 0.01: the hidden layer's and the output's mean |activation|
   at step 2. Measured at 08d8605: SP spread (max/min over widths) dense_1 2.83, output 5.66; μP 1.40 and 1.36.
@@ -206,7 +206,7 @@ def test_coordcheck_mlp_is_flat_under_mup_and_grows_under_sp():
   assert sp["output"] > 3.0
 
 
-@pytest.mark.ci  # ~60 s on the 2-core AMD EPYC (load 2)
+@pytest.mark.long  # 4 ViT engines
 def test_coordcheck_vit_is_flat_under_mup_and_grows_under_sp():
   """ViT (2 layers, mlp_dim 4 x d_model) at 32 -> 256, 5 Adam steps at 2^-8, μP with a zero readout (at init μP's
   1/m output multiplier makes the logits shrink with width, which would dominate 5 steps). Measured when added: SP

@@ -42,7 +42,7 @@ def _test_set(size, f, theta):
   return S.metrics(np.concatenate([f(theta, c) for c in curves]), np.concatenate([c.loss for c in curves]))
 
 
-@pytest.mark.ci  # ~40M terms for the 72k-step cosine per size: a few seconds
+@pytest.mark.long  # the 72k-step cosine's loss-drop sums, tens of millions of terms per size
 @pytest.mark.parametrize("size", [25, 100, 400])
 def test_published_multi_power_parameters_predict_the_held_out_schedules(size):
   theta, pred_e = PUBLISHED[size]

@@ -43,7 +43,7 @@ def test_optimal_allocation_at_1e22_with_25b_unique_tokens():
   assert N[0] * D[0] * 6 == pytest.approx(1e22, rel=1e-9)
 
 
-@pytest.mark.ci  # two JAX L-BFGS programs to compile: ~20 s
+@pytest.mark.long  # two JAX L-BFGS programs to compile
 def test_fit_of_r_stars_with_the_c4_coefficients_frozen():
   X, L = _runs()
   # from the published point, a float64 polish stays in its basin: the paper's estimate is a local optimum

@@ -326,7 +326,7 @@ def test_process_executor_gives_the_same_records(reference, tmp_path):
   assert_same_numbers(out, reference)
 
 
-@pytest.mark.ci  # make test-ci: over 20 s on the 2-core machine
+@pytest.mark.ci  # a local Ray cluster
 def test_ray_executor_on_a_local_cluster_gives_the_same_records(reference, tmp_path):
   pytest.importorskip("ray")
   out = tmp_path / "out"

@@ -193,7 +193,7 @@ def test_bf16_compute_trains():
   assert r["status"] == "finished" and c[-1] < 0.7 * c[0]
 
 
-@pytest.mark.ci  # make test-ci: a killed training process, ~50 s (the sweep kill trials stay in make test)
+@pytest.mark.ci  # kills a training process
 def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
   cfg_path = tmp_path / "run.toml"
   cfg_path.write_text("""

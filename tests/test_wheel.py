@@ -82,7 +82,7 @@ def test_a_short_train_writes_its_record_without_a_git_commit(venv, elsewhere):
   assert rec["provenance"]["package_version"] and "git_commit" not in rec["provenance"]  # not run from a checkout
 
 
-@pytest.mark.ci  # make test-ci: over 20 s on the 2-core machine
+@pytest.mark.long  # nine runs and their fits from the wheel
 def test_a_short_demo_runs_from_its_packaged_spec(venv, elsewhere):
   sets = [
     "base.steps=20",

@@ -70,7 +70,7 @@ def test_a_sweep_writes_one_tensorboard_run_per_run_id_that_reads_back_as_its_cu
     assert hp["model"].string_value == "mlp" and hp["model_args.width"].number_value == 8
 
 
-@pytest.mark.ci
+@pytest.mark.ci  # a sweep's process and wandb's own service process
 def test_wandb_offline_run_per_run_id(tmp_path):
   pytest.importorskip("wandb")
   spec, out = tmp_path / "spec.toml", tmp_path / "out"
