@@ -21,6 +21,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+import tiny
 from jax.experimental.compilation_cache import compilation_cache
 
 from scalezoo import cli
@@ -31,38 +32,17 @@ from scalezoo.train import checkpoint, config, faults, loop, outdir
 ROOT = Path(__file__).resolve().parents[1]
 COUNTS = collections.Counter({"trials": 0, "kills": 0, "corruptions": 0, "refusals": 0, "wrong records": 0})
 
-RUN = """
-model = "mlp"
-data = "digits"
-steps = 60
-batch_size = 32
-eval_every = 20
-checkpoint_every = 20
-[model_args]
-width = 16
-[data_args]
-flat = true
-n_train = 256
-"""
-SPEC = """
-name = "faults"
-[base]
-model = "mlp"
-data = "digits"
-steps = 40
-batch_size = 32
-eval_every = 20
-[base.model_args]
-width = 8
-[base.data_args]
-flat = true
-n_train = 256
-[axes]
-seed = [0, 1]
-"model_args.depth" = [1, 2]
-[sweep]
-checkpoint_every = 20
-"""
+RUN_RAW = tiny.mlp_digits(
+  steps=60, eval_every=20, checkpoint_every=20, model_args={"width": 16}, data_args={"n_train": 256}
+)
+RUN = tiny.toml(RUN_RAW)
+SPEC_RAW = tiny.spec(
+  "faults",
+  tiny.mlp_digits(steps=40, eval_every=20, data_args={"n_train": 256}),
+  {"seed": [0, 1], "model_args.depth": [1, 2]},
+  sweep={"checkpoint_every": 20},
+)
+SPEC = tiny.toml(SPEC_RAW)
 CACHE_KEYS = (
   "jax_compilation_cache_dir",
   "jax_persistent_cache_min_compile_time_secs",
@@ -600,15 +580,15 @@ def test_the_batch_size_used_is_recorded(run_toml):
 
 
 def test_a_grid_past_the_cap_is_refused_before_it_is_expanded(tmp_path, capsys, monkeypatch):
-  axes = f'seed = {list(range(1001))}\n"model_args.depth" = {list(range(1, 1001))}'
-  spec = write(tmp_path / "s.toml", SPEC.replace('seed = [0, 1]\n"model_args.depth" = [1, 2]', axes))
+  axes = {"seed": list(range(1001)), "model_args.depth": list(range(1, 1001))}
+  spec = write(tmp_path / "s.toml", tiny.toml({**SPEC_RAW, "axes": axes}))
   monkeypatch.setattr(config, "parse", lambda *a, **k: pytest.fail("a cell was expanded"))
   refused(["sweep", spec, "--out", tmp_path / "o", "--dry-run"], capsys, needle="at most 1,000,000")
 
 
 # ---- interrupts that keep work (issue 20, item 4) -----------------------------------------------------------------
 
-LONG = RUN.replace("steps = 60", "steps = 2000").replace("eval_every = 20", "eval_every = 100")
+LONG = tiny.merge(RUN_RAW, {"steps": 2000, "eval_every": 100})
 
 
 def _cli(*argv) -> list[str]:
@@ -622,7 +602,7 @@ ENV = {**os.environ, "XLA_FLAGS": ""}  # one device, as a user's shell has
 def long_run(tmp_path_factory):
   """The long run's config (checkpoint_every = 0) and its uninterrupted record, from a fresh process."""
   d = tmp_path_factory.mktemp("long")
-  cfg = write(d / "run.toml", LONG.replace("checkpoint_every = 20", "checkpoint_every = 0"))
+  cfg = write(d / "run.toml", tiny.toml(tiny.merge(LONG, {"checkpoint_every": 0})))
   subprocess.run(_cli("train", cfg, "--out", d / "ref"), env=ENV, check=True, capture_output=True)
   return cfg, record(d / "ref")
 
@@ -671,7 +651,7 @@ def test_sigint_and_sigterm_at_random_moments_then_resume_bit_for_bit(trial, lon
   _trial(long_run, tmp_path, (signal.SIGINT, signal.SIGTERM)[trial % 2], rng.uniform(0.2, 1.5), [0, 300][trial // 2])
 
 
-SWEEP_LONG = SPEC.replace("steps = 40", "steps = 1200").replace("checkpoint_every = 20", "checkpoint_every = 0")
+SWEEP_LONG = tiny.toml(tiny.merge(SPEC_RAW, {"base": {"steps": 1200}, "sweep": {"checkpoint_every": 0}}))
 
 
 @pytest.mark.ci  # signals a sweep's process
@@ -715,7 +695,7 @@ def test_a_real_sigterm_in_process_checkpoints_at_the_chunk_end_and_the_rerun_is
 
 
 def test_settings_that_change_no_number_keep_the_run_id_and_committed_ids_stay():
-  cfg = config.parse({"model": "mlp", "data": "digits"})
+  cfg = config.parse(tiny.mlp_digits())
   assert cfg.replace(checkpoint_every=100).run_id() == cfg.run_id()
   assert cfg.replace(eval_every=100).run_id() != cfg.run_id()  # changes the chunks, and so the curve
   for row in store.read(ROOT / "results" / "demo"):

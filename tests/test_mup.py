@@ -10,6 +10,7 @@ import jax
 import numpy as np
 import optax
 import pytest
+import tiny
 
 from scalezoo import sweep
 from scalezoo.studies import coordcheck
@@ -35,14 +36,7 @@ VIT = dict(
   batch_size=32,
   optimizer={"name": "adam", "lr": 2**-8},
 )
-MLP = dict(
-  model="mlp",
-  data="digits",
-  data_args={"flat": True},
-  model_args={"depth": 2, "width": 64},
-  batch_size=32,
-  optimizer={"name": "adam", "lr": 0.01},
-)
+MLP = tiny.mlp_digits(model_args={"depth": 2, "width": 64}, optimizer={"name": "adam", "lr": 0.01})
 
 
 def parse(base, **changes):
