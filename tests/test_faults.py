@@ -550,7 +550,8 @@ def test_a_read_only_out_is_refused_with_one_line(tmp_path, run_toml, capsys):
 
 
 def test_unbounded_fit_and_plot_inputs_are_refused_with_one_line(tmp_path, capsys):
-  """`fit --bootstrap 1000000` (once 6 GB in 20 s) and `plot` on zero losses (once a crash after one figure)."""
+  """`fit --bootstrap 1000000` (once memory without bound) and `plot` on zero losses (once a crash after one
+  figure)."""
   out = tmp_path / "out"
   out.mkdir()
   rows = [
