@@ -3,6 +3,7 @@
 import functools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 import tiny
 
@@ -129,6 +131,47 @@ def test_schedules_have_the_shape_they_claim():
   assert float(step(4)) == pytest.approx(1.0) and float(step(5)) == pytest.approx(0.1)
 
 
+def applied_lrs(cfg, steps: int) -> tuple[list[float], list[float]]:
+  """The learning rate each of the engine's train steps applied, and each step's loss: under plain SGD (no momentum,
+  decay or clipping) a step moves the parameters by lr_t * |grad|."""
+  split = loop.load_split(cfg)
+  eng = loop.make_engine(cfg, split)
+  arrays = {k: jnp.asarray(v) for k, v in split.train.items()}
+  lr, key = cfg.optimizer.lr, jax.random.key(1)
+  state = S.init_state(eng, jax.random.key(0), arrays, lr)
+  idx = order.batch_indices(jax.random.split(key, 3)[0], jnp.int32(0), steps, eng.n_train, eng.batch_size)
+  step = jax.jit(functools.partial(S.train_step, eng))
+  lrs, losses = [], []
+  for i in range(steps):
+    new, m = step(state, S.gather(arrays, idx[i]), lr, key)
+    moved = optax.global_norm(jax.tree.map(jnp.subtract, new.params, state.params))
+    lrs.append(float(moved / m["grad_norm"]))
+    losses.append(float(m["loss"]))
+    state = new
+  return lrs, losses
+
+
+def test_the_step_schedule_is_the_lr_the_train_steps_apply():
+  cfg = parsed(optimizer={"name": "sgd", "lr": 0.1}, schedule={"name": "step", "step_every": 4, "step_factor": 0.5})
+  lrs, _ = applied_lrs(cfg, 10)
+  np.testing.assert_allclose(lrs, [0.1] * 4 + [0.05] * 4 + [0.025] * 2, rtol=1e-3)
+
+
+def test_the_plateau_schedule_cuts_the_lr_the_train_steps_apply():
+  """After plateau_patience steps without a better training loss (by optax's default relative 1e-4) the lr is
+  multiplied by plateau_factor, from the step that saw the last of them on."""
+  cfg = parsed(optimizer={"name": "sgd", "lr": 0.1}, schedule={"plateau_patience": 2, "plateau_factor": 0.5})
+  lrs, losses = applied_lrs(cfg, 12)
+  best, waited, scale, want = np.inf, 0, 1.0, []
+  for loss in losses:
+    best, waited = (loss, 0) if loss < best * (1 - 1e-4) else (best, waited + 1)
+    if waited >= 2:
+      scale, waited = scale * 0.5, 0
+    want.append(0.1 * scale)
+  assert want[-1] <= 0.1 / 4, want  # cut at least twice: the check below sees the rule at work
+  np.testing.assert_allclose(lrs, want, rtol=1e-3)
+
+
 def test_divergence_is_recorded_not_raised():
   r = fit(parsed(optimizer={"name": "sgd", "lr": 1e4}))
   assert r["status"] == "diverged" and 1 <= r["diverged_step"] <= 60
@@ -178,6 +221,25 @@ def test_bf16_compute_trains():
   r = fit(parsed(precision="bf16", optimizer={"lr": 3e-3}))
   c = r["curve"]["train_loss"]
   assert r["status"] == "finished" and c[-1] < 0.7 * c[0]
+
+
+@pytest.mark.parametrize("precision, dtype", [("f32", "f32"), ("bf16", "bf16")])
+def test_the_train_steps_matmuls_run_in_the_configured_precision(precision, dtype):
+  """Every matmul of the lowered train step (forward and backward) takes and gives `dtype`; the parameters the step
+  returns stay f32 (bf16 compute, f32 master weights)."""
+  cfg = parsed(precision=precision)
+  split = loop.load_split(cfg)
+  eng = loop.make_engine(cfg, split)
+  arrays = {k: jnp.asarray(v) for k, v in split.train.items()}
+  state = S.init_state(eng, jax.random.key(0), arrays, 1e-3)
+  batch = S.gather(arrays, jnp.arange(eng.batch_size))
+  step = jax.jit(functools.partial(S.train_step, eng))
+  text = step.lower(state, batch, 1e-3, jax.random.key(1)).as_text()
+  dots = [line.split(" : ")[-1] for line in text.splitlines() if "dot_general" in line]
+  assert len(dots) >= 6, text  # three layers, forward and backward
+  assert {t for d in dots for t in re.findall(r"tensor<(?:\d+x)*(\w+)>", d)} == {dtype}, dots
+  new, _ = step(state, batch, 1e-3, jax.random.key(1))
+  assert {a.dtype for a in jax.tree.leaves(new.params)} == {jnp.dtype("float32")}
 
 
 @pytest.mark.ci  # kills a training process
