@@ -8,7 +8,7 @@ REF_STAMP := $(VENV)/.stamp-reference
 TARGETS_STAMP := $(VENV)/.stamp-targets
 PIP := $(VENV)/bin/pip install -q --disable-pip-version-check -c requirements.lock
 
-.PHONY: demo demo-results shell test test-ci test-slow bench lint clean
+.PHONY: demo demo-results shell test test-ci test-long test-slow bench lint clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,8 +48,11 @@ test: $(STAMP)  # one pytest worker per core; a test file's tests share a worker
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 2 --dist loadfile --durations=10
 
-test-ci: $(REF_STAMP) $(TARGETS_STAMP)  # CI-only (-m ci): several processes on localhost, clusters, heavy dependencies; .ci/run runs it
-	$(PY) -m pytest -n 2 --dist loadfile -m "ci and not slow" --durations=10
+test-ci: $(REF_STAMP) $(TARGETS_STAMP)  # .ci/run runs it after make test: -m ci (processes, clusters, heavy dependencies) and -m long
+	$(PY) -m pytest -n 2 --dist loadfile -m "(ci or long) and not slow" --durations=10
+
+test-long: $(STAMP)  # -m long alone: tests that need only time, on the core install
+	$(PY) -m pytest -n 2 --dist loadfile -m "long and not slow" --durations=10
 
 test-slow: $(REF_STAMP)  # what `make test` leaves out (-m slow): longer kill trials, notebooks, the bench's workers
 	$(PY) -m pytest -n 2 --dist loadfile -m slow --durations=10

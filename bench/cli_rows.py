@@ -21,7 +21,7 @@ def _wall(args: list[str]) -> float:
 
 def bench_models(sz, log, goal: str) -> dict:
   """`scalezoo models` (python -m scalezoo.cli models) vs counting every model live, as it did before the
-  catalog table; the live count runs once (about 20 s), the command `cli_reps` times."""
+  catalog table; the live count (slow) runs once, the command `cli_reps` times."""
   base = _wall(["-c", _LIVE])
   log(f"  every model traced live (the listing before zoo/catalog.json): {base:.1f}s")
   ours = []

@@ -40,7 +40,7 @@ def run(args) -> int:
 
 
 def _catalog() -> dict:
-  """zoo/catalog.json, read without importing the zoo (JAX and Flax alone take 1-2 s to import): the reference
+  """zoo/catalog.json, read without importing the zoo (importing JAX and Flax alone is slow): the reference
   configs' counts and shapes, which tests/test_zoo_counts.py checks against the registry and eval_shape."""
   import importlib.util
   import json

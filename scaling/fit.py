@@ -67,7 +67,7 @@ def _solver(law: _laws.Law, delta: float, x64: bool):
 def solve_batch(law, theta0_SxP, W_SxN, logX_KxN, logL_N, *, delta=1e-3, max_iter=1000, x64=True, segment=SEGMENT):
   """L-BFGS from every row of theta0 with per-row point weights W, in float64 (or float32); numpy results.
 
-  A vmapped while loop runs every row until the slowest stops, and starts differ ~10x in the iterations they
+  A vmapped while loop runs every row until the slowest stops, and starts differ widely in the iterations they
   need, so the batch runs `segment` iterations at a time, and once at most 1/SHRINK of its rows are still going
   they carry on alone, gathered into a batch rounded up to a power of two >= MIN_ROWS.
   Each row runs the same algorithm either way (its rounding can differ with the batch's shape)."""
@@ -117,7 +117,7 @@ def screen_and_polish(law, starts_SxP, W_GxN, logX, logL, *, delta, max_iter, ke
   """Run every start in float32, keep the `keep` best of each weight group, polish those in float64.
 
   starts are shared by all G groups (rows of W: the data, or one bootstrap resample each). float32 halves
-  the memory traffic and uses the vectorised exp, ~5x faster on CPU; the float64 polish restores full precision.
+  the memory traffic and uses the vectorised exp, faster on CPU; the float64 polish restores full precision.
   Returns (best theta (G, P), best objective (G,), screening result, polish result).
   """
   from scalezoo.scaling import lbfgs

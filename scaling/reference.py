@@ -1,7 +1,7 @@
 """The reference fitter: scipy's L-BFGS-B from every grid start, one after another (Epoch AI's procedure).
 
-Slow (one start at a time; ~240 s for Hoffmann's 4,500 starts on 240 points here) but independent of our
-batched L-BFGS: tests and benchmarks compare the two on the same grid and objective.
+Slow (one start at a time) but independent of our batched L-BFGS: tests and benchmarks compare the two on the same
+grid and objective.
 """
 
 import jax

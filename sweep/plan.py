@@ -7,7 +7,7 @@ hours at a given MFU. Nothing is allocated or compiled: shapes come from jax.eva
 XLA's FLOP count: XLA's cost analysis counts a while loop's body once, so the step is lowered with the layers
 unrolled and without microbatches (the same arithmetic), without remat (MFU counts model FLOPs, not recomputation:
 Chowdhery et al. 2022, appendix B), at 1 and 2 layers, and extended linearly in depth (the blocks are identical):
-lowering a 27-layer model takes ~10 s on a laptop CPU, two 1-2 layer ones well under a second each.
+lowering every layer of a deep model unrolled would be slow, two shallow ones are quick.
 
 Memory per device, in bytes: parameters (f32) and optimizer state, each leaf divided over the mesh as train/mesh.py
 places it (fsdp splits the model width, tensor the heads and feed-forward units); gradients like the parameters
@@ -21,8 +21,8 @@ A = 32, S = 24, G = 12 bytes are fitted to XLA's memory analysis of this GPT's c
 (tests/test_plan.py holds the estimate within 20% of it). remat = "full" recomputes the whole forward pass inside
 the backward one, so its peak is no remat's. On CPU bf16 compute takes as much temporary memory as f32, so the
 coefficients are f32's: on GPU and TPU bf16 activations take less, and the estimate errs on the safe side there.
-Not covered: under fsdp > 1, XLA:CPU's compiled step holds ~2.5x these activations per device (measured on 4
-forced devices: its SPMD partitioner does not keep every activation split over the batch when the weights are
+Not covered: under fsdp > 1, XLA:CPU's compiled step holds more than these activations per device (on forced
+host devices its SPMD partitioner does not keep every activation split over the batch when the weights are
 split over the model width), so for fsdp meshes the estimate is a lower bound on CPU; unchecked on GPU and TPU.
 """
 

@@ -124,7 +124,7 @@ def test_torch_gpt_computes_what_ours_computes():
   np.testing.assert_allclose(theirs, ours, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.slow  # 50 s of worker processes: `make test-slow`
+@pytest.mark.slow  # the bench's worker processes: `make test-slow`
 def test_bench_json_schema(tmp_path):
   """A tiny --quick subset that needs no torch: the fit and the compile-cache rows, through the worker processes."""
   out = tmp_path / "bench.json"

@@ -12,6 +12,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+import tiny
 from test_tokens_training import corpus, run_cfg  # noqa: F401 - the module's corpus fixture
 
 from scalezoo import cli, sweep
@@ -20,44 +21,24 @@ from scalezoo.train import config, loop, resume
 from scalezoo.train.optim import cooldown_start
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = """name = "branches_tiny"
-[base]
-model = "mlp"
-data = "digits"
-batch_size = 32
-[base.model_args]
-depth = 1
-width = 8
-[base.data_args]
-flat = true
-[base.optimizer]
-name = "adam"
-[base.schedule]
-warmup = 4
-cooldown_shape = "linear"
-[axes]
-"optimizer.lr" = [1e-2, 3e-2]
-[branches]
-steps = [50, 100]
-cooldown = 0.2
-"""
+RAW = tiny.spec(
+  "branches_tiny",
+  tiny.mlp_digits(
+    model_args={"depth": 1}, optimizer={"name": "adam"}, schedule={"warmup": 4, "cooldown_shape": "linear"}
+  ),
+  {"optimizer.lr": [1e-2, 3e-2]},
+  branches={"steps": [50, 100], "cooldown": 0.2},
+)
+SPEC = tiny.toml(RAW)
 
 
 def same_tree(a, b) -> bool:
   return all(jax.tree.leaves(jax.tree.map(lambda x, y: bool(np.array_equal(x, y)), a, b)))
 
 
-@pytest.mark.ci  # make test-ci: over 20 s on the 2-core machine
+@pytest.mark.long  # three fits of one run, each its own compiled program
 def test_a_branch_of_a_small_run_equals_the_from_scratch_wsd_run_bit_for_bit(tmp_path):
-  raw = {
-    "model": "mlp",
-    "data": "digits",
-    "steps": 20,
-    "batch_size": 32,
-    "model_args": {"width": 8, "depth": 1},
-    "data_args": {"flat": True},
-    "schedule": {"name": "wsd", "warmup": 2, "cooldown": 0.25},
-  }
+  raw = tiny.mlp_digits(steps=20, model_args={"depth": 1}, schedule={"name": "wsd", "warmup": 2, "cooldown": 0.25})
   full, k = config.parse(raw), cooldown_start(20, 0.25)
   stable = config.parse({**raw, "steps": k, "schedule": {**raw["schedule"], "cooldown": 0.0}})
   loop.fit_group([stable], checkpoint_dir=tmp_path / "stable", keep_steps=[k])
@@ -88,7 +69,7 @@ def test_a_branch_of_a_stable_token_run_equals_the_from_scratch_wsd_run_bit_for_
 
 
 def test_a_missing_branch_point_is_the_groups_error(tmp_path):
-  cfg = config.parse({"model": "mlp", "data": "digits", "steps": 10, "schedule": {"name": "wsd"}})
+  cfg = config.parse(tiny.mlp_digits(steps=10, schedule={"name": "wsd"}))
   with pytest.raises(ValueError, match="no checkpoint of the stable runs at step 8"):
     resume.start_branch(resume.Branch(tmp_path / "nothing", ("abc",), 8), [cfg], None)
 
@@ -138,7 +119,11 @@ BAD = {
   "cooldown 1": (SPEC, ["branches.cooldown=1.0"], "'branches.cooldown' must be a fraction in (0, 1)"),
   "steps and tokens": (SPEC, ["branches.tokens=[1]"], "one of steps or tokens"),
   "no room": (SPEC, ["branches.steps=[2]", "branches.cooldown=0.1"], "each needs its own branch point"),
-  "tokens on images": (SPEC.replace("steps = [50, 100]", "tokens = [4096]"), [], "needs a token data set"),
+  "tokens on images": (
+    tiny.toml({**RAW, "branches": {"tokens": [4096], "cooldown": 0.2}}),
+    [],
+    "needs a token data set",
+  ),
 }
 
 

@@ -7,19 +7,11 @@ import sys
 
 import numpy as np
 import pytest
+import tiny
 
 from scalezoo.cli import main
 
-GOOD = """
-model = "mlp"
-data = "digits"
-steps = 40
-batch_size = 32
-[model_args]
-width = 16
-[data_args]
-flat = true
-"""
+GOOD = tiny.toml(tiny.mlp_digits(steps=40, model_args={"width": 16}))
 
 
 @pytest.mark.parametrize(

@@ -117,12 +117,12 @@ MODELS = {
 }
 
 
-SLOW_MODELS = {"resnet18"}  # 25 s on the 2-core machine: `make test-slow`
+SLOW_MODELS = {"resnet18"}  # the deepest, the longest to compile: `make test-slow`
 
 
 def _random_variables(model, xs):
-  """Variables of the model's shapes, fan-in scaled normals: XLA:CPU takes 15 s to compile a small ResNet's init
-  (its random-bit programs), longer than the gradients under test. Train mode normalises by the batch, so the
+  """Variables of the model's shapes, fan-in scaled normals: XLA:CPU is slow to compile a ResNet's init (its
+  random-bit programs), slower than the gradients under test. Train mode normalises by the batch, so the
   BatchNorm statistics' values do not enter the loss."""
   shapes = jax.eval_shape(model.init, {"params": jax.random.key(0), "dropout": jax.random.key(1)}, *xs)
   rng = np.random.default_rng(0)

@@ -3,6 +3,7 @@ produced again here from the committed results (or the code) and compared, so th
 
 When one fails, the message holds the output the code gives now: paste it into the doc (and say why it moved)."""
 
+import argparse
 import json
 import re
 import shutil
@@ -201,3 +202,46 @@ def test_sweeps_md_bad_input_line(tmp_path, capsys):
   err = capsys.readouterr().err.splitlines()
   assert err == _console(doc, "scalezoo sweep configs/sweep_tiny.toml --out /tmp/sweep_x --set base.data_args.size=4")
   assert not (tmp_path / "x").exists()
+
+
+class _Commands:
+  """Stands in for argparse's subparsers when each command module's add(sub) runs: keeps the one-line helps."""
+
+  def __init__(self):
+    self.helps: dict[str, str] = {}
+
+  def add_parser(self, name: str, *, help: str, **kw) -> argparse.ArgumentParser:
+    self.helps[name] = help
+    return argparse.ArgumentParser(prog=f"scalezoo {name}", **kw)
+
+
+def _command_helps() -> dict[str, str]:
+  """Every command's one-line help, in cli.app.COMMANDS' order (the order `scalezoo --help` lists them)."""
+  from scalezoo.cli import app
+
+  sub = _Commands()
+  for command in app.COMMANDS.values():
+    command.add(sub)
+  assert list(sub.helps) == list(app.COMMANDS)
+  return sub.helps
+
+
+def test_the_readme_lists_every_command_with_its_help():
+  rows = re.findall(r"^\| `scalezoo (\w+)` \| (.*) \|$", (ROOT / "README.md").read_text(), re.M)
+  want = {name: help.replace("|", "\\|") for name, help in _command_helps().items()}
+  assert dict(rows) == want and [name for name, _ in rows] == list(want), rows
+  assert f"{len(want)} commands" in (ROOT / "README.md").read_text()
+
+
+def test_every_doc_that_lists_the_commands_lists_them_all():
+  """A line that names the command line's commands (`models`, `train`, `sweep`, ...) names all of them, in order."""
+  names = list(_command_helps())
+  listed = 0
+  for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+    text = " ".join(doc.read_text().split())
+    for m in re.finditer(r"(`\w+`(?:, `\w+`)+)", text):
+      found = re.findall(r"`(\w+)`", m.group(1))
+      if set(found) >= {"models", "train", "sweep", "fit"}:
+        assert found == names, f"{doc.name}: {found}"
+        listed += 1
+  assert listed >= 1

@@ -21,6 +21,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+import tiny
 from jax.experimental.compilation_cache import compilation_cache
 
 from scalezoo import cli
@@ -31,38 +32,17 @@ from scalezoo.train import checkpoint, config, faults, loop, outdir
 ROOT = Path(__file__).resolve().parents[1]
 COUNTS = collections.Counter({"trials": 0, "kills": 0, "corruptions": 0, "refusals": 0, "wrong records": 0})
 
-RUN = """
-model = "mlp"
-data = "digits"
-steps = 60
-batch_size = 32
-eval_every = 20
-checkpoint_every = 20
-[model_args]
-width = 16
-[data_args]
-flat = true
-n_train = 256
-"""
-SPEC = """
-name = "faults"
-[base]
-model = "mlp"
-data = "digits"
-steps = 40
-batch_size = 32
-eval_every = 20
-[base.model_args]
-width = 8
-[base.data_args]
-flat = true
-n_train = 256
-[axes]
-seed = [0, 1]
-"model_args.depth" = [1, 2]
-[sweep]
-checkpoint_every = 20
-"""
+RUN_RAW = tiny.mlp_digits(
+  steps=60, eval_every=20, checkpoint_every=20, model_args={"width": 16}, data_args={"n_train": 256}
+)
+RUN = tiny.toml(RUN_RAW)
+SPEC_RAW = tiny.spec(
+  "faults",
+  tiny.mlp_digits(steps=40, eval_every=20, data_args={"n_train": 256}),
+  {"seed": [0, 1], "model_args.depth": [1, 2]},
+  sweep={"checkpoint_every": 20},
+)
+SPEC = tiny.toml(SPEC_RAW)
 CACHE_KEYS = (
   "jax_compilation_cache_dir",
   "jax_persistent_cache_min_compile_time_secs",
@@ -170,7 +150,7 @@ class Bomb:
     return (Path.touch, (self.marker,))
 
 
-@pytest.mark.ci
+@pytest.mark.long  # three sweeps and a run
 def test_nothing_in_a_results_folder_or_a_shared_cache_is_unpickled_or_run(tmp_path, jax_cache, monkeypatch, capsys):
   spec, marker = write(tmp_path / "spec.toml", SPEC), tmp_path / "EXECUTED"
   monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(jax_cache))
@@ -248,7 +228,7 @@ def test_a_run_folder_holds_one_run_and_its_checkpoints_are_its_own(tmp_path, ru
   assert steps_in(tmp_path / "b" / "checkpoints" / other) == [40, 60] and not (tmp_path / "b" / "record.json").exists()
 
 
-@pytest.mark.ci
+@pytest.mark.long
 def test_an_old_layout_checkpoint_is_not_adopted_and_the_run_restarts_cleanly(tmp_path, run_toml, reference, caplog):
   """Checkpoints written before they moved under checkpoints/<run id>/ (out/checkpoints/<step>, no owner): never
   restored, never deleted; the run trains from step 0 and ends as the uninterrupted one."""
@@ -266,7 +246,7 @@ def test_an_old_layout_checkpoint_is_not_adopted_and_the_run_restarts_cleanly(tm
   assert steps_in(out / "checkpoints") == [40] and steps_in(out / "checkpoints" / rid) == [40, 60]
 
 
-@pytest.mark.ci
+@pytest.mark.long
 def test_a_checkpoint_past_the_runs_steps_is_refused(tmp_path, run_toml, reference, capsys, monkeypatch):
   out, save = tmp_path / "run", checkpoint.Checkpointer.save
   with monkeypatch.context() as m:  # a well-formed checkpoint of this very run, at a step it never reaches
@@ -278,7 +258,7 @@ def test_a_checkpoint_past_the_runs_steps_is_refused(tmp_path, run_toml, referen
   assert steps_in(out / "checkpoints" / reference["run_id"]) == [40, 9999]
 
 
-@pytest.mark.ci
+@pytest.mark.long
 def test_a_transient_read_error_keeps_every_checkpoint(tmp_path, run_toml, reference, capsys, monkeypatch):
   out = tmp_path / "run"
   assert main(train_args(run_toml, out)) == 0
@@ -327,7 +307,9 @@ CORRUPT = {
 }
 
 
-@pytest.mark.parametrize("case", [c if c == "curve value" else pytest.param(c, marks=pytest.mark.ci) for c in CORRUPT])
+@pytest.mark.parametrize(
+  "case", [c if c == "curve value" else pytest.param(c, marks=pytest.mark.long) for c in CORRUPT]
+)
 def test_a_corrupt_checkpoint_is_set_aside_and_the_run_ends_as_uninterrupted(case, tmp_path, run_toml, reference):
   out = tmp_path / "run"
   assert main(train_args(run_toml, out)) == 0
@@ -367,7 +349,7 @@ RESOURCES = {
 }
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.ci) for c in RESOURCES])
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.long) for c in RESOURCES])
 def test_a_resource_running_out_ends_the_sweep_with_one_line_and_records_nothing_failed(
   case, tmp_path, sweep_reference, monkeypatch, capsys
 ):
@@ -384,7 +366,7 @@ def test_a_resource_running_out_ends_the_sweep_with_one_line_and_records_nothing
     same(got[k], want[k])
 
 
-@pytest.mark.ci
+@pytest.mark.long
 def test_a_full_disk_in_train_is_one_line_exit_1(tmp_path, run_toml, reference, monkeypatch, capsys):
   with monkeypatch.context() as m:
     m.setattr(atomic, "write_atomic", _full_disk)
@@ -393,7 +375,7 @@ def test_a_full_disk_in_train_is_one_line_exit_1(tmp_path, run_toml, reference, 
   same(record(tmp_path / "run"), reference)
 
 
-@pytest.mark.ci  # a worker process per case: over 20 s
+@pytest.mark.ci  # a worker process per case
 @pytest.mark.parametrize("where", ["commit", "finalize"])
 def test_a_full_disk_inside_orbaxs_save_is_one_line_and_leaves_no_half_checkpoint(where, tmp_path, run_toml, reference):
   """ENOSPC raised where Orbax writes (in a commit thread, or in the finalize), in a process of its own: its threads'
@@ -426,7 +408,7 @@ def _mount_tmpfs(at: Path, size: str) -> bool:
 
 # Once flaky (1 of 2 CI runs): Orbax's writer threads logged the ENOSPC with tracebacks around the one line. A
 # failed save now joins them (checkpoint.py) and their logs of it are dropped (faults.quiet_library_tracebacks).
-@pytest.mark.ci
+@pytest.mark.ci  # a child process on a tmpfs this test mounts (root)
 def test_a_real_full_disk_then_space_again_finishes_the_sweep(tmp_path, sweep_reference):
   spec, want = sweep_reference
   disk = tmp_path / "disk"
@@ -464,7 +446,9 @@ LINES = {
 }
 
 
-@pytest.mark.parametrize("case", [c if c == "a garbled line" else pytest.param(c, marks=pytest.mark.ci) for c in LINES])
+@pytest.mark.parametrize(
+  "case", [c if c == "a garbled line" else pytest.param(c, marks=pytest.mark.long) for c in LINES]
+)
 def test_a_bad_runs_jsonl_stops_sweep_and_fit_alike(case, tmp_path, capsys):
   spec, out = write(tmp_path / "spec.toml", SPEC), tmp_path / "out"
   out.mkdir()
@@ -485,7 +469,7 @@ def test_a_bad_runs_jsonl_stops_sweep_and_fit_alike(case, tmp_path, capsys):
 # ---- 6. what the grouping does to the digits ------------------------------------------------------------------
 
 
-@pytest.mark.ci
+@pytest.mark.long
 def test_a_runs_numbers_depend_on_its_group_size_only_and_its_record_says_it(run_toml):
   base = config.load(run_toml, ["checkpoint_every=0"])
   a, b, c = base, base.replace(seed=1), base.replace(seed=2)
@@ -566,7 +550,8 @@ def test_a_read_only_out_is_refused_with_one_line(tmp_path, run_toml, capsys):
 
 
 def test_unbounded_fit_and_plot_inputs_are_refused_with_one_line(tmp_path, capsys):
-  """`fit --bootstrap 1000000` (once 6 GB in 20 s) and `plot` on zero losses (once a crash after one figure)."""
+  """`fit --bootstrap 1000000` (once memory without bound) and `plot` on zero losses (once a crash after one
+  figure)."""
   out = tmp_path / "out"
   out.mkdir()
   rows = [
@@ -589,22 +574,22 @@ def test_nan_in_a_users_npz_is_bad_data(tmp_path, capsys):
   assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.ci
+@pytest.mark.long
 def test_the_batch_size_used_is_recorded(run_toml):
   rec = loop.fit(config.load(run_toml, ["batch_size=1e9", "checkpoint_every=0"])).record.to_dict()
   assert rec["config"]["batch_size"] == 10**9 and rec["batch_size"] == 256 and rec["examples_seen"] == 60 * 256
 
 
 def test_a_grid_past_the_cap_is_refused_before_it_is_expanded(tmp_path, capsys, monkeypatch):
-  axes = f'seed = {list(range(1001))}\n"model_args.depth" = {list(range(1, 1001))}'
-  spec = write(tmp_path / "s.toml", SPEC.replace('seed = [0, 1]\n"model_args.depth" = [1, 2]', axes))
+  axes = {"seed": list(range(1001)), "model_args.depth": list(range(1, 1001))}
+  spec = write(tmp_path / "s.toml", tiny.toml({**SPEC_RAW, "axes": axes}))
   monkeypatch.setattr(config, "parse", lambda *a, **k: pytest.fail("a cell was expanded"))
   refused(["sweep", spec, "--out", tmp_path / "o", "--dry-run"], capsys, needle="at most 1,000,000")
 
 
 # ---- interrupts that keep work (issue 20, item 4) -----------------------------------------------------------------
 
-LONG = RUN.replace("steps = 60", "steps = 2000").replace("eval_every = 20", "eval_every = 100")
+LONG = tiny.merge(RUN_RAW, {"steps": 2000, "eval_every": 100})
 
 
 def _cli(*argv) -> list[str]:
@@ -618,7 +603,7 @@ ENV = {**os.environ, "XLA_FLAGS": ""}  # one device, as a user's shell has
 def long_run(tmp_path_factory):
   """The long run's config (checkpoint_every = 0) and its uninterrupted record, from a fresh process."""
   d = tmp_path_factory.mktemp("long")
-  cfg = write(d / "run.toml", LONG.replace("checkpoint_every = 20", "checkpoint_every = 0"))
+  cfg = write(d / "run.toml", tiny.toml(tiny.merge(LONG, {"checkpoint_every": 0})))
   subprocess.run(_cli("train", cfg, "--out", d / "ref"), env=ENV, check=True, capture_output=True)
   return cfg, record(d / "ref")
 
@@ -655,22 +640,22 @@ def _trial(long_run, tmp_path, signum: int, delay: float, every: int) -> None:
   same(record(out), want)
 
 
-@pytest.mark.ci
+@pytest.mark.ci  # signals a training process
 def test_sigterm_saves_a_checkpoint_even_without_checkpoint_every_and_the_rerun_is_bit_for_bit(long_run, tmp_path):
   _trial(long_run, tmp_path, signal.SIGTERM, 1.0, every=0)
 
 
-@pytest.mark.ci
+@pytest.mark.ci  # signals training processes
 @pytest.mark.parametrize("trial", range(4))
 def test_sigint_and_sigterm_at_random_moments_then_resume_bit_for_bit(trial, long_run, tmp_path):
   rng = random.Random(trial)
   _trial(long_run, tmp_path, (signal.SIGINT, signal.SIGTERM)[trial % 2], rng.uniform(0.2, 1.5), [0, 300][trial // 2])
 
 
-SWEEP_LONG = SPEC.replace("steps = 40", "steps = 1200").replace("checkpoint_every = 20", "checkpoint_every = 0")
+SWEEP_LONG = tiny.toml(tiny.merge(SPEC_RAW, {"base": {"steps": 1200}, "sweep": {"checkpoint_every": 0}}))
 
 
-@pytest.mark.ci
+@pytest.mark.ci  # signals a sweep's process
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_sweep_resumes_to_the_uninterrupted_records(signum, tmp_path):
   spec = write(tmp_path / "spec.toml", SWEEP_LONG)
@@ -711,7 +696,7 @@ def test_a_real_sigterm_in_process_checkpoints_at_the_chunk_end_and_the_rerun_is
 
 
 def test_settings_that_change_no_number_keep_the_run_id_and_committed_ids_stay():
-  cfg = config.parse({"model": "mlp", "data": "digits"})
+  cfg = config.parse(tiny.mlp_digits())
   assert cfg.replace(checkpoint_every=100).run_id() == cfg.run_id()
   assert cfg.replace(eval_every=100).run_id() != cfg.run_id()  # changes the chunks, and so the curve
   for row in store.read(ROOT / "results" / "demo"):

@@ -36,7 +36,7 @@ TINY = {
 }
 
 
-MARKS = {"ddpm": pytest.mark.slow, "gan": pytest.mark.ci}  # gan: ~35 s on the idle 2-core EPYC, make test-ci
+MARKS = {"ddpm": pytest.mark.slow, "gan": pytest.mark.long}  # gan: two networks, trained twice
 
 
 @pytest.mark.parametrize("kind", [pytest.param(k, marks=MARKS[k]) if k in MARKS else k for k in sorted(TINY)])
@@ -59,7 +59,7 @@ def test_trains_deterministically_and_samples(kind):
     assert np.isfinite(a["curve"]["train_d_loss"]).all() and np.isfinite(a["curve"]["train_g_loss"]).all()
 
 
-@pytest.mark.ci  # ~37 s on the idle 2-core EPYC (make test was 9 min 54 s at 1a3943a)
+@pytest.mark.long  # a transformer trained for 40 steps
 def test_mlm_corrupts_and_learns():
   x = np.tile(np.arange(32, 48, dtype=np.int32), (64, 2))  # a repeating byte pattern, 32 long
   inp, m = mlm.corrupt(jax.random.key(0), x, 0.5)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tiny
 
 from scalezoo import sweep, zoo
 from scalezoo.data import tokenize
@@ -32,7 +33,7 @@ def test_the_ladder_spans_10m_to_1b_with_the_lr_falling_and_the_batch_growing():
   assert all(a > b for a, b in zip(lrs, lrs[1:])) and all(a <= b for a, b in zip(batches, batches[1:]))
 
 
-@pytest.mark.ci  # six compiled programs, two sharded over the 4 test devices: 250 s on 2 busy shared cores
+@pytest.mark.long  # six compiled programs, two sharded over the 4 test devices
 def test_tiny_mode_trains_every_size_of_the_ladder_on_a_corpus(tmp_path):
   rng = np.random.default_rng(0)
   words = ["def", "return", "x", "y", "(", ")", ":", "+", "\n", "if"]
@@ -54,13 +55,13 @@ def test_tiny_mode_trains_every_size_of_the_ladder_on_a_corpus(tmp_path):
 
 
 def test_tiny_is_off_by_default_and_a_bad_tiny_table_is_one_line_of_bad_input(tmp_path):
-  raw = 'name = "t"\n[base]\nmodel = "mlp"\ndata = "digits"\n[axes]\nseed = [0, 1]\n[tiny]\nsteps = 3\n'
-  (tmp_path / "s.toml").write_text(raw)
+  raw = tiny.spec("t", tiny.mlp_digits(), {"seed": [0, 1]}, tiny={"steps": 3})
+  (tmp_path / "s.toml").write_text(tiny.toml(raw))
   assert [r.steps for r in sweep.load(tmp_path / "s.toml").runs] == [1000, 1000]
-  tiny = sweep.load(tmp_path / "s.toml", ["sweep.tiny=true"])
-  assert [r.steps for r in tiny.runs] == [3, 3]
-  assert sweep.parse(tomllib.loads(sweep.spec_text(tiny)), "again").runs == tiny.runs  # spec.toml reruns it
-  (tmp_path / "bad.toml").write_text(raw.replace("steps = 3", "steps = 0"))
+  small = sweep.load(tmp_path / "s.toml", ["sweep.tiny=true"])
+  assert [r.steps for r in small.runs] == [3, 3]
+  assert sweep.parse(tomllib.loads(sweep.spec_text(small)), "again").runs == small.runs  # spec.toml reruns it
+  (tmp_path / "bad.toml").write_text(tiny.toml({**raw, "tiny": {"steps": 0}}))
   with pytest.raises(ConfigError, match="'steps' must be > 0"):
     sweep.load(tmp_path / "bad.toml", ["sweep.tiny=true"])
   with pytest.raises(ConfigError, match="must be tables"):

@@ -119,7 +119,7 @@ def test_per_device_bytes_counts_shards():
   assert mesh_lib.per_device_bytes({"a": a, "b": np.zeros(3, np.float32)}) == 2 * 4 * 4 + 12
 
 
-@pytest.mark.ci
+@pytest.mark.ci  # a process of its own, with 8 host devices
 def test_gpt_and_vit_lose_the_same_on_every_mesh_of_8_devices():
   env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
   res = subprocess.run(

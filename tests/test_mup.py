@@ -10,6 +10,7 @@ import jax
 import numpy as np
 import optax
 import pytest
+import tiny
 
 from scalezoo import sweep
 from scalezoo.studies import coordcheck
@@ -35,14 +36,7 @@ VIT = dict(
   batch_size=32,
   optimizer={"name": "adam", "lr": 2**-8},
 )
-MLP = dict(
-  model="mlp",
-  data="digits",
-  data_args={"flat": True},
-  model_args={"depth": 2, "width": 64},
-  batch_size=32,
-  optimizer={"name": "adam", "lr": 0.01},
-)
+MLP = tiny.mlp_digits(model_args={"depth": 2, "width": 64}, optimizer={"name": "adam", "lr": 0.01})
 
 
 def parse(base, **changes):
@@ -79,7 +73,7 @@ K_SCALE_EXACT = all(k**-0.5 * 1.0 == k**-0.5 for k in range(1, 1025))  # GPT's a
 
 @pytest.mark.parametrize(
   "base",
-  [pytest.param(b, marks=m) for b, m in ((GPT, pytest.mark.slow), (MLP, pytest.mark.ci), (VIT, pytest.mark.ci))],
+  [pytest.param(b, marks=m) for b, m in ((GPT, pytest.mark.slow), (MLP, pytest.mark.long), (VIT, pytest.mark.long))],
   ids=["gpt", "mlp", "vit"],
 )
 def test_mup_at_the_base_width_is_the_standard_model_bit_for_bit(base):
@@ -193,11 +187,11 @@ def _spreads(base, par, widths, steps):
   return coordcheck.spreads(coordcheck.measure(c, widths, steps))
 
 
-@pytest.mark.ci  # 35-50 s on the shared 2-core AMD EPYC at load 4-13 (4 engines, 3 programs each)
+@pytest.mark.long  # 4 engines, 3 programs each
 def test_coordcheck_mlp_is_flat_under_mup_and_grows_under_sp():
   """An 8x width range (64 -> 512), 3 Adam steps at lr 0.01: the hidden layer's and the output's mean |activation|
-  at step 2. Measured at 08d8605: SP spread (max/min over widths) dense_1 2.83, output 5.66; μP 1.40 and 1.36.
-  `head` is the readout before μP's 1/m multiplier, so it is left out. With μP off both would read like SP's."""
+  at step 2, their spread (max/min over widths). `head` is the readout before μP's 1/m multiplier, so it is left
+  out. With μP off both would read like SP's."""
   sp = _spreads(MLP, "sp", [64, 512], 3)
   mu = _spreads(MLP, "mup", [64, 512], 3)
   for layer in ("dense_1", "output"):
@@ -206,11 +200,11 @@ def test_coordcheck_mlp_is_flat_under_mup_and_grows_under_sp():
   assert sp["output"] > 3.0
 
 
-@pytest.mark.ci  # ~60 s on the 2-core AMD EPYC (load 2)
+@pytest.mark.long  # 4 ViT engines
 def test_coordcheck_vit_is_flat_under_mup_and_grows_under_sp():
   """ViT (2 layers, mlp_dim 4 x d_model) at 32 -> 256, 5 Adam steps at 2^-8, μP with a zero readout (at init μP's
-  1/m output multiplier makes the logits shrink with width, which would dominate 5 steps). Measured when added: SP
-  output 3.47, encoder_layer_1/mlp_2 3.20; μP 1.14 and 1.04, every layer but the pre-multiplier head <= 1.22."""
+  1/m output multiplier makes the logits shrink with width, which would dominate 5 steps). The head is the readout
+  before μP's multiplier, so it is left out."""
   sp = _spreads(VIT, "sp", [32, 256], 5)
   c = parse(VIT, parametrization="mup", mup={"base": {"d_model": 32}, "zero_readout": True})
   mu = coordcheck.spreads(coordcheck.measure(c, [32, 256], 5))
@@ -221,7 +215,7 @@ def test_coordcheck_vit_is_flat_under_mup_and_grows_under_sp():
 
 @pytest.mark.slow
 def test_coordcheck_gpt_is_flat_under_mup_and_grows_under_sp():
-  """GPT's check at 32 -> 256 (results/mup_transfer/coordcheck has the 2-layer one: SP up to 34x, μP <= 1.51)."""
+  """GPT's check at 32 -> 256 (results/mup_transfer/coordcheck has the 2-layer one)."""
   widths = [32, 256]
   sp = _spreads(GPT, "sp", widths, 4)
   mu = _spreads(GPT, "mup", widths, 4)

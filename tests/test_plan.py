@@ -89,7 +89,7 @@ CASES = [  # (model, batch, microbatches, remat, scan_layers, mesh): f32 (on CPU
 ]
 
 
-@pytest.mark.ci  # four compiles of a train step: ~90 s on 2 shared cores
+@pytest.mark.long  # compiles a train step per case
 @pytest.mark.parametrize("margs, batch, microbatches, remat, scan, mesh", CASES)
 def test_the_memory_estimate_is_within_20_percent_of_xlas_memory_analysis(
   margs, batch, microbatches, remat, scan, mesh
@@ -126,7 +126,7 @@ def test_the_memory_estimate_is_within_20_percent_of_xlas_memory_analysis(
   assert row.memory["total"] == pytest.approx(xla, rel=0.2), (row.memory, xla)
 
 
-@pytest.mark.ci  # lowers 12 programs of up to 1B parameters: ~35 s on 2 shared cores
+@pytest.mark.long  # lowers 12 programs of up to 1B parameters
 def test_the_readme_quotes_what_plan_prints_for_the_ladder_on_16_v5e(capsys):
   from test_docs import _console, _norm
 

@@ -42,12 +42,12 @@ def _test_set(size, f, theta):
   return S.metrics(np.concatenate([f(theta, c) for c in curves]), np.concatenate([c.loss for c in curves]))
 
 
-@pytest.mark.ci  # ~40M terms for the 72k-step cosine per size: a few seconds
+@pytest.mark.long  # the 72k-step cosine's loss-drop sums, tens of millions of terms per size
 @pytest.mark.parametrize("size", [25, 100, 400])
 def test_published_multi_power_parameters_predict_the_held_out_schedules(size):
   theta, pred_e = PUBLISHED[size]
   m = _test_set(size, S.multi_power, theta)
-  # PredE: 0.00110 / 0.00107 / 0.00147 here against the published 0.00110 / 0.00142 / 0.00168
+  # the published PredE, loosely: ours is lower at the larger sizes (the numbers: the commit that added this test)
   assert m["PredE"] == pytest.approx(pred_e, rel=0.3)
   assert m["R2"] > 0.997 and m["WorstE"] < 0.02
 

@@ -59,7 +59,7 @@ def test_power_fit_with_a_fixed_asymptote_recovers_the_rest():
   assert fit.fixed == {"E": 1.5} and fit.params["alpha"] == pytest.approx(0.3, rel=1e-6)
 
 
-@pytest.mark.ci  # compiles the JAX grid fitter for gadre: ~10 s
+@pytest.mark.long  # compiles the JAX grid fitter for gadre
 def test_gadre_fit_with_a_fixed_asymptote_recovers_the_rest():
   key, p, X = CASES["gadre"]
   L = overtraining.gadre.predict(p, X)

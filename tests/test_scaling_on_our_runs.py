@@ -34,7 +34,7 @@ def _best_points():
   return R["N"][i], R["D"][i], R["val_bits_per_byte"][i]
 
 
-@pytest.mark.ci  # compiles the JAX grid fitter for gadre: ~10-30 s
+@pytest.mark.long  # compiles the JAX grid fitter for gadre
 def test_gadre_extrapolation_along_M_on_lm_scaling():
   N, D, L = _best_points()
   M, C = D / N, 6 * N * D
@@ -43,7 +43,7 @@ def test_gadre_extrapolation_along_M_on_lm_scaling():
   assert np.median(np.abs(ex.rel_err)) == pytest.approx(GADRE_MEDIAN, rel=0.02)
 
 
-@pytest.mark.ci
+@pytest.mark.long
 def test_err_link_on_lm_scaling():
   L, err = R["val_bits_per_byte"], 1 - R["test_accuracy"]
   ex = scaling.extrapolation_check("err_link", {"L": L}, err, by=6 * R["N"] * R["D"], frac=0.8)

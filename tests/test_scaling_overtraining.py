@@ -9,7 +9,7 @@ from scalezoo.scaling import overtraining
 TRUE = {"E": 1.8, "a": 60.0, "b": 900.0, "eta": 0.15}
 
 
-@pytest.mark.ci  # compiles the JAX grid fitter for a new law: ~10 s
+@pytest.mark.long  # compiles the JAX grid fitter for a new law
 def test_gadre_fit_on_small_multipliers_extrapolates_along_M():
   rng = np.random.default_rng(0)
   C = np.tile(np.logspace(17, 20, 6), 4)
@@ -24,7 +24,7 @@ def test_gadre_fit_on_small_multipliers_extrapolates_along_M():
   assert far == pytest.approx(overtraining.gadre.predict(TRUE, {"C": Cx, "M": big_M}), rel=0.02)
 
 
-@pytest.mark.ci
+@pytest.mark.long
 def test_err_link_recovers_its_parameters():
   L = np.linspace(2.0, 4.0, 12)
   p = {"eps": 0.9, "k": 10.0, "gamma": 1.6}

@@ -37,7 +37,7 @@ def test_noise_free_surfaces_recover_all_five_parameters(p):
   assert fit.warnings == []
 
 
-@pytest.mark.ci  # the grid's 4,500 L-BFGS starts compile for ~10 s
+@pytest.mark.long  # compiles the grid's L-BFGS over 4,500 starts
 def test_varpro_and_the_jax_grid_reach_the_same_optimum_on_noisy_data():
   X, L = scaling.synthetic_chinchilla(n_points=120, noise=0.02, seed=3)
   vp = scaling.fit_law("chinchilla", X, L)

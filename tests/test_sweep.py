@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jax
 import pytest
+import tiny
 from jax.experimental.compilation_cache import compilation_cache
 
 from scalezoo import cli, sweep
@@ -98,7 +99,7 @@ def test_committed_sweeps_expand_to_the_run_ids_they_recorded(spec):
 
 def test_seed_and_lr_axes_give_the_configs_and_ids_that_parsing_each_run_gives():
   raw = {
-    "base": {"model": "mlp", "data": "digits", "steps": 10, "model_args": {"width": 8}, "data_args": {"flat": True}},
+    "base": tiny.mlp_digits(steps=10),
     "axes": {
       "optimizer.lr": [1, 0.01, 3e-3],  # an int lr is a float, as parse() makes it
       "model_args.width": [8, 16],
@@ -326,7 +327,7 @@ def test_process_executor_gives_the_same_records(reference, tmp_path):
   assert_same_numbers(out, reference)
 
 
-@pytest.mark.ci  # make test-ci: over 20 s on the 2-core machine
+@pytest.mark.ci  # a local Ray cluster
 def test_ray_executor_on_a_local_cluster_gives_the_same_records(reference, tmp_path):
   pytest.importorskip("ray")
   out = tmp_path / "out"

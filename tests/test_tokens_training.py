@@ -54,7 +54,7 @@ def test_a_resumed_run_on_a_corpus_ends_bit_for_bit_where_an_uninterrupted_one_d
   assert np.isfinite(got.metrics["test_loss"]) and got.metrics["test_loss"] < want.curve["train_loss"][0]
 
 
-@pytest.mark.ci
+@pytest.mark.long  # five runs, one on a 2 x 2 mesh
 def test_a_mesh_run_on_a_corpus_equals_one_device_and_group_members_read_their_own_order(corpus):
   one = loop.fit(run_cfg(corpus)).record
   sharded = loop.fit(run_cfg(corpus, mesh={"data": 2, "fsdp": 2})).record

@@ -3,6 +3,7 @@
 import functools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,21 +12,15 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
+import tiny
 
 from scalezoo.data import order
 from scalezoo.train import config, loop
 from scalezoo.train import step as S
 
-TINY = dict(
-  model="mlp",
-  data="digits",
-  data_args={"flat": True, "n_train": 512},
-  model_args={"width": 32},
-  steps=60,
-  batch_size=32,
-  eval_every=20,
-)
+TINY = tiny.mlp_digits(data_args={"n_train": 512}, model_args={"width": 32}, steps=60, eval_every=20)
 
 
 def fit(cfg, **kw) -> dict:
@@ -36,26 +31,20 @@ def fit_group(cfgs) -> list[dict]:
   return [r.to_dict() for r in loop.fit_group(cfgs).records]
 
 
-def tiny(**changes):
-  raw = json.loads(json.dumps(TINY))
-  for k, v in changes.items():
-    if isinstance(v, dict) and isinstance(raw.get(k), dict):
-      raw[k] = {**raw[k], **v}
-    else:
-      raw[k] = v
-  return config.parse(raw)
+def parsed(**changes):
+  return config.parse(tiny.merge(TINY, changes))
 
 
 def test_same_config_same_numbers_bit_for_bit():
-  a, b = fit(tiny()), fit(tiny())
+  a, b = fit(parsed()), fit(parsed())
   assert a["metrics"] == b["metrics"]
   assert a["curve"]["train_loss"] == b["curve"]["train_loss"]
-  c = fit(tiny(seed=1))
+  c = fit(parsed(seed=1))
   assert c["metrics"]["test_loss"] != a["metrics"]["test_loss"]
 
 
 def test_vmap_of_seeds_and_lrs_equals_single_runs():
-  cfgs = [tiny(seed=s, optimizer={"lr": lr}) for s, lr in [(1, 1e-3), (2, 3e-3)]]
+  cfgs = [parsed(seed=s, optimizer={"lr": lr}) for s, lr in [(1, 1e-3), (2, 3e-3)]]
   together = fit_group(cfgs)
   alone = [fit(c) for c in cfgs]
   for t, a in zip(together, alone):
@@ -66,11 +55,11 @@ def test_vmap_of_seeds_and_lrs_equals_single_runs():
 
 def test_group_rejects_runs_of_different_shapes():
   with pytest.raises(ValueError, match="differ only in seed"):
-    loop.fit_group([tiny(), tiny(model_args={"width": 16})])
+    loop.fit_group([parsed(), parsed(model_args={"width": 16})])
 
 
 def test_scan_fused_steps_equal_plain_steps():
-  cfg = tiny()
+  cfg = parsed()
   split = loop.load_split(cfg)
   eng = loop.make_engine(cfg, split)
   arrays = {k: jnp.asarray(v) for k, v in split.train.items()}
@@ -112,7 +101,7 @@ def test_permutation_is_jax_random_permutation_bit_for_bit():
 @pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop", "adagrad", "lion"])
 def test_each_optimizer_decreases_the_loss(name):
   lr = {"sgd": 0.1, "adagrad": 0.05, "lion": 2e-3}.get(name, 3e-3)
-  r = fit(tiny(optimizer={"name": name, "lr": lr, "momentum": 0.9 if name == "sgd" else 0.0}))
+  r = fit(parsed(optimizer={"name": name, "lr": lr, "momentum": 0.9 if name == "sgd" else 0.0}))
   c = r["curve"]["train_loss"]
   assert r["status"] == "finished" and c[-1] < 0.7 * c[0], c
 
@@ -127,7 +116,7 @@ def test_each_optimizer_decreases_the_loss(name):
   ],
 )
 def test_each_schedule_decreases_the_loss(schedule):
-  r = fit(tiny(schedule=schedule, optimizer={"lr": 1e-2}))
+  r = fit(parsed(schedule=schedule, optimizer={"lr": 1e-2}))
   c = r["curve"]["train_loss"]
   assert r["status"] == "finished" and c[-1] < 0.7 * c[0], c
 
@@ -142,14 +131,55 @@ def test_schedules_have_the_shape_they_claim():
   assert float(step(4)) == pytest.approx(1.0) and float(step(5)) == pytest.approx(0.1)
 
 
+def applied_lrs(cfg, steps: int) -> tuple[list[float], list[float]]:
+  """The learning rate each of the engine's train steps applied, and each step's loss: under plain SGD (no momentum,
+  decay or clipping) a step moves the parameters by lr_t * |grad|."""
+  split = loop.load_split(cfg)
+  eng = loop.make_engine(cfg, split)
+  arrays = {k: jnp.asarray(v) for k, v in split.train.items()}
+  lr, key = cfg.optimizer.lr, jax.random.key(1)
+  state = S.init_state(eng, jax.random.key(0), arrays, lr)
+  idx = order.batch_indices(jax.random.split(key, 3)[0], jnp.int32(0), steps, eng.n_train, eng.batch_size)
+  step = jax.jit(functools.partial(S.train_step, eng))
+  lrs, losses = [], []
+  for i in range(steps):
+    new, m = step(state, S.gather(arrays, idx[i]), lr, key)
+    moved = optax.global_norm(jax.tree.map(jnp.subtract, new.params, state.params))
+    lrs.append(float(moved / m["grad_norm"]))
+    losses.append(float(m["loss"]))
+    state = new
+  return lrs, losses
+
+
+def test_the_step_schedule_is_the_lr_the_train_steps_apply():
+  cfg = parsed(optimizer={"name": "sgd", "lr": 0.1}, schedule={"name": "step", "step_every": 4, "step_factor": 0.5})
+  lrs, _ = applied_lrs(cfg, 10)
+  np.testing.assert_allclose(lrs, [0.1] * 4 + [0.05] * 4 + [0.025] * 2, rtol=1e-3)
+
+
+def test_the_plateau_schedule_cuts_the_lr_the_train_steps_apply():
+  """After plateau_patience steps without a better training loss (by optax's default relative 1e-4) the lr is
+  multiplied by plateau_factor, from the step that saw the last of them on."""
+  cfg = parsed(optimizer={"name": "sgd", "lr": 0.1}, schedule={"plateau_patience": 2, "plateau_factor": 0.5})
+  lrs, losses = applied_lrs(cfg, 12)
+  best, waited, scale, want = np.inf, 0, 1.0, []
+  for loss in losses:
+    best, waited = (loss, 0) if loss < best * (1 - 1e-4) else (best, waited + 1)
+    if waited >= 2:
+      scale, waited = scale * 0.5, 0
+    want.append(0.1 * scale)
+  assert want[-1] <= 0.1 / 4, want  # cut at least twice: the check below sees the rule at work
+  np.testing.assert_allclose(lrs, want, rtol=1e-3)
+
+
 def test_divergence_is_recorded_not_raised():
-  r = fit(tiny(optimizer={"name": "sgd", "lr": 1e4}))
+  r = fit(parsed(optimizer={"name": "sgd", "lr": 1e4}))
   assert r["status"] == "diverged" and 1 <= r["diverged_step"] <= 60
   assert np.isnan(r["metrics"]["test_loss"])
 
 
 def test_one_run_of_a_group_diverging_leaves_the_others_alone():
-  good, bad = tiny(optimizer={"name": "sgd", "lr": 0.1}), tiny(optimizer={"name": "sgd", "lr": 1e4})
+  good, bad = parsed(optimizer={"name": "sgd", "lr": 0.1}), parsed(optimizer={"name": "sgd", "lr": 1e4})
   rg, rb = fit_group([good, bad])
   assert rg["status"] == "finished" and rb["status"] == "diverged"
   np.testing.assert_allclose(rg["metrics"]["test_loss"], fit(good)["metrics"]["test_loss"], rtol=1e-5)
@@ -157,7 +187,7 @@ def test_one_run_of_a_group_diverging_leaves_the_others_alone():
 
 def test_early_stopping_keeps_the_best_checkpoint():
   r = fit(
-    tiny(
+    parsed(
       steps=400,
       eval_every=10,
       early_stopping_patience=2,
@@ -171,7 +201,7 @@ def test_early_stopping_keeps_the_best_checkpoint():
 
 
 def test_record_counts_flops_and_examples():
-  r = fit(tiny())
+  r = fit(parsed())
   assert r["params"] == 64 * 32 + 32 + 32 * 32 + 32 + 32 * 10 + 10
   assert r["flops_per_step"] > 3 * 2 * 32 * r["params"] * 0.8  # forward + backward ~ 6 N per example
   assert r["flops_total"] == pytest.approx(60 * r["flops_per_step"])
@@ -182,33 +212,40 @@ def test_record_counts_flops_and_examples():
 
 def test_four_devices_match_one():
   assert len(jax.devices()) == 4
-  one, four = fit(tiny()), fit(tiny(devices=4))
+  one, four = fit(parsed()), fit(parsed(devices=4))
   np.testing.assert_allclose(four["metrics"]["test_loss"], one["metrics"]["test_loss"], atol=1e-4)
   np.testing.assert_allclose(four["curve"]["train_loss"], one["curve"]["train_loss"], atol=1e-4)
 
 
 def test_bf16_compute_trains():
-  r = fit(tiny(precision="bf16", optimizer={"lr": 3e-3}))
+  r = fit(parsed(precision="bf16", optimizer={"lr": 3e-3}))
   c = r["curve"]["train_loss"]
   assert r["status"] == "finished" and c[-1] < 0.7 * c[0]
 
 
-@pytest.mark.ci  # make test-ci: a killed training process, ~50 s (the sweep kill trials stay in make test)
+@pytest.mark.parametrize("precision, dtype", [("f32", "f32"), ("bf16", "bf16")])
+def test_the_train_steps_matmuls_run_in_the_configured_precision(precision, dtype):
+  """Every matmul of the lowered train step (forward and backward) takes and gives `dtype`; the parameters the step
+  returns stay f32 (bf16 compute, f32 master weights)."""
+  cfg = parsed(precision=precision)
+  split = loop.load_split(cfg)
+  eng = loop.make_engine(cfg, split)
+  arrays = {k: jnp.asarray(v) for k, v in split.train.items()}
+  state = S.init_state(eng, jax.random.key(0), arrays, 1e-3)
+  batch = S.gather(arrays, jnp.arange(eng.batch_size))
+  step = jax.jit(functools.partial(S.train_step, eng))
+  text = step.lower(state, batch, 1e-3, jax.random.key(1)).as_text()
+  dots = [line.split(" : ")[-1] for line in text.splitlines() if "dot_general" in line]
+  assert len(dots) >= 6, text  # three layers, forward and backward
+  assert {t for d in dots for t in re.findall(r"tensor<(?:\d+x)*(\w+)>", d)} == {dtype}, dots
+  new, _ = step(state, batch, 1e-3, jax.random.key(1))
+  assert {a.dtype for a in jax.tree.leaves(new.params)} == {jnp.dtype("float32")}
+
+
+@pytest.mark.ci  # kills a training process
 def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
   cfg_path = tmp_path / "run.toml"
-  cfg_path.write_text("""
-model = "mlp"
-data = "digits"
-steps = 2000
-batch_size = 32
-eval_every = 100
-checkpoint_every = 100
-[model_args]
-width = 32
-[data_args]
-flat = true
-n_train = 512
-""")
+  cfg_path.write_text(tiny.toml(tiny.merge(TINY, {"steps": 2000, "eval_every": 100, "checkpoint_every": 100})))
   cmd = [sys.executable, "-m", "scalezoo.cli", "train", str(cfg_path), "--out", str(tmp_path / "a"), "--quiet"]
   env = {**os.environ, "XLA_FLAGS": ""}
   p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

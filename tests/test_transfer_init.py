@@ -4,26 +4,18 @@ import json
 
 import numpy as np
 import pytest
+import tiny
 
 from scalezoo.train import config, loop
 from scalezoo.train import eval as E
 
-BASE = dict(
-  model="mlp",
-  data="digits",
-  data_args={"flat": True, "n_train": 256},
-  model_args={"width": 16},
-  steps=40,
-  batch_size=32,
-  eval_every=20,
-  checkpoint_every=40,
+BASE = tiny.mlp_digits(
+  data_args={"n_train": 256}, model_args={"width": 16}, steps=40, eval_every=20, checkpoint_every=40
 )
 
 
 def cfg(**changes):
-  raw = json.loads(json.dumps(BASE))
-  raw.update(changes)
-  return config.parse(raw)
+  return config.parse({**tiny.merge(BASE, {}), **changes})
 
 
 @pytest.fixture(scope="module")

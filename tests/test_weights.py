@@ -155,7 +155,7 @@ def _lm_cfg(**changes):
   return config.parse(json.loads(json.dumps(raw)))
 
 
-@pytest.mark.ci  # trains (compiles a train step): ~20 s
+@pytest.mark.long  # trains (compiles a train step)
 def test_init_from_a_weights_file(tmp_path):
   kw = {**GPT, "vocab": 256}
   x = zoo.example_input("gpt", 1, **kw)
@@ -189,7 +189,7 @@ def test_convert_command(gpt_vars, tmp_path, capsys):
   assert cli.main(["convert", "mlp", str(src), str(tmp_path / "d.safetensors")]) == 2
 
 
-@pytest.mark.ci  # jax.export compiles the model: ~10 s
+@pytest.mark.long  # jax.export compiles the model
 def test_export_command_jax_format(gpt_vars, tmp_path, capsys):
   from jax import export as jax_export
 

@@ -9,23 +9,13 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+import tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 IGNORE = shutil.ignore_patterns(
   ".git", ".venv", "results", "notebooks", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache"
 )
-TINY = """
-model = "mlp"
-data = "digits"
-steps = 20
-batch_size = 32
-eval_every = 10
-[model_args]
-width = 8
-[data_args]
-flat = true
-n_train = 256
-"""
+TINY = tiny.toml(tiny.mlp_digits(steps=20, eval_every=10, data_args={"n_train": 256}))
 
 
 def run(*cmd, cwd, timeout=300) -> str:
@@ -82,7 +72,7 @@ def test_a_short_train_writes_its_record_without_a_git_commit(venv, elsewhere):
   assert rec["provenance"]["package_version"] and "git_commit" not in rec["provenance"]  # not run from a checkout
 
 
-@pytest.mark.ci  # make test-ci: over 20 s on the 2-core machine
+@pytest.mark.long  # nine runs and their fits from the wheel
 def test_a_short_demo_runs_from_its_packaged_spec(venv, elsewhere):
   sets = [
     "base.steps=20",

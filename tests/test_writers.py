@@ -9,30 +9,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tiny
 
 from scalezoo import cli, sweep
 from scalezoo.sweep import store
 from scalezoo.train import config as C
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = """name = "writers"
-[base]
-model = "mlp"
-data = "digits"
-steps = 40
-batch_size = 16
-eval_every = 10
-log = ["jsonl", "tensorboard"]
-[base.model_args]
-depth = 1
-width = 8
-[base.data_args]
-flat = true
-[base.optimizer]
-name = "adam"
-[axes]
-"optimizer.lr" = [3e-3, 1e-2]
-"""
+RAW = tiny.spec(
+  "writers",
+  tiny.mlp_digits(
+    steps=40,
+    batch_size=16,
+    eval_every=10,
+    log=["jsonl", "tensorboard"],
+    model_args={"depth": 1},
+    optimizer={"name": "adam"},
+  ),
+  {"optimizer.lr": [3e-3, 1e-2]},
+)
+SPEC = tiny.toml(RAW)
 
 
 def test_log_is_not_part_of_the_run_id_and_a_bad_writer_is_one_line():
@@ -70,11 +66,11 @@ def test_a_sweep_writes_one_tensorboard_run_per_run_id_that_reads_back_as_its_cu
     assert hp["model"].string_value == "mlp" and hp["model_args.width"].number_value == 8
 
 
-@pytest.mark.ci
+@pytest.mark.ci  # a sweep's process and wandb's own service process
 def test_wandb_offline_run_per_run_id(tmp_path):
   pytest.importorskip("wandb")
   spec, out = tmp_path / "spec.toml", tmp_path / "out"
-  spec.write_text(SPEC.replace('"tensorboard"]', '"wandb"]').replace("[3e-3, 1e-2]", "[3e-3]"))
+  spec.write_text(tiny.toml(tiny.merge(RAW, {"base": {"log": ["jsonl", "wandb"]}, "axes": {"optimizer.lr": [3e-3]}})))
   env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true", HOME=str(tmp_path))  # nothing leaves the machine
   cmd = [sys.executable, "-m", "scalezoo.cli", "sweep", str(spec), "--out", str(out), "--quiet"]
   done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -120,7 +120,7 @@ def _value(v: Any) -> str:
 
 
 def main() -> int:
-  """Rewrite catalog.json from the registry (every model traced: about 20 s)."""
+  """Rewrite catalog.json from the registry (every model traced: too slow for `scalezoo models` to do live)."""
   table = {n: entry(n) for n in registry.names()}
   lines = [f" {json.dumps(n)}: {json.dumps(row)}" for n, row in table.items()]  # a model a line: short diffs
   PATH.write_text("{\n" + ",\n".join(lines) + "\n}\n")

@@ -2,9 +2,8 @@
 hand-written backward made of canonical (NHWC/HWIO) forward convolutions.
 
 Autodiff's transposed convolutions (kernel in/out swapped, batch and features swapped) ran as naive loops on
-XLA:CPU inside the engine's scanned train chunk (a step with this backward instead: ResNet-20, batch 64, 13.3 ->
-0.47 s; ResNet-18 at 64x64, batch 32, 7.8 -> 1.0 s; EfficientNet-B0 at 64x64, batch 32, 22.5 -> 1.9 s; a bare jit
-of one step was as fast either way). Here the input gradient is dy, dilated by the stride, convolved with the
+XLA:CPU inside the engine's scanned train chunk, many times slower than forward convolutions (a bare jit of one
+step was as fast either way). Here the input gradient is dy, dilated by the stride, convolved with the
 flipped kernel; the kernel gradient is the input (channels as batch, examples as features) convolved with dy as
 the kernel. The custom VJP is chosen at trace time on the CPU backend only; elsewhere the plain lax op and autodiff
 run. Forward-mode autodiff (jax.jvp) through the CPU path is unsupported (a custom_vjp).
@@ -53,8 +52,8 @@ def _fwd(x, w, strides, pads, lhs_dilation, groups):
 def _channels_first(x_BxHxWxC: jax.Array, groups: int) -> jax.Array:
   """x as (C/G, H, W, G*B): channels in the batch slot, (group, example) as features. Ungrouped, the channels are
   moved by an exact identity matmul first: a plain transpose let XLA recompute the BN/ReLU/residual chain that
-  produced x inside the (slow, strided) transpose loop, once per layer that reads it (ResNet-20 step: ~18% more CPU
-  time). A dot is no fusion producer, so x is read as stored. Grouped (depthwise), that dot would cost C/G times
+  produced x inside the (slow, strided) transpose loop, once per layer that reads it. A dot is no fusion producer,
+  so x is read as stored. Grouped (depthwise), that dot would cost C/G times
   the convolution itself, so it is a plain transpose."""
   B, H, W, C = x_BxHxWxC.shape
   if groups == 1:
@@ -72,9 +71,9 @@ def _channels_first(x_BxHxWxC: jax.Array, groups: int) -> jax.Array:
 def _conv_unswapped(lhs, rhs, strides, cfg, rhs_dilation=(1, 1), groups=1):
   """lax.pad(lhs, cfg) convolved VALID with rhs (NHWC/HWIO). XLA folds the pad into the convolution, and its
   algebraic simplifier swaps the operands of a convolution whose window has more taps than its input has pixels,
-  which XLA:CPU then runs as a naive loop (a 2x2 input under a 3x3 kernel: ~3 GFLOP/s; ResNet-18 at 64x64, batch
-  32: 1.74 -> 1.02 s a step without it). There the padded input is kept behind an optimization barrier: no fold, no
-  swap. (The forward's own swapped convolutions stay: another algorithm would change the forward's bits.)"""
+  which XLA:CPU then runs as a slow naive loop (a 2x2 input under a 3x3 kernel, as in ResNet-18's last stage at
+  64x64). There the padded input is kept behind an optimization barrier: no fold, no swap. (The forward's own
+  swapped convolutions stay: another algorithm would change the forward's bits.)"""
   lhs_p = lax.pad(lhs, jnp.zeros((), lhs.dtype), [(0, 0, 0), *cfg, (0, 0, 0)])
   if rhs.shape[0] * rhs.shape[1] > lhs.shape[1] * lhs.shape[2]:
     lhs_p = lax.optimization_barrier(lhs_p)

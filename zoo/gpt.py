@@ -52,7 +52,7 @@ class Block(nn.Module):
 
     h_BxLxD = nn.LayerNorm(epsilon=1e-5, dtype=jnp.float32, name="ln_2")(x_BxLxD)
     # checkpointed: the backward pass recomputes GELU's tanh from its input instead of keeping it (one fewer
-    # [B, L, d_ff] activation per layer: gpt_tiny's peak RSS -25 MB), with the same ops, so the same bits
+    # [B, L, d_ff] activation per layer kept for the backward), with the same ops, so the same bits
     h_BxLxF = jax.checkpoint(nn.gelu)(nn.Dense(self.d_ff, dtype=self.dtype, kernel_init=init, name="fc")(h_BxLxD))
     h_BxLxF = logical.constrain(h_BxLxF, logical.BLF)
     h_BxLxD = nn.Dense(D, dtype=self.dtype, kernel_init=out_init, name="fc_proj")(h_BxLxF)
