@@ -11,8 +11,8 @@ import functools
 
 import pytest
 
-from scalezoo.train import compile as C
 from scalezoo.sweep import plan
+from scalezoo.train import compile as C
 from scalezoo.train import config
 from scalezoo.train import mesh as mesh_lib
 from scalezoo.train import step as S

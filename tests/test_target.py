@@ -7,8 +7,8 @@ import json
 import pytest
 
 from scalezoo import cli
-from scalezoo.train import config
 from scalezoo.train import compile as C
+from scalezoo.train import config
 from scalezoo.train import target as T
 
 SPEC = """
