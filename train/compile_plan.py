@@ -67,9 +67,8 @@ def table(report: dict, sweep) -> str:
   widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
   fmt = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
   lines = [
-    f"{len(body)} runs compiled for {report['target']}: {report['devices']} devices of "
-    f"{report['device_bytes'] / 2**30:.2f} GiB; bytes per device in GiB (XLA's memory analysis), FLOPs per step "
-    "(XLA, all devices)",
+    f"{len(body)} runs compiled for {report['target']}, {report['devices']} devices of "
+    f"{report['device_bytes'] / 2**30:.2f} GiB: GiB per device, FLOPs per step on all",
     fmt(head),
     *map(fmt, body),
   ]
