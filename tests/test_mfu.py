@@ -28,3 +28,18 @@ def test_a_cpu_runs_record_and_progress_carry_its_mfu():
   assert rec.model_flops_per_device == pytest.approx(rec.flops_per_step / rec.step_time)
   assert 0 < rec.mfu < 1.5 and rec.mfu == pytest.approx(rec.model_flops_per_device / rec.peak_flops)
   assert "MFU" in said[-1] and "GFLOP/s/device" in said[-1]
+
+
+def test_plan_takes_a_measured_mfu_from_a_run_folder(tmp_path, capsys):
+  import json
+  from pathlib import Path
+
+  from scalezoo.train import cli
+
+  ladder = str(Path(__file__).resolve().parents[1] / "configs" / "ladder" / "gpt.toml")
+  (tmp_path / "record.json").write_text(json.dumps({"mfu": 0.25}))
+  assert cli.main(["plan", ladder, "--chip", "v5e", "--chips", "16", "--mfu", str(tmp_path)]) == 0
+  assert "at MFU 0.25" in capsys.readouterr().out
+  (tmp_path / "record.json").write_text(json.dumps({"mfu": None}))
+  assert cli.main(["plan", ladder, "--mfu", str(tmp_path)]) == 2
+  assert "no measured mfu" in capsys.readouterr().err
