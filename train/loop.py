@@ -193,10 +193,20 @@ def start_branch(branch: Branch, cfgs: Sequence[RunConfig], abstract) -> tuple[A
 
 
 class ChunkTimer:
-  """Wall time of the chunks: a chunk length's first call compiles (and runs), so it counts as compile time."""
+  """Wall time of the chunks: a chunk length's first call compiles (and runs), so it counts as compile time; and of
+  what the loop waits for between them (`timed`): the data, evaluations, checkpoints."""
 
-  def __init__(self, compile_time: float = 0.0, train_time: float = 0.0, timed_steps: int = 0):
+  def __init__(self, compile_time: float = 0.0, train_time: float = 0.0, timed_steps: int = 0, waits=None):
     self.compile_time, self.train_time, self.timed_steps, self.seen = compile_time, train_time, timed_steps, set()
+    self.waits = {"data": 0.0, "eval": 0.0, "checkpoint": 0.0, **(waits or {})}
+
+  @contextlib.contextmanager
+  def timed(self, what: str):
+    t0 = time.perf_counter()
+    try:
+      yield
+    finally:
+      self.waits[what] += time.perf_counter() - t0
 
   def run(self, fn, length: int, *args):
     t0 = time.perf_counter()
@@ -214,7 +224,18 @@ class ChunkTimer:
     return self.train_time / self.timed_steps if self.timed_steps else None
 
   def state(self) -> dict[str, float]:
-    return {"compile_time": self.compile_time, "train_time": self.train_time, "timed_steps": self.timed_steps}
+    return {
+      "compile_time": self.compile_time,
+      "train_time": self.train_time,
+      "timed_steps": self.timed_steps,
+      "waits": dict(self.waits),
+    }
+
+  def breakdown(self, wall: float) -> dict[str, float]:
+    """Seconds of the fit by what they went to; `other`: the rest of `wall` (init, setup, the host's bookkeeping;
+    0 after a resume, whose earlier segments count in the others but not in this process's wall)."""
+    out = {"compile": self.compile_time, "steps": self.train_time, **self.waits}
+    return {**out, "other": max(0.0, wall - sum(out.values()))}
 
 
 class Trained(NamedTuple):
@@ -313,7 +334,7 @@ def fit_group(
       done, restored, meta = got
       state, best = restored["state"], restored["best"]
       runs, curves, started = meta["runs"], meta["curves"], meta.get("started_at", started)
-      timer = ChunkTimer(meta["compile_time"], meta["train_time"], meta.get("timed_steps", 0))
+      timer = ChunkTimer(meta["compile_time"], meta["train_time"], meta.get("timed_steps", 0), meta.get("waits"))
   if got is None and branch is not None:
     restored, runs, curves = start_branch(branch, cfgs, jax.tree.map(like, {"state": state, "best": best}))
     state, best, done = restored["state"], restored["best"], branch.step
@@ -324,11 +345,13 @@ def fit_group(
   feed = Feed(eng, stream, [c.seed for c in cfgs], done) if stream else None
   while done < steps and any(r["status"] == "running" for r in runs):
     n = min(chunk, steps - done, *(k - done for k in keep_steps if k > done))
-    data = feed.next(n) if stream else arrays
+    with timer.timed("data"):
+      data = feed.next(n) if stream else arrays
     state, m = timer.run(S.compiled_chunk(eng, n, G, bool(stream)), n, state, data, lr, key)
     loss = np.asarray(m["loss"]).reshape(G, n)
     gnorm = np.asarray(m["grad_norm"]).reshape(G, n)
-    ev = S.evaluate_split(eng, G, state.params, state.model_state, curve_set)
+    with timer.timed("eval"):
+      ev = S.evaluate_split(eng, G, state.params, state.model_state, curve_set)
     val = ev["loss"].reshape(G) / np.maximum(ev["weight"].reshape(G), 1)
     for i, r in enumerate(runs):
       if r["status"] != "running":
@@ -371,7 +394,8 @@ def fit_group(
     every = base.checkpoint_every
     if ckpt and (stop or done in keep_steps or every and (done - last_saved >= every or done == steps)):
       meta = {"runs": runs, "curves": curves, "started_at": started, **timer.state()}
-      ckpt.save(done, {"state": state, "best": best}, files.json_safe(meta))
+      with timer.timed("checkpoint"):
+        ckpt.save(done, {"state": state, "best": best}, files.json_safe(meta))
       last_saved = done
     if stop:
       if ckpt:
@@ -385,9 +409,10 @@ def fit_group(
     feed.close()
 
   final = best if base.early_stopping_patience else state
-  results = {
-    name: S.evaluate_split(eng, G, final.params, final.model_state, batches) for name, batches in evals.items()
-  }  # the test set: evaluated once, here
+  with timer.timed("eval"):
+    results = {
+      name: S.evaluate_split(eng, G, final.params, final.model_state, batches) for name, batches in evals.items()
+    }  # the test set: evaluated once, here
   wall = time.perf_counter() - t_start
   n_split = zoo.count_params_split(base.model, **model_args(base, split.info))  # traces init: once, not once per run
   records = [
@@ -485,6 +510,7 @@ def _record(
     step_time=timer.step_time,
     compile_time=timer.compile_time,
     **_utilisation(eng, flops_step, timer, G),
+    time_breakdown=timer.breakdown(wall),
     group_size=G,
     curve=curve,
     init=init_report,
