@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from scalezoo.cli.common import UsageError
 
 
@@ -11,7 +13,7 @@ def add(sub) -> None:
   p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec key")
   p.add_argument("--chip", default="h100", help="h100 (default), a100, v5e, v4, cpu")
   p.add_argument("--chips", default="1", help="how many chips the mesh spans (default 1)")
-  p.add_argument("--mfu", default="0.4", help="model FLOPs utilisation for the hours, in (0, 1] (default 0.4)")
+  p.add_argument("--mfu", default="0.4", help="MFU for the hours, in (0, 1] (default 0.4), or a run folder")
   p.add_argument("--compile", metavar="TOPOLOGY", help="compile every run for v5e:4x4, h100:8, ... (XLA's bytes)")
   p.add_argument("--json", metavar="FILE", help="with --compile: the report as JSON")
 
@@ -19,11 +21,13 @@ def add(sub) -> None:
 def run(args) -> int:
   from scalezoo import sweep
   from scalezoo.sweep import plan
+  from scalezoo.train import mfu as mfu_lib
 
   try:
-    chips, mfu = int(args.chips), float(args.mfu)
+    chips, mfu = int(args.chips), None if Path(args.mfu).is_dir() else float(args.mfu)
   except ValueError:
     raise UsageError(f"--chips {args.chips!r} must be an integer and --mfu {args.mfu!r} a number") from None
+  mfu = mfu_lib.measured(args.mfu) if mfu is None else mfu  # a run folder: the MFU it measured
   plan.check_args(args.chip, chips, mfu)  # before the spec is read: bad flags answer at once
   if args.compile:  # XLA's word for a target (sweep/compile_plan.py)
     from scalezoo.sweep import compile_plan

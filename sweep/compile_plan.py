@@ -45,7 +45,8 @@ def _gib(x) -> str:
 
 
 def table(report: dict, sweep) -> str:
-  head = ("run", "mesh d,f,t", "mb", "remat", "est GiB", "XLA peak", "temp", "args", "fits", "compile s", "FLOPs/step")
+  head = ("run", "mesh d,f,t", "mb", "remat", "est GiB", "XLA peak", "temp", "args", "fits", "compile s")
+  head += ("FLOPs/step", "6ND/step")
   body = []
   for r, cfg in zip(report["runs"], sweep.runs):
     c, e = r["compiled"], r["estimate"]
@@ -62,14 +63,14 @@ def table(report: dict, sweep) -> str:
         "yes" if c["fits"] else "NO",
         f"{c['seconds']:.0f}",
         f"{c['flops']:.3g}" if c["flops"] else "-",
+        f"{e['flops_6nd'] / cfg.steps:.3g}",
       )
     )
   widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
   fmt = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
   lines = [
-    f"{len(body)} runs compiled for {report['target']}: {report['devices']} devices of "
-    f"{report['device_bytes'] / 2**30:.2f} GiB; bytes per device in GiB (XLA's memory analysis), FLOPs per step "
-    "(XLA, all devices)",
+    f"{len(body)} runs compiled for {report['target']}, {report['devices']} devices of "
+    f"{report['device_bytes'] / 2**30:.2f} GiB: GiB per device, FLOPs per step on all",
     fmt(head),
     *map(fmt, body),
   ]

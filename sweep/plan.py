@@ -21,9 +21,10 @@ A = 32, S = 24, G = 12 bytes are fitted to XLA's memory analysis of this GPT's c
 (tests/test_plan.py holds the estimate within 20% of it). remat = "full" recomputes the whole forward pass inside
 the backward one, so its peak is no remat's. On CPU bf16 compute takes as much temporary memory as f32, so the
 coefficients are f32's: on GPU and TPU bf16 activations take less, and the estimate errs on the safe side there.
-Not covered: under fsdp > 1, XLA:CPU's compiled step holds more than these activations per device (on forced
-host devices its SPMD partitioner does not keep every activation split over the batch when the weights are
-split over the model width), so for fsdp meshes the estimate is a lower bound on CPU; unchecked on GPU and TPU.
+Not covered: under fsdp > 1 the compiled step also holds gathered weights, so for fsdp meshes the estimate is a
+lower bound (4 forced CPU devices, d_model 256: XLA's total 1.4x the estimate under fsdp = 4; activations are split
+over data x fsdp in every layer since they carry logical names, zoo/sharding.py). XLA's own figure for a TPU slice
+or GPU hosts: `scalezoo plan SPEC --compile TOPOLOGY` (sweep/compile_plan.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""MFU: FLOPs per second per device against the device's peak, in every run record and the progress line."""
+"""MFU (FLOPs per second per device against the device's peak) in every run record and the progress line; the
+record's wall time by what it went to."""
 
 import types
 
@@ -28,3 +29,22 @@ def test_a_cpu_runs_record_and_progress_carry_its_mfu():
   assert rec.model_flops_per_device == pytest.approx(rec.flops_per_step / rec.step_time)
   assert 0 < rec.mfu < 1.5 and rec.mfu == pytest.approx(rec.model_flops_per_device / rec.peak_flops)
   assert "MFU" in said[-1] and "GFLOP/s/device" in said[-1]
+  t = rec.time_breakdown
+  assert set(t) == {"compile", "steps", "data", "eval", "checkpoint", "other"} and min(t.values()) >= 0
+  assert t["compile"] == rec.compile_time and t["steps"] == pytest.approx(rec.step_time * 30)  # 3 timed chunks of 10
+  assert t["eval"] > 0 and sum(t.values()) == pytest.approx(rec.wall_time)
+
+
+def test_plan_takes_a_measured_mfu_from_a_run_folder(tmp_path, capsys):
+  import json
+  from pathlib import Path
+
+  from scalezoo import cli
+
+  ladder = str(Path(__file__).resolve().parents[1] / "configs" / "ladder" / "gpt.toml")
+  (tmp_path / "record.json").write_text(json.dumps({"mfu": 0.25}))
+  assert cli.main(["plan", ladder, "--chip", "v5e", "--chips", "16", "--mfu", str(tmp_path)]) == 0
+  assert "at MFU 0.25" in capsys.readouterr().out
+  (tmp_path / "record.json").write_text(json.dumps({"mfu": None}))
+  assert cli.main(["plan", ladder, "--mfu", str(tmp_path)]) == 2
+  assert "no measured mfu" in capsys.readouterr().err

@@ -88,8 +88,18 @@ def test_a_tiny_spec_compiles_for_a_target_and_reports_xlas_bytes(name, devices,
   assert name in text and "every run fits" in text
 
 
-@pytest.mark.ci  # one compile that XLA refuses: 64k sequences' logits do not fit a v5e's 16 GiB
-def test_an_out_of_memory_compile_is_an_answer_not_a_crash():
+@pytest.mark.ci  # one compile that XLA refuses: 4096 sequences' logits do not fit a v5e's 16 GiB
+def test_an_out_of_memory_compile_is_an_answer_not_a_crash_and_asks_for_no_device_here(monkeypatch):
+  import jax
+
+  tgt = T.get("v5e:2x2")
+
+  def here(*_, **__):
+    raise AssertionError("the compile path asked for the devices here")
+
+  monkeypatch.setattr(jax, "devices", here)
+  monkeypatch.setattr(jax, "local_devices", here)
+  monkeypatch.setattr(jax, "default_backend", here)
   cfg = config.parse(
     dict(
       model="gpt",
@@ -102,7 +112,7 @@ def test_an_out_of_memory_compile_is_an_answer_not_a_crash():
       optimizer={"name": "adamw"},
     )
   )
-  got = C.compile_run(cfg, T.get("v5e:2x2"))
+  got = C.compile_run(cfg, tgt)
   assert not got.fits and got.peak_bytes is None
   assert "RESOURCE_EXHAUSTED" in got.error, got.error
 

@@ -157,10 +157,12 @@ def fit_group(
   feed = Feed(eng, stream, [c.seed for c in cfgs], done) if stream else None
   while done < steps and any(r.running for r in runs):
     n = min(chunk, steps - done, *(k - done for k in keep_steps if k > done))
-    data = feed.next(n) if stream else arrays
+    with timer.timed("data"):
+      data = feed.next(n) if stream else arrays
     state, m = timer.run(S.compiled_chunk(eng, n, G, bool(stream)), n, state, data, lr, key)
     loss, gnorm = (np.asarray(m[k]).reshape(G, n) for k in ("loss", "grad_norm"))
-    ev = E.evaluate_split(eng, G, state.params, state.model_state, evals["val"])
+    with timer.timed("eval"):
+      ev = E.evaluate_split(eng, G, state.params, state.model_state, evals["val"])
     val = ev["loss"].reshape(G) / np.maximum(ev["weight"].reshape(G), 1)
     for i, r in enumerate(runs):
       if not (r.running and r.after_chunk(loss[i], done, base.divergence_factor)):
@@ -181,7 +183,8 @@ def fit_group(
     stop = faults.take()
     every = base.checkpoint_every
     if ckpt and (stop or done in keep_steps or every and (done - last_saved >= every or done == steps)):
-      ckpt.save(done, {"state": state, "best": best}, resume.meta(runs, started, timer))
+      with timer.timed("checkpoint"):
+        ckpt.save(done, {"state": state, "best": best}, resume.meta(runs, started, timer))
       last_saved = done
     if stop:
       _close(ckpt, feed)
@@ -189,7 +192,8 @@ def fit_group(
   _close(ckpt, feed)
 
   final = best if base.early_stopping_patience else state
-  results = {name: E.evaluate_split(eng, G, final.params, final.model_state, b) for name, b in evals.items()}
+  with timer.timed("eval"):
+    results = {name: E.evaluate_split(eng, G, final.params, final.model_state, b) for name, b in evals.items()}
   wall = time.perf_counter() - t_start  # the test set was evaluated once, just now
   margs = model_args(base, split.info)
   seq = split.task in ("lm", "seq_labeling")

@@ -9,12 +9,15 @@ share of a shared host).
 from __future__ import annotations
 
 import functools
+import json
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
 from scalezoo.train import target
+from scalezoo.train.config import ConfigError
 
 KINDS = {  # jax's device_kind -> target kind
   "TPU v4": "v4",
@@ -53,6 +56,15 @@ def peak(device) -> float | None:
     if gpu.upper() in kind.upper():
       return flops
   return None
+
+
+def measured(folder: str | Path) -> float:
+  """The MFU a run measured (its folder's record.json, from `scalezoo train --out`), for `plan --mfu FOLDER`."""
+  path = Path(folder) / "record.json"
+  got = json.loads(path.read_text()).get("mfu") if path.is_file() else None
+  if not got:
+    raise ConfigError(f"--mfu {folder}: no measured mfu in {path} (a `scalezoo train --out` folder past one chunk)")
+  return float(got)
 
 
 def utilisation(flops_per_step: float | None, step_time: float | None, devices: int, group: int, device) -> dict:

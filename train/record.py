@@ -46,6 +46,7 @@ class RunRecord:
   model_flops_per_device: float | None = None  # FLOP/s per device: flops_per_step / step_time (train/mfu.py)
   peak_flops: float | None = None  # the device's peak FLOP/s (a chip table's; a CPU's measured)
   mfu: float | None = None  # model_flops_per_device / peak_flops
+  time_breakdown: dict[str, float] | None = None  # seconds: compile, steps, data, eval, checkpoint, other (wall's rest)
   group_size: int = 1  # runs trained together under jax.vmap
   curve: dict[str, list] = dataclasses.field(default_factory=dict)
   error: str | None = None  # for status "failed"

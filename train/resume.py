@@ -43,7 +43,7 @@ def start(ckpt: Checkpointer | None, branch: Branch | None, cfgs: Sequence[RunCo
   if ckpt and (got := ckpt.restore_latest(abstract)) is not None:
     step, restored, meta = got
     runs = [RunStatus.from_meta(r, c) for r, c in zip(meta["runs"], meta["curves"])]
-    timer = ChunkTimer(meta["compile_time"], meta["train_time"], meta.get("timed_steps", 0))
+    timer = ChunkTimer(meta["compile_time"], meta["train_time"], meta.get("timed_steps", 0), meta.get("waits"))
     return Start(step, restored, runs, timer, meta.get("started_at"))
   if branch is not None:
     restored, runs = start_branch(branch, cfgs, abstract)

@@ -129,6 +129,7 @@ def to_record(cfg: RunConfig, run: RunStatus, results: dict[str, dict], facts: G
     step_time=facts.timer.step_time,
     compile_time=facts.timer.compile_time,
     **facts.utilisation,
+    time_breakdown=facts.timer.breakdown(facts.wall_time),
     group_size=facts.group_size,
     curve=run.curve,
     init=facts.init,

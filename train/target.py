@@ -13,7 +13,9 @@ Chip facts (memory, peak bf16 FLOP/s), with their sources:
   v6e  32 GiB HBM, 918 TFLOP/s   cloud.google.com/tpu/docs/v6e
   h100 device_memory_size of targets/h100.txtpb, 989 TFLOP/s dense bf16 (NVIDIA H100 SXM5 datasheet)
   a100 device_memory_size of targets/a100.txtpb, 312 TFLOP/s dense bf16 (NVIDIA A100 datasheet)
-A TPU's memory is per chip; a slice whose chips show as two devices each (v4) has half of it per device.
+A TPU's memory is per chip; a slice whose chips show as two devices each (v4) has half of it per device. A GPU's
+is the whole device; JAX's allocator takes 75% of it by default (XLA_PYTHON_CLIENT_MEM_FRACTION), so a program
+that fits the GPU above that share needs the variable raised.
 """
 
 from __future__ import annotations
