@@ -9,22 +9,7 @@ unrolled and without microbatches (the same arithmetic), without remat (MFU coun
 Chowdhery et al. 2022, appendix B), at 1 and 2 layers, and extended linearly in depth (the blocks are identical):
 lowering every layer of a deep model unrolled would be slow, two shallow ones are quick.
 
-Memory per device, in bytes: parameters (f32) and optimizer state, each leaf divided over the mesh as train/mesh.py
-places it (fsdp splits the model width, tensor the heads and feed-forward units); gradients like the parameters
-(twice with microbatches: the running sum and one piece's); the batch; and activations of one microbatch on one
-device (b = batch / (data x fsdp) / microbatches sequences of L tokens, width D, H heads, vocabulary V, n layers):
-
-  remat none | full:  n * (A*b*L*D + S*b*H*L^2) + G*b*L*V
-  remat block:        n * 4*b*L*D  + (A*b*L*D + S*b*H*L^2) + G*b*L*V   (block inputs kept, one block recomputed)
-
-A = 32, S = 24, G = 12 bytes are fitted to XLA's memory analysis of this GPT's compiled step on CPU
-(tests/test_plan.py holds the estimate within 20% of it). remat = "full" recomputes the whole forward pass inside
-the backward one, so its peak is no remat's. On CPU bf16 compute takes as much temporary memory as f32, so the
-coefficients are f32's: on GPU and TPU bf16 activations take less, and the estimate errs on the safe side there.
-Not covered: under fsdp > 1 the compiled step also holds gathered weights, so for fsdp meshes the estimate is a
-lower bound (4 forced CPU devices, d_model 256: XLA's total 1.4x the estimate under fsdp = 4; activations are split
-over data x fsdp in every layer since they carry logical names, zoo/sharding.py). XLA's own figure for a TPU slice
-or GPU hosts: `scalezoo plan SPEC --compile TOPOLOGY` (sweep/compile_plan.py).
+Memory per device: train/memory.py's estimate (its docstring states the formula and what it leaves out).
 """
 
 from __future__ import annotations
@@ -50,7 +35,6 @@ CHIPS: dict[str, tuple[float, float]] = {
   # this machine: a nominal 1 TFLOP/s (a many-core AVX-512 server; measure yours) and its RAM
   "cpu": (1e12, float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))),
 }
-A_BYTES, S_BYTES, G_BYTES, BLOCK_INPUT_BYTES = 32, 24, 12, 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,57 +83,6 @@ def _engine(cfg, margs: dict[str, Any], context: int, **changes):
   return S.Engine(cfg, zoo.create(cfg.model, **margs), get_task("lm"), 0, 10**6, None, {"x": x, "y": x})
 
 
-def _shard_bytes(shape, dtype, axes, sizes: dict[str, int], where: str) -> int:
-  import numpy as np
-
-  from scalezoo.train import mesh as mesh_lib
-  from scalezoo.train.config import ConfigError
-
-  n = 1
-  for dim, name in zip(shape, axes or (None,) * len(shape)):
-    axis = mesh_lib.RULES.get(name) if name else None
-    k = sizes[axis] if axis else 1
-    if k > 1 and dim % k:
-      raise ConfigError(f"mesh {axis}={k} does not divide {name!r} = {dim} of parameter {where} {tuple(shape)}")
-    n *= dim // k
-  return n * np.dtype(dtype).itemsize
-
-
-def state_bytes(state, sizes: dict[str, int]) -> tuple[int, int]:
-  """(parameter, optimizer-state) bytes on one device, each leaf split as train/mesh.py places it."""
-  import jax
-
-  from scalezoo.zoo import sharding as logical
-
-  flat = jax.tree_util.tree_flatten_with_path(state.params)[0]
-  by_path = {}
-  params = 0
-  for p, leaf in flat:
-    path = logical.path_of(p)
-    axes = logical.axes_of(path, leaf.ndim)
-    by_path[path] = (tuple(leaf.shape), axes)
-    params += _shard_bytes(leaf.shape, leaf.dtype, axes, sizes, path)
-  opt = 0
-  for p, leaf in jax.tree_util.tree_flatten_with_path(state.opt_state)[0]:
-    path = logical.path_of(p)
-    axes = next(
-      (a for pp, (shape, a) in by_path.items() if (path == pp or path.endswith("/" + pp)) and leaf.shape == shape),
-      None,
-    )
-    opt += _shard_bytes(leaf.shape, leaf.dtype, axes, sizes, path)
-  return params, opt
-
-
-def activation_bytes(cfg, margs: dict[str, Any], sizes: dict[str, int], context: int) -> int:
-  b = cfg.batch_size / (sizes["data"] * sizes["fsdp"]) / cfg.microbatches
-  D, n, H, V = margs["d_model"], margs["n_layers"], margs["n_heads"], margs["vocab"]
-  one_block = (A_BYTES * b * context * D + S_BYTES * b * H * context**2) / sizes["tensor"]
-  logits = G_BYTES * b * context * V
-  if cfg.remat == "block":
-    return int(n * BLOCK_INPUT_BYTES * b * context * D + one_block + logits)
-  return int(n * one_block + logits)
-
-
 def step_flops(cfg, margs: dict[str, Any], context: int) -> float:
   """XLA's FLOPs of one train step at the full batch (module docstring: lowered at 1 and 2 layers, extended)."""
   import jax
@@ -170,6 +103,7 @@ def step_flops(cfg, margs: dict[str, Any], context: int) -> float:
 def plan_run(cfg, chip: str, chips: int, mfu: float) -> Row:
   from scalezoo import zoo
   from scalezoo.train import loop
+  from scalezoo.train import memory as mem
   from scalezoo.train import mesh as mesh_lib
   from scalezoo.train import step as S
   from scalezoo.train.config import ConfigError
@@ -182,10 +116,10 @@ def plan_run(cfg, chip: str, chips: int, mfu: float) -> Row:
   sizes = dict(zip(mesh_lib.AXES, shape))
   state = S.abstract_state(_engine(cfg, margs, context))
   counts = zoo.count_params_split(cfg.model, **margs)
-  params, opt = state_bytes(state, sizes)
+  params, opt = mem.state_bytes(state, sizes)
   grads = params * (2 if cfg.microbatches > 1 else 1)
   batch = 2 * 4 * context * cfg.batch_size // (sizes["data"] * sizes["fsdp"])
-  act = activation_bytes(cfg, margs, sizes, context)
+  act = mem.activation_bytes(cfg, margs, sizes, context)
   memory = dict(params=params, optimizer=opt, gradients=grads, activations=act, batch=batch)
   memory["total"] = sum(memory.values())
   tokens = cfg.steps * cfg.batch_size * context

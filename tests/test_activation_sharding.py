@@ -11,9 +11,8 @@ import functools
 
 import pytest
 
-from scalezoo.sweep import plan
 from scalezoo.train import compile as C
-from scalezoo.train import config
+from scalezoo.train import config, memory
 from scalezoo.train import mesh as mesh_lib
 from scalezoo.train import step as S
 from scalezoo.train import target as T
@@ -43,7 +42,7 @@ def _compiled(mesh: tuple, microbatches: int) -> tuple[C.Compiled, int]:
   """XLA's figures for v5e:2x2, and the state's bytes per chip (parameters and Adam's moments)."""
   cfg, tgt = _cfg(dict(mesh), microbatches), T.get("v5e:2x2")
   sizes = dict(zip(mesh_lib.AXES, mesh_lib.mesh_shape(cfg, len(tgt.devices))))
-  params, opt = plan.state_bytes(S.abstract_state(C.engine(cfg, tgt)[0]), sizes)
+  params, opt = memory.state_bytes(S.abstract_state(C.engine(cfg, tgt)[0]), sizes)
   return C.compile_run(cfg, tgt), params + opt
 
 
