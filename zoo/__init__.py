@@ -10,6 +10,7 @@ from scalezoo.zoo import (  # noqa: F401
   gnn,
   gpt,
   lenet,
+  llama,
   mlp,
   resnet,
   resnet_cifar,
@@ -19,6 +20,7 @@ from scalezoo.zoo import (  # noqa: F401
   vit,
 )
 from scalezoo.zoo.gpt import gpt_shape_for
+from scalezoo.zoo.llama import llama_shape_for
 from scalezoo.zoo.registry import (
   ModelSpec,
   abstract_variables,
@@ -45,6 +47,7 @@ __all__ = [
   "example_input",
   "flops_of",
   "gpt_shape_for",
+  "llama_shape_for",
   "load_weights",
   "names",
   "register",
