@@ -19,6 +19,7 @@ from scalezoo.zoo import (  # noqa: F401
   vgg,
   vit,
 )
+from scalezoo.zoo.decode import generate
 from scalezoo.zoo.gpt import gpt_shape_for
 from scalezoo.zoo.llama import llama_shape_for
 from scalezoo.zoo.registry import (
@@ -46,6 +47,7 @@ __all__ = [
   "create",
   "example_input",
   "flops_of",
+  "generate",
   "gpt_shape_for",
   "llama_shape_for",
   "load_weights",

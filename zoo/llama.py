@@ -125,13 +125,13 @@ class Llama(nn.Module):
   out_mult: float = 1.0
 
   @property
-  def shape(self) -> tuple[int, int, int]:
+  def heads(self) -> tuple[int, int, int]:
     """(n_heads, n_kv_heads, head_dim) with the defaults resolved."""
     return self.n_heads, self.n_kv_heads or self.n_heads, self.head_dim or self.d_model // self.n_heads
 
   @nn.compact
   def __call__(self, tokens_BxL: jax.Array, *, train: bool = False, cache: dict | None = None):
-    H, G, K = self.shape
+    H, G, K = self.heads
     if H % G:
       raise ValueError(f"n_heads {H} is not a multiple of n_kv_heads {G}")
     if not self.head_dim and self.d_model % H:
