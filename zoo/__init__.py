@@ -36,7 +36,7 @@ from scalezoo.zoo.registry import (
   resolve,
   spec,
 )
-from scalezoo.zoo.weights import load_weights, save_weights
+from scalezoo.zoo.weights import load_pretrained, load_weights, save_pretrained, save_weights
 
 __all__ = [
   "ModelSpec",
@@ -50,10 +50,12 @@ __all__ = [
   "generate",
   "gpt_shape_for",
   "llama_shape_for",
+  "load_pretrained",
   "load_weights",
   "names",
   "register",
   "resolve",
+  "save_pretrained",
   "save_weights",
   "spec",
 ]
