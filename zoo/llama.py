@@ -38,7 +38,7 @@ class RMSNorm(nn.Module):
     scale_D = self.param("scale", nn.initializers.ones, (x_BxLxD.shape[-1],))
     x_BxLxD = x_BxLxD.astype(jnp.float32)
     ms_BxLx1 = jnp.mean(jnp.square(x_BxLxD), axis=-1, keepdims=True)
-    return scale_D * (x_BxLxD * jax.lax.rsqrt(ms_BxLx1 + self.eps))
+    return scale_D.reshape((1,) * (x_BxLxD.ndim - 1) + (-1,)) * (x_BxLxD * jax.lax.rsqrt(ms_BxLx1 + self.eps))
 
 
 class Block(nn.Module):
