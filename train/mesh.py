@@ -21,7 +21,9 @@ from scalezoo.zoo import sharding as logical
 
 AXES = ("data", "fsdp", "tensor")
 BATCH = ("data", "fsdp")
-RULES: dict[str, str | None] = {"embed": "fsdp", "heads": "tensor", "mlp": "tensor", "kv": None, "vocab": None}
+RULES: dict[str, str | None] = {
+  "embed": "fsdp", "heads": "tensor", "kv_heads": "tensor", "mlp": "tensor", "kv": None, "vocab": None,
+}  # fmt: skip
 
 
 def mesh_shape(cfg: RunConfig, n_visible: int) -> tuple[int, int, int]:
