@@ -270,6 +270,7 @@ REFERENCE: dict[str, tuple[dict[str, Any], int]] = {
 
 
 def _inputs(b: int, cfg: dict[str, Any]):
+  """Example tokens: a context's worth, at most 4,096 (the long-context configs are counted, not run, at 128K)."""
   return (token_input((b, min(cfg["context"], 4096)), cfg["vocab"]),)
 
 
