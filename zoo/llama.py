@@ -194,8 +194,8 @@ def llama_shape_for(
 ) -> dict[str, int]:
   """d_model, n_layers, n_heads, n_kv_heads for a target non-embedding count N ≈ (10 + 2/gqa)·n_layers·d_model².
 
-  As gpt_shape_for: aspect = d_model / n_layers, d_model a multiple of head_dim; `gqa` query heads per key/value
-  head (n_kv_heads the largest divisor of n_heads not above n_heads / gqa). d_ff is left to the default
+  As gpt_shape_for: aspect = d_model / n_layers, d_model a multiple of head_dim; at most `gqa` query heads per
+  key/value head (n_kv_heads the fewest that divide n_heads so). d_ff is left to the default
   ffn_width(d_model) ≈ 8/3 d_model. Exact count: Llama's docstring formula with these values.
   """
   N = float(non_embedding_params)
@@ -207,7 +207,7 @@ def llama_shape_for(
   n_layers = max(1, round((N / (c * aspect**2)) ** (1 / 3)))
   d_model = max(head_dim, round(math.sqrt(N / (c * n_layers)) / head_dim) * head_dim)
   n_heads = d_model // head_dim
-  n_kv_heads = max(g for g in range(1, n_heads + 1) if n_heads % g == 0 and g <= max(1, n_heads // gqa))
+  n_kv_heads = min(g for g in range(1, n_heads + 1) if n_heads % g == 0 and n_heads // g <= gqa)
   return dict(d_model=d_model, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_kv_heads)
 
 
