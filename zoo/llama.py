@@ -283,7 +283,7 @@ for _name, (_cfg, _count) in REFERENCE.items():
       defaults={**_DEFAULTS, **_cfg},
       inputs=_inputs,
       task="lm",
-      embedding=("embed", "lm_head"),
+      embedding=("embed",) if _cfg.get("tie_embeddings") else ("embed", "lm_head"),
       reference_params=_count,
     )
   )
