@@ -66,3 +66,39 @@ def test_tiny_mode_trains_every_size_of_the_ladder_on_a_corpus(tmp_path):
   for r in store.read(tmp_path / "out"):
     assert r["tokens_seen"] == 4 * 8 * 16 and np.isfinite(r["metrics"]["test_loss"])
     assert r["metrics"]["test_loss"] < 1.2 * np.log(257)
+
+
+@pytest.mark.ci  # three compiles of a train step
+@pytest.mark.parametrize(
+  "margs, batch, microbatches, remat, scan",
+  [
+    (dict(d_model=128, n_layers=4, n_heads=4, vocab=256, context=128), 16, 1, "none", False),
+    (dict(d_model=256, n_layers=4, n_heads=4, vocab=2048, context=128, d_ff=1024), 8, 1, "block", True),
+    (dict(d_model=128, n_layers=4, n_heads=2, vocab=256, context=128, d_ff=256), 16, 2, "none", False),
+  ],
+)
+def test_the_llama_memory_estimate_is_within_20_percent_of_xlas_memory_analysis(
+  margs, batch, microbatches, remat, scan
+):
+  import functools
+
+  import jax
+  import jax.numpy as jnp
+
+  from scalezoo.train import config, plan
+  from scalezoo.train import step as S
+
+  margs = {**margs, "n_kv_heads": 0, "qk_norm": True, "scan_layers": scan}
+  L = margs["context"]
+  cfg = config.parse(
+    dict(model="llama", data="tokens", data_args={"context": L}, batch_size=batch, remat=remat,
+         microbatches=microbatches, model_args=margs, optimizer={"name": "adamw"})
+  )  # fmt: skip
+  row = plan.plan_run(cfg, "cpu", 1, 0.4)
+  eng = plan._engine(cfg, {**zoo.spec("llama").defaults, **margs, "remat": remat == "block"}, L)
+  data = {k: jax.ShapeDtypeStruct((batch, L), jnp.int32) for k in ("x", "y")}
+  step = jax.jit(functools.partial(S.train_step, eng), donate_argnums=0)
+  m = step.lower(plan._abstract_state(eng), data, jnp.float32(1e-3), jax.random.key(0)).compile().memory_analysis()
+  xla = m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes + m.temp_size_in_bytes
+  print(f"estimate / XLA = {row.memory['total'] / xla:.3f}")
+  assert row.memory["total"] == pytest.approx(xla, rel=0.2), (row.memory, xla)

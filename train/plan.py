@@ -18,9 +18,11 @@ device (b = batch / (data x fsdp) / microbatches sequences of L tokens, width D,
   remat block:        n * 4*b*L*D  + (A*b*L*D + S*b*H*L^2) + G*b*L*V   (block inputs kept, one block recomputed)
 
 A = 32, S = 24, G = 12 bytes are fitted to XLA's memory analysis of this GPT's compiled step on CPU
-(tests/test_plan.py holds the estimate within 20% of it). remat = "full" recomputes the whole forward pass inside
-the backward one, so its peak is no remat's. On CPU bf16 compute takes as much temporary memory as f32, so the
-coefficients are f32's: on GPU and TPU bf16 activations take less, and the estimate errs on the safe side there.
+(tests/test_plan.py holds the estimate within 20% of it). For the Llama family A*b*L*D is 16*b*L*D + 28*b*L*F
+(F = d_ff), fitted the same way at d_ff from 2 to 4 d_model (within 17% there; tests/test_ladder_llama.py).
+remat = "full" recomputes the whole forward pass inside the backward one, so its peak is no remat's. On CPU bf16
+compute takes as much temporary memory as f32, so the coefficients are f32's: on GPU and TPU bf16 activations take
+less, and the estimate errs on the safe side there.
 Not covered: under fsdp > 1, XLA:CPU's compiled step holds ~2.5x these activations per device (measured on 4
 forced devices: its SPMD partitioner does not keep every activation split over the batch when the weights are
 split over the model width), so for fsdp meshes the estimate is a lower bound on CPU; unchecked on GPU and TPU.
@@ -50,6 +52,7 @@ CHIPS: dict[str, tuple[float, float]] = {
   "cpu": (1e12, float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))),
 }
 A_BYTES, S_BYTES, G_BYTES, BLOCK_INPUT_BYTES = 32, 24, 12, 4
+LLAMA_A_BYTES, LLAMA_F_BYTES = 16, 28  # Llama's A*b*L*D becomes 16*b*L*D + 28*b*L*d_ff (least squares, 4 shapes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +153,12 @@ def state_bytes(state, sizes: dict[str, int]) -> tuple[int, int]:
 def activation_bytes(cfg, margs: dict[str, Any], sizes: dict[str, int], context: int) -> int:
   b = cfg.batch_size / (sizes["data"] * sizes["fsdp"]) / cfg.microbatches
   D, n, H, V = margs["d_model"], margs["n_layers"], margs["n_heads"], margs["vocab"]
-  one_block = (A_BYTES * b * context * D + S_BYTES * b * H * context**2) / sizes["tensor"]
+  width = A_BYTES * b * context * D
+  if cfg.model == "llama":  # SwiGLU keeps three d_ff-wide activations: bytes by D and by d_ff (fitted as below)
+    from scalezoo.zoo.llama import ffn_width
+
+    width = LLAMA_A_BYTES * b * context * D + LLAMA_F_BYTES * b * context * (margs["d_ff"] or ffn_width(D))
+  one_block = (width + S_BYTES * b * H * context**2) / sizes["tensor"]
   logits = G_BYTES * b * context * V
   if cfg.remat == "block":
     return int(n * BLOCK_INPUT_BYTES * b * context * D + one_block + logits)
