@@ -227,3 +227,41 @@ def test_z_loss_is_in_the_training_loss_only():
   np.testing.assert_array_equal(plain.train_loss(out, batch)[0], plain.loss(out, batch)[0])
   with pytest.raises(ValueError, match="'lm' task"):
     tasks.get("classification", z_loss=1e-4)
+
+
+def test_every_parameter_has_logical_axes_and_kv_heads_split_over_tensor():
+  from scalezoo.train import mesh as mesh_lib
+  from scalezoo.zoo import sharding
+
+  params = zoo.abstract_variables("llama", **TINY, qkv_bias=True, qk_norm=True)["params"]
+  assert sharding.unnamed(params) == []
+  mesh = jax.make_mesh((1, 2, 2), mesh_lib.AXES, devices=jax.devices()[:4])
+  spec = lambda path: tuple(mesh_lib.param_shardings(mesh, params)["layer_0"][path]["kernel"].spec)
+  assert spec("q_proj") == ("fsdp", "tensor", None)
+  assert spec("k_proj") == spec("v_proj") == ("fsdp", "tensor", None)  # 2 kv heads over tensor = 2
+  assert spec("o_proj") == ("tensor", None, "fsdp")
+  assert spec("gate_proj") == spec("up_proj") == ("fsdp", "tensor") and spec("down_proj") == ("tensor", "fsdp")
+  stacked = zoo.abstract_variables("llama", **TINY, scan_layers=True)["params"]
+  assert tuple(mesh_lib.param_shardings(mesh, stacked)["layers"]["k_proj"]["kernel"].spec) == (
+    None,
+    "fsdp",
+    "tensor",
+    None,
+  )
+
+
+def test_mup_roles_and_transform():
+  from scalezoo.zoo import mup
+
+  params = zoo.abstract_variables("llama", **TINY, qk_norm=True)["params"]
+  roles = mup.roles(params)
+  hidden = {p for p, r in roles.items() if r == "hidden"}
+  names = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+  assert hidden == {f"layer_{i}/{n}/kernel" for i in range(2) for n in names}
+  assert roles["lm_head/kernel"] == roles["embed/embedding"] == roles["layer_0/q_norm/scale"] == "vector"
+  m = mup.make("llama", {**TINY, "d_model": 48, "d_ff": 80}, {"d_model": 24})
+  assert m.ratio == 2.0 and m.head_ratio == 1.0  # head_dim fixed at 8: the attention scale stays 1/sqrt(8)
+  model = m.model(_model(d_model=48, d_ff=80))
+  assert model.out_mult == 0.5 and model.attn_mult == 1.0
+  with pytest.raises(ValueError, match="untied"):
+    mup.check("llama", {**TINY, "tie_embeddings": True}, {"d_model": 12}, zero_readout=True)
