@@ -265,3 +265,36 @@ def test_mup_roles_and_transform():
   assert model.out_mult == 0.5 and model.attn_mult == 1.0
   with pytest.raises(ValueError, match="untied"):
     mup.check("llama", {**TINY, "tie_embeddings": True}, {"d_model": 12}, zero_readout=True)
+
+
+def test_folder_round_trip_tokenizer_and_refusals_without_torch(tmp_path):
+  import json
+
+  from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+  from scalezoo.zoo.weights import huggingface_configs as hfc
+
+  model = _model(qk_norm=True, tie_embeddings=True)
+  v, toks = _init(model)
+  tok = Tokenizer(models.BPE())
+  tok.pre_tokenizer = pre_tokenizers.ByteLevel()
+  tok.train_from_iterator(["def f(x): return x + 1"] * 4, trainers.BpeTrainer(vocab_size=300))
+  zoo.save_pretrained(model, v, tmp_path / "qwen3", tokenizer=tok)
+  config = json.loads((tmp_path / "qwen3" / "config.json").read_text())
+  assert config["model_type"] == "qwen3" and config["architectures"] == ["Qwen3ForCausalLM"]
+  back, v2 = zoo.load_pretrained(tmp_path / "qwen3")
+  assert back == model.clone(n_kv_heads=2, d_ff=40)  # every option as config.json states it
+  for a, b in zip(jax.tree.leaves(v), jax.tree.leaves(v2), strict=True):
+    assert np.array_equal(np.asarray(a), b) and b.dtype == np.float32
+  loaded = zoo.load_tokenizer(tmp_path / "qwen3")
+  assert loaded.decode(loaded.encode("return x").ids) == tok.decode(tok.encode("return x").ids)
+  with pytest.raises(ValueError, match="not empty"):
+    zoo.save_pretrained(model, v, tmp_path / "qwen3")
+  with pytest.raises(ValueError, match="rope type 'yarn'"):
+    hfc.zoo_options({**config, "rope_parameters": {"rope_type": "yarn", "rope_theta": 1e4, "factor": 4.0}})
+  with pytest.raises(ValueError, match="not a qwen2 model: head_dim"):
+    hfc.hf_config(zoo.resolve("llama", **TINY, qkv_bias=True), "qwen2")  # head_dim 8 != 24 / 6
+  (tmp_path / "no_weights").mkdir()
+  (tmp_path / "no_weights" / "config.json").write_text(json.dumps(config))
+  with pytest.raises(ValueError, match="neither model.safetensors"):
+    zoo.load_pretrained(tmp_path / "no_weights")

@@ -36,7 +36,7 @@ from scalezoo.zoo.registry import (
   resolve,
   spec,
 )
-from scalezoo.zoo.weights import load_pretrained, load_weights, save_pretrained, save_weights
+from scalezoo.zoo.weights import load_pretrained, load_tokenizer, load_weights, save_pretrained, save_weights
 
 __all__ = [
   "ModelSpec",
@@ -51,6 +51,7 @@ __all__ = [
   "gpt_shape_for",
   "llama_shape_for",
   "load_pretrained",
+  "load_tokenizer",
   "load_weights",
   "names",
   "register",

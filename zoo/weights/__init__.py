@@ -22,7 +22,7 @@ import numpy as np
 from scalezoo.zoo import registry
 from scalezoo.zoo.weights import huggingface_maps, io, mapping, torchvision_maps
 from scalezoo.zoo.weights.mapping import Map
-from scalezoo.zoo.weights.pretrained import load_pretrained, save_pretrained  # noqa: F401 (re-exported)
+from scalezoo.zoo.weights.pretrained import load_pretrained, load_tokenizer, save_pretrained  # noqa: F401 (re-exported)
 
 LLAMAS = ("llama", "llama3_2_1b", "llama3_1_8b", "qwen2_5_0_5b", "qwen3_0_6b", "mistral_7b")
 # model name -> {source: (map of the resolved config, what the reference is)}

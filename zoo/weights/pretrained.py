@@ -7,7 +7,8 @@ shards named by model.safetensors.index.json. Every tensor is checked: a floatin
 to the zoo's f32), its shape against the zoo variable it fills (huggingface_maps.llama, through mapping.py), each
 used once; an index that names a tensor its file lacks, or a file with tensors the index does not name, is refused.
 Written: f32 (or `dtype="bfloat16"`) safetensors with metadata format "pt", as transformers' own; a tied lm_head is
-left out as transformers leaves it out.
+left out as transformers leaves it out. The folder's tokenizer.json is read with `tokenizers` (load_tokenizer) and
+written back when save_pretrained is given one.
 """
 
 from __future__ import annotations
@@ -99,6 +100,16 @@ def load_pretrained(folder: str | Path, **overrides: Any) -> tuple[Llama, dict]:
   return model, variables
 
 
+def load_tokenizer(folder: str | Path):
+  """The folder's tokenizer.json as a `tokenizers.Tokenizer` (encode(text).ids, decode(ids))."""
+  from tokenizers import Tokenizer
+
+  path = Path(folder) / "tokenizer.json"
+  if not path.is_file():
+    raise ValueError(f"{str(folder)!r}: no tokenizer.json (a Hugging Face folder's fast tokenizer)")
+  return Tokenizer.from_file(str(path))
+
+
 def options_of(model: Llama) -> dict[str, Any]:
   """The zoo options a built Llama was made with."""
   if not isinstance(model, Llama):
@@ -114,6 +125,7 @@ def save_pretrained(
   model_type: str | None = None,
   dtype: str = "float32",
   max_shard_bytes: int | None = None,
+  tokenizer=None,
 ) -> Path:
   """Write config.json and the weights (one file, or shards of at most `max_shard_bytes` and an index) into a new
   or empty `folder`, as the Hugging Face `model_type` (default: what the options make it; see
@@ -138,6 +150,8 @@ def save_pretrained(
   state = {k: np.ascontiguousarray(v.astype(np_dtype)) for k, v in state.items()}
   folder.mkdir(parents=True, exist_ok=True)
   (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+  if tokenizer is not None:  # a tokenizers.Tokenizer, e.g. load_tokenizer's
+    tokenizer.save(str(folder / "tokenizer.json"))
   meta = {"format": "pt"}
   if max_shard_bytes is None:
     save_file(state, folder / SINGLE, metadata=meta)
