@@ -1,13 +1,14 @@
 """Llama: the decoder of today's open models (Touvron et al. 2023; Llama 3, Grattafiori et al. 2024), with the
-options by which Qwen2, Qwen3, Mistral and OLMo 2 differ from it.
+options by which Qwen2, Qwen3 and Mistral differ from it.
 
 Pre-norm blocks with RMSNorm (in f32), rotary positions (zoo/rope.py: `rope_theta`, Llama 3's frequency scaling),
 a SwiGLU feed-forward down(silu(gate x) * up x), grouped-query attention (`n_kv_heads` key/value heads for
 `n_heads` query heads; zoo/attention.py), a head width `head_dim` independent of d_model / n_heads, no biases
 except the optional q/k/v ones (`qkv_bias`, Qwen2), an optional RMSNorm of each query and key head before the
-rotation (`qk_norm`, Qwen3), optional sliding-window attention (`sliding_window`, Mistral), and the output layer
-tied to the embedding or not. Parameters keep Hugging Face's layer names (q_proj, ..., down_proj) so the map to its
-checkpoints (zoo/weights/huggingface_maps.py) reads as a list; layouts are flax's (D, H, K) kernels.
+rotation (`qk_norm`, Qwen3's; OLMo 2 normalises the whole q and k and puts its norms after each branch, a
+different block), optional sliding-window attention (`sliding_window`, Mistral), and the output layer tied to the
+embedding or not. Parameters keep Hugging Face's layer names (q_proj, ..., down_proj) so the map to its checkpoints
+(zoo/weights/huggingface_maps.py) reads as a list; layouts are flax's (D, H, K) kernels.
 
 Decoding passes a cache {"k", "v": n_layers x B x S x n_kv_heads x head_dim, "end": positions filled} in and
 gets it back (zoo/decode.py); without one the call is the plain causal forward. Exact count: embed V·D (twice if
