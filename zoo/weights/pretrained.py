@@ -90,11 +90,11 @@ def load_pretrained(folder: str | Path, **overrides: Any) -> tuple[Llama, dict]:
   folder = Path(folder)
   if not (folder / "config.json").is_file():
     raise ValueError(f"{str(folder)!r}: no config.json (a Hugging Face model folder has one)")
-  options = huggingface_configs.zoo_options(json.loads((folder / "config.json").read_text()))
-  model_type = json.loads((folder / "config.json").read_text())["model_type"]
+  config = json.loads((folder / "config.json").read_text())
+  options = huggingface_configs.zoo_options(config)
   m, abstract = _map_and_shapes(options)
-  variables = mapping.load(m, read_weights(folder), abstract, f"{folder} ({model_type}) -> llama")
-  model = registry.create("llama", **options, **overrides)
+  variables = mapping.load(m, read_weights(folder), abstract, f"{folder} ({config['model_type']}) -> llama")
+  model = registry.create("llama", **{**options, **overrides})
   if model.scan_layers:
     variables = {"params": _stack_layers(variables["params"], model.n_layers)}
   return model, variables
