@@ -108,8 +108,8 @@ def plan_run(cfg, chip: str, chips: int, mfu: float) -> Row:
   from scalezoo.train import step as S
   from scalezoo.train.config import ConfigError
 
-  if cfg.model not in ("gpt", "gpt2_small"):
-    raise ConfigError(f"plan knows the memory of GPT runs (model 'gpt'), not {cfg.model!r}")
+  if cfg.model not in ("gpt", "gpt2_small", "llama"):
+    raise ConfigError(f"plan knows the memory of GPT and Llama runs (model 'gpt', 'llama'), not {cfg.model!r}")
   context = int(cfg.data_args.get("context", cfg.model_args.get("context", 128)))
   margs = {**zoo.spec(cfg.model).defaults, **loop.model_args(cfg, _vocab(cfg))}
   shape = mesh_lib.mesh_shape(cfg, chips)

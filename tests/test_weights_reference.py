@@ -213,6 +213,22 @@ def test_gpt2_matches_huggingface(tmp_path):
     assert torch.equal(ref2(torch.tensor(toks)).logits, ref(torch.tensor(toks)).logits)
 
 
+def test_gpt2_greedy_tokens_match_transformers(tmp_path):
+  """zoo.generate's KV-cache decoding against GPT2LMHeadModel.generate(do_sample=False): the same tokens."""
+  kw = dict(vocab=97, context=32, d_model=64, n_layers=2, n_heads=4)
+  ref = _gpt2(kw)
+  _perturb(ref)
+  ref.generation_config.eos_token_id = None  # no stop: 15 new tokens every time
+  v = W.from_state_dict("gpt", ref.state_dict(), **kw)
+  prompt = np.random.default_rng(1).integers(0, 97, (3, 9))
+  with torch.no_grad():
+    want = ref.generate(
+      torch.tensor(prompt), attention_mask=torch.ones(3, 9, dtype=torch.long), do_sample=False, max_new_tokens=15,
+      pad_token_id=0,
+    ).numpy()  # fmt: skip
+  np.testing.assert_array_equal(zoo.generate(zoo.create("gpt", **kw), v, prompt, 15), want)
+
+
 def _bert(kw, mlm: bool):
   cfg = transformers.BertConfig(
     vocab_size=kw["vocab"],

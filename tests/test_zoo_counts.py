@@ -56,6 +56,12 @@ REQUIRED = [
   "gcn",
   "gat",
   "gin",
+  "llama",
+  "llama3_2_1b",
+  "llama3_1_8b",
+  "qwen2_5_0_5b",
+  "qwen3_0_6b",
+  "mistral_7b",
 ]
 
 
@@ -112,6 +118,12 @@ def test_reference_count(name):
     ("vit_s16", 22_050_664),
     ("vit_b16", 86_567_656),
     ("lenet5", 61_706),
+    # the Hugging Face hub's safetensors totals (tests/test_llama_reference.py counts them in transformers too)
+    ("llama3_2_1b", 1_235_814_400),
+    ("llama3_1_8b", 8_030_261_248),
+    ("qwen2_5_0_5b", 494_032_768),
+    ("qwen3_0_6b", 596_049_920),
+    ("mistral_7b", 7_241_732_096),
   ],
 )
 def test_published_counts_are_the_registered_ones(name, published):

@@ -15,6 +15,7 @@ RESNET = dict(image_size=32, width=4, num_classes=10, stage_sizes=(1, 1, 1, 1))
 CIFAR = dict(image_size=8, width=4, depth=8)
 RNN = dict(seq_len=6, vocab=11, hidden=8, embed_dim=4)
 GPT = dict(vocab=13, context=8, d_model=16, n_layers=2, n_heads=2, dropout=0.1)
+LLAMA = dict(vocab=13, context=8, d_model=16, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=6, d_ff=24)
 BERT = dict(vocab=17, max_len=16, d_model=16, n_layers=1, n_heads=2, d_ff=32, seq_len=8)
 VIT = dict(image_size=16, patch=8, d_model=16, n_layers=1, n_heads=2, mlp_dim=32, num_classes=10, dropout=0.1)
 UNET = dict(image_size=8, ch=8, num_res_blocks=1, groups=4)
@@ -40,6 +41,10 @@ CASES = {
   "gpt": ("gpt", GPT, (B, 8, 13)),
   "gpt_scan": ("gpt", {**GPT, "scan_layers": True}, (B, 8, 13)),
   "gpt2_small": ("gpt2_small", GPT, (B, 8, 13)),
+  "llama": ("llama", LLAMA, (B, 8, 13)),
+  "llama_scan": ("llama", {**LLAMA, "scan_layers": True, "remat": True}, (B, 8, 13)),
+  **{n: (n, LLAMA, (B, 8, 13)) for n in ("llama3_2_1b", "llama3_1_8b", "qwen2_5_0_5b", "qwen3_0_6b")},
+  "mistral_7b": ("mistral_7b", {**LLAMA, "sliding_window": 3}, (B, 8, 13)),
   "transformer_base": (
     "transformer_base",
     dict(vocab=17, d_model=16, n_layers=1, n_heads=2, d_ff=32, src_len=7, tgt_len=5),

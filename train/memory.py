@@ -10,9 +10,11 @@ device (b = batch / (data x fsdp) / microbatches sequences of L tokens, width D,
   remat block:        n * 4*b*L*D  + (A*b*L*D + S*b*H*L^2) + G*b*L*V   (block inputs kept, one block recomputed)
 
 A = 32, S = 24, G = 12 bytes are fitted to XLA's memory analysis of this GPT's compiled step on CPU
-(tests/test_plan.py holds the estimate within 20% of it). remat = "full" recomputes the whole forward pass inside
-the backward one, so its peak is no remat's. On CPU bf16 compute takes as much temporary memory as f32, so the
-coefficients are f32's: on GPU and TPU bf16 activations take less, and the estimate errs on the safe side there.
+(tests/test_plan.py holds the estimate within 20% of it). For the Llama family A*b*L*D is 16*b*L*D + 28*b*L*F
+(F = d_ff), fitted the same way at d_ff from 2 to 4 d_model (within 17% there; tests/test_ladder_llama.py).
+remat = "full" recomputes the whole forward pass inside the backward one, so its peak is no remat's. On CPU bf16
+compute takes as much temporary memory as f32, so the coefficients are f32's: on GPU and TPU bf16 activations take
+less, and the estimate errs on the safe side there.
 Not covered: under fsdp > 1 the compiled step also holds gathered weights, so for fsdp meshes the estimate is a
 lower bound (4 forced CPU devices, d_model 256: XLA's total 1.4x the estimate under fsdp = 4; activations are split
 over data x fsdp in every layer since they carry logical names, zoo/sharding.py). XLA's own figure for a TPU slice
@@ -35,6 +37,7 @@ from scalezoo.train.model_args import model_args
 from scalezoo.zoo import sharding as logical
 
 A_BYTES, S_BYTES, G_BYTES, BLOCK_INPUT_BYTES = 32, 24, 12, 4  # fitted: the module docstring
+LLAMA_A_BYTES, LLAMA_F_BYTES = 16, 28  # Llama's A*b*L*D becomes 16*b*L*D + 28*b*L*d_ff (least squares, 4 shapes)
 
 
 def memory_bytes() -> int:
@@ -101,7 +104,12 @@ def state_bytes(state, sizes: dict[str, int]) -> tuple[int, int]:
 def activation_bytes(cfg, margs: dict[str, Any], sizes: dict[str, int], context: int) -> int:
   b = cfg.batch_size / (sizes["data"] * sizes["fsdp"]) / cfg.microbatches
   D, n, H, V = margs["d_model"], margs["n_layers"], margs["n_heads"], margs["vocab"]
-  one_block = (A_BYTES * b * context * D + S_BYTES * b * H * context**2) / sizes["tensor"]
+  width = A_BYTES * b * context * D
+  if cfg.model == "llama":  # SwiGLU keeps three d_ff-wide activations: bytes by D and by d_ff (fitted as above)
+    from scalezoo.zoo.llama import ffn_width
+
+    width = LLAMA_A_BYTES * b * context * D + LLAMA_F_BYTES * b * context * (margs["d_ff"] or ffn_width(D))
+  one_block = (width + S_BYTES * b * H * context**2) / sizes["tensor"]
   logits = G_BYTES * b * context * V
   if cfg.remat == "block":
     return int(n * BLOCK_INPUT_BYTES * b * context * D + one_block + logits)

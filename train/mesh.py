@@ -27,6 +27,7 @@ BATCH = ("data", "fsdp")
 RULES: dict[str, str | tuple[str, ...] | None] = {
   "embed": "fsdp",
   "heads": "tensor",
+  "kv_heads": "tensor",
   "mlp": "tensor",
   "kv": None,
   "vocab": None,

@@ -147,7 +147,7 @@ def train_step(eng: Engine, state: TrainState, batch: dict, lr, key: jax.Array):
 
   def sums(params, model_state, mb, key):
     out, new_ms = apply_model(eng, params, model_state, mb, train=True, key=key)
-    loss_B, w_B = eng.task.loss(out, mb)
+    loss_B, w_B = eng.task.train_loss(out, mb)
     return jnp.sum(loss_B), (jnp.sum(w_B), new_ms)
 
   if eng.cfg.remat == "full":

@@ -2,6 +2,9 @@
 
 `loss(out, batch)` returns (loss_sum_B, weight_B) per example, so a mean over any batch, padded or masked,
 is sum(loss) / sum(weight). `stats` returns sums an evaluation accumulates; `finish` turns them into metrics.
+`penalty(out, batch)` (optional, per-example sums like the loss) is added to the loss the optimizer minimises and
+to nothing that is reported: the LM task's z-loss, z_loss * logsumexp(logits)^2 per token (PaLM, Chowdhery et al.
+2022; OLMo 2 uses 1e-5), which keeps the softmax normaliser near 1. `get("lm", z_loss=1e-4)` turns it on.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ class Task:
   loss: Callable[[jax.Array, dict], tuple[jax.Array, jax.Array]]
   stats: Callable[[jax.Array, dict, jax.Array, int], dict[str, jax.Array]]
   finish: Callable[[dict[str, np.ndarray]], dict[str, float]]
+  penalty: Callable[[jax.Array, dict], jax.Array] | None = None
+
+  def train_loss(self, out, batch) -> tuple[jax.Array, jax.Array]:
+    """(loss_sum_B + penalty_B, weight_B): what a training step minimises."""
+    loss_B, w_B = self.loss(out, batch)
+    return (loss_B if self.penalty is None else loss_B + self.penalty(out, batch)), w_B
 
 
 def _ones(batch):
@@ -59,6 +68,16 @@ def _tok_loss(out, batch):
   m = _mask(batch, y.shape) if "mask" in batch else (y >= 0).astype(jnp.float32)
   ce = losses.cross_entropy(out.reshape(-1, out.shape[-1]), jnp.maximum(y, 0).reshape(-1)).reshape(y.shape)
   return jnp.sum(ce * m, axis=1), jnp.sum(m, axis=1)
+
+
+def _z_loss(coef: float):
+  def penalty(out, batch):
+    y = batch["y"]
+    m = _mask(batch, y.shape) if "mask" in batch else (y >= 0).astype(jnp.float32)
+    z = jax.nn.logsumexp(out.astype(jnp.float32), axis=-1)
+    return coef * jnp.sum(jnp.square(z) * m, axis=1)
+
+  return penalty
 
 
 def _tok_stats(out, batch, w, k):
@@ -126,8 +145,12 @@ TASKS = {
 }
 
 
-def get(name: str) -> Task:
+def get(name: str, *, z_loss: float = 0.0) -> Task:
+  """The task `name`; z_loss > 0 (the LM task only) adds z-loss to its training loss."""
   try:
-    return TASKS[name]
+    task = TASKS[name]
   except KeyError:
     raise ValueError(f"no training task {name!r}; tasks: {', '.join(sorted(TASKS))}") from None
+  if z_loss < 0 or (z_loss and name != "lm"):
+    raise ValueError(f"z_loss must be >= 0 and is an option of the 'lm' task, got {z_loss} for {name!r}")
+  return dataclasses.replace(task, penalty=_z_loss(z_loss)) if z_loss else task

@@ -10,6 +10,7 @@ from scalezoo.zoo import (  # noqa: F401
   gnn,
   gpt,
   lenet,
+  llama,
   mlp,
   resnet,
   resnet_cifar,
@@ -18,7 +19,9 @@ from scalezoo.zoo import (  # noqa: F401
   vgg,
   vit,
 )
+from scalezoo.zoo.decode import generate
 from scalezoo.zoo.gpt import gpt_shape_for
+from scalezoo.zoo.llama import llama_shape_for
 from scalezoo.zoo.registry import (
   ModelSpec,
   abstract_variables,
@@ -33,7 +36,7 @@ from scalezoo.zoo.registry import (
   resolve,
   spec,
 )
-from scalezoo.zoo.weights import load_weights, save_weights
+from scalezoo.zoo.weights import load_pretrained, load_tokenizer, load_weights, save_pretrained, save_weights
 
 __all__ = [
   "ModelSpec",
@@ -44,11 +47,16 @@ __all__ = [
   "create",
   "example_input",
   "flops_of",
+  "generate",
   "gpt_shape_for",
+  "llama_shape_for",
+  "load_pretrained",
+  "load_tokenizer",
   "load_weights",
   "names",
   "register",
   "resolve",
+  "save_pretrained",
   "save_weights",
   "spec",
 ]

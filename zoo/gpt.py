@@ -1,8 +1,8 @@
 """GPT: decoder-only transformer (Radford et al. 2019), pre-LN, learned positions, output tied to the embedding.
 
-Attention is plain einsums with a causal mask and one fused QKV projection; layer norms and softmax run in f32
-whatever the compute `dtype` is (params are always f32). `scan_layers` stacks the blocks under nn.scan, so the
-compile time stays flat in depth. Embedding/non-embedding split as Kaplan et al. 2020: `wte` and `wpe`.
+Attention is plain einsums (zoo/attention.py) with a causal mask and one fused QKV projection; layer norms and
+softmax run in f32 whatever the compute `dtype` is (params are always f32). `scan_layers` stacks the blocks under
+nn.scan, so the compile time stays flat in depth. Embedding/non-embedding split as Kaplan et al. 2020: `wte` and `wpe`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from scalezoo.zoo import sharding as logical
+from scalezoo.zoo.attention import causal_mask, dot_product_attention, position_mask
 from scalezoo.zoo.registry import ModelSpec, register, token_input
 
 
@@ -28,7 +29,7 @@ class Block(nn.Module):
   attn_mult: float = 1.0  # multiplies the 1/sqrt(head width) logit scale (μP: zoo/mup.py)
 
   @nn.compact
-  def __call__(self, x_BxLxD: jax.Array, _=None) -> tuple[jax.Array, None]:
+  def __call__(self, x_BxLxD: jax.Array, kv=None, pos_BxL: jax.Array | None = None):
     B, L, D = x_BxLxD.shape
     H, K = self.n_heads, D // self.n_heads
     init = nn.initializers.normal(0.02)
@@ -40,13 +41,18 @@ class Block(nn.Module):
     qkv_BxLx3xHxK = nn.DenseGeneral((3, H, K), dtype=self.dtype, kernel_init=init, name="qkv")(h_BxLxD)
     qkv_BxLx3xHxK = logical.constrain(qkv_BxLx3xHxK, logical.BL3HK)
     q_BxLxHxK, k_BxLxHxK, v_BxLxHxK = qkv_BxLx3xHxK[:, :, 0], qkv_BxLx3xHxK[:, :, 1], qkv_BxLx3xHxK[:, :, 2]
+    if kv is None:
+      mask_1xLxL, new_kv = causal_mask(L), None
+    else:  # decoding (zoo/decode.py): this call's keys written into the cache at their positions
+      start = pos_BxL[0, 0]
+      k_BxLxHxK = jax.lax.dynamic_update_slice(kv[0], k_BxLxHxK.astype(kv[0].dtype), (0, start, 0, 0))
+      v_BxLxHxK = jax.lax.dynamic_update_slice(kv[1], v_BxLxHxK.astype(kv[1].dtype), (0, start, 0, 0))
+      mask_1xLxL, new_kv = position_mask(pos_BxL, jnp.arange(kv[0].shape[1])[None]), (k_BxLxHxK, v_BxLxHxK)
+      k_BxLxHxK, v_BxLxHxK = k_BxLxHxK.astype(self.dtype), v_BxLxHxK.astype(self.dtype)
     scale = K**-0.5 * self.attn_mult  # attn_mult 1.0: K**-0.5 exactly
-    logits_BxHxLxL = jnp.einsum("bqhk,bthk->bhqt", q_BxLxHxK * scale, k_BxLxHxK).astype(jnp.float32)
-    causal_1x1xLxL = jnp.tril(jnp.ones((L, L), bool))[None, None]
-    logits_BxHxLxL = jnp.where(causal_1x1xLxL, logits_BxHxLxL, jnp.finfo(jnp.float32).min)
-    logits_BxHxLxL = logical.constrain(logits_BxHxLxL, logical.BHLL)
-    probs_BxHxLxL = drop(jax.nn.softmax(logits_BxHxLxL, axis=-1).astype(self.dtype))
-    att_BxLxHxK = logical.constrain(jnp.einsum("bhqt,bthk->bqhk", probs_BxHxLxL, v_BxLxHxK), logical.BLHK)
+    att_BxLxHxK = logical.constrain(
+      dot_product_attention(q_BxLxHxK, k_BxLxHxK, v_BxLxHxK, mask_1xLxL, scale=scale, dropout=drop), logical.BLHK
+    )
     att_BxLxD = nn.DenseGeneral(D, axis=(-2, -1), dtype=self.dtype, kernel_init=out_init, name="proj")(att_BxLxHxK)
     x_BxLxD = logical.constrain(x_BxLxD + drop(att_BxLxD), logical.BLD)
 
@@ -56,7 +62,7 @@ class Block(nn.Module):
     h_BxLxF = jax.checkpoint(nn.gelu)(nn.Dense(self.d_ff, dtype=self.dtype, kernel_init=init, name="fc")(h_BxLxD))
     h_BxLxF = logical.constrain(h_BxLxF, logical.BLF)
     h_BxLxD = nn.Dense(D, dtype=self.dtype, kernel_init=out_init, name="fc_proj")(h_BxLxF)
-    return logical.constrain(x_BxLxD + drop(h_BxLxD), logical.BLD), None
+    return logical.constrain(x_BxLxD + drop(h_BxLxD), logical.BLD), new_kv
 
 
 class GPT(nn.Module):
@@ -74,17 +80,31 @@ class GPT(nn.Module):
   attn_mult: float = 1.0  # multiplies the attention logits' 1/sqrt(head width)
   out_mult: float = 1.0  # multiplies the logits
 
+  @property
+  def heads(self) -> tuple[int, int, int]:
+    """(query heads, key/value heads, head width): a decoding cache's shape (zoo/decode.py)."""
+    return self.n_heads, self.n_heads, self.d_model // self.n_heads
+
   @nn.compact
-  def __call__(self, tokens_BxL: jax.Array, *, train: bool = False) -> jax.Array:
+  def __call__(self, tokens_BxL: jax.Array, *, train: bool = False, cache: dict | None = None):
+    """Logits B x L x V; with a decoding cache {"k", "v": n_layers x B x S x H x K, "end"} (zoo/decode.py), the
+    logits of these tokens at positions end.. and the cache with them written."""
     if self.d_model % self.n_heads:
       raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
-    L = tokens_BxL.shape[1]
+    B, L = tokens_BxL.shape
     if L > self.context:
       raise ValueError(f"sequence length {L} exceeds the context {self.context}")
     init = nn.initializers.normal(0.02)
     wte = nn.Embed(self.vocab, self.d_model, embedding_init=init, dtype=self.dtype, name="wte")
     wpe = self.param("wpe", nn.initializers.normal(0.01), (self.context, self.d_model))
-    x_BxLxD = wte(tokens_BxL).astype(jnp.float32) + wpe[None, :L]
+    if cache is None:
+      x_BxLxD = wte(tokens_BxL).astype(jnp.float32) + wpe[None, :L]
+      pos_BxL = kv = None
+    else:
+      start = cache["end"]
+      x_BxLxD = wte(tokens_BxL).astype(jnp.float32) + jax.lax.dynamic_slice_in_dim(wpe, start, L)[None]
+      pos_BxL = jnp.broadcast_to(start + jnp.arange(L, dtype=jnp.int32)[None], (B, L))
+      kv = (cache["k"], cache["v"])
     x_BxLxD = logical.constrain(nn.Dropout(self.dropout, deterministic=not train)(x_BxLxD), logical.BLD)
     block = dict(
       n_heads=self.n_heads,
@@ -98,15 +118,24 @@ class GPT(nn.Module):
     layer = nn.remat(Block) if self.remat else Block
     if self.scan_layers:
       blocks = nn.scan(
-        layer, variable_axes={"params": 0}, split_rngs={"params": True, "dropout": True}, length=self.n_layers
+        layer,
+        variable_axes={"params": 0},
+        split_rngs={"params": True, "dropout": True},
+        in_axes=(0, nn.broadcast),
+        length=self.n_layers,
       )
-      x_BxLxD, _ = blocks(**block, name="blocks")(x_BxLxD, None)
+      x_BxLxD, new_kv = blocks(**block, name="blocks")(x_BxLxD, kv, pos_BxL)
     else:
+      outs = []
       for i in range(self.n_layers):
-        x_BxLxD, _ = layer(**block, name=f"block_{i}")(x_BxLxD)
+        kv_i = None if kv is None else (kv[0][i], kv[1][i])
+        x_BxLxD, kv_i = layer(**block, name=f"block_{i}")(x_BxLxD, kv_i, pos_BxL)
+        outs.append(kv_i)
+      new_kv = None if kv is None else (jnp.stack([o[0] for o in outs]), jnp.stack([o[1] for o in outs]))
     x_BxLxD = nn.LayerNorm(epsilon=1e-5, dtype=jnp.float32, name="ln_f")(x_BxLxD)
     logits_BxLxV = logical.constrain(wte.attend(x_BxLxD.astype(self.dtype)).astype(jnp.float32), logical.BLV)
-    return logits_BxLxV if self.out_mult == 1.0 else logits_BxLxV * self.out_mult
+    logits_BxLxV = logits_BxLxV if self.out_mult == 1.0 else logits_BxLxV * self.out_mult
+    return logits_BxLxV if cache is None else (logits_BxLxV, {"k": new_kv[0], "v": new_kv[1], "end": start + L})
 
 
 def gpt_shape_for(non_embedding_params: float, *, aspect: float = 64.0, head_dim: int = 64) -> dict[str, int]:

@@ -43,11 +43,13 @@ MODELS: dict[str, Family] = {
   "gpt2_small": Family("d_model", False, True),
   "mlp": Family("width", True, False),
   **{name: VIT for name in ("vit_ti16", "vit_s16", "vit_b16")},
+  "llama": Family("d_model", False, False, ("d_ff",)),
 }
 
 # (pattern on "module/.../param", role): the first full match wins; a leading nn.scan axis changes nothing
 ROLES: tuple[tuple[str, str], ...] = (
   (r"(.*/)?(qkv|proj|fc|fc_proj)/kernel", "hidden"),  # GPT's blocks
+  (r"(.*/)?(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)/kernel", "hidden"),  # the Llama family's
   (r"encoder_layer_\d+/(self_attention/(query|key|value|out)|mlp_1|mlp_2)/kernel", "hidden"),  # ViT's blocks
   (r"dense_[1-9]\d*/kernel", "hidden"),  # MLP's hidden-to-hidden layers (dense_0 is the input layer)
   (r"head/bias", "fixed"),
@@ -77,9 +79,9 @@ def check(model: str, model_args: dict[str, Any], base: dict[str, Any], *, zero_
   for k in base:
     if isinstance(base[k], bool) or not isinstance(base[k], int) or base[k] <= 0:
       raise ValueError(f"mup.base.{k} must be a positive int, got {base[k]!r}")
-  if zero_readout and tied:
-    raise ValueError(f"mup.zero_readout needs an untied readout; {model!r} ties its output to the embedding")
   args = registry.resolve(model, **model_args)
+  if zero_readout and (tied or args.get("tie_embeddings")):
+    raise ValueError(f"mup.zero_readout needs an untied readout; {model!r} ties its output to the embedding")
   if "n_heads" in args:
     heads = base.get("n_heads", args["n_heads"])
     if base[width] % heads:
@@ -118,9 +120,9 @@ class Mup:
         p = p * (self.ratio**-0.5)
       if self.zero_query and re.fullmatch(r"(.*/)?qkv/kernel", path):
         p = jnp.asarray(p).at[..., 0, :, :].set(0.0)  # (..., D, 3, H, K): q is index 0 of the fused axis
-      if self.zero_query and re.fullmatch(r"(.*/)?query/kernel", path):
+      if self.zero_query and re.fullmatch(r"(.*/)?(query|q_proj)/kernel", path):
         p = jnp.zeros_like(p)
-      if self.zero_readout and path == "head/kernel":
+      if self.zero_readout and path in ("head/kernel", "lm_head/kernel"):
         p = jnp.zeros_like(p)
       return p
 
@@ -134,6 +136,8 @@ def make(model: str, model_args: dict[str, Any], base: dict[str, Any], **options
   args = registry.resolve(model, **model_args)
   ratio = args[width] / base[width]
   head_ratio = 1.0
-  if "n_heads" in args:
+  if args.get("head_dim"):  # a head width set apart from the width (Llama's head_dim): the base has the same
+    head_ratio = 1.0
+  elif "n_heads" in args:
     head_ratio = (args[width] / args["n_heads"]) / (base[width] / base.get("n_heads", args["n_heads"]))
   return Mup(ratio, head_ratio, fan_in_init, **options)

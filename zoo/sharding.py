@@ -5,8 +5,9 @@ table keyed by the layer names the models use, rather than in boxed params (`nn.
 parameter tree stays plain arrays for everything else that reads it (checkpoints, converters, init_from, counts).
 A table by path is how big_vision and EasyLM write their sharding rules.
 
-Names: embed (the model width), heads, kv (a head's width), mlp (the feed-forward hidden units), vocab, and
-None for a dimension that is never split (positions, classes, the fused q/k/v axis, input features).
+Names: embed (the model width), heads, kv_heads (grouped-query attention's key/value heads, fewer than heads),
+kv (a head's width), mlp (the feed-forward hidden units), vocab, and None for a dimension that is never split
+(positions, classes, the fused q/k/v axis, input features).
 
 Activations carry names too (MaxText's): `activation_batch`, `activation_length`, `activation_embed`,
 `activation_heads`, `activation_kv`, `activation_mlp`, `activation_vocab`. A model marks its block boundaries with
@@ -31,6 +32,16 @@ _FF_OUT = r"(fc_proj|fc2|output|mlp_2)"
 # (pattern on "module/.../param", axes). The first full match wins; a leading stacked-layers axis (nn.scan) is
 # left unsplit.
 RULES: tuple[tuple[str, tuple[str | None, ...]], ...] = (
+  # the Llama family (Hugging Face's layer names)
+  (r".*/q_proj/kernel", ("embed", "heads", "kv")),
+  (r".*/q_proj/bias", ("heads", "kv")),
+  (r".*/(k_proj|v_proj)/kernel", ("embed", "kv_heads", "kv")),
+  (r".*/(k_proj|v_proj)/bias", ("kv_heads", "kv")),
+  (r".*/o_proj/kernel", ("heads", "kv", "embed")),
+  (r".*/(gate_proj|up_proj)/kernel", ("embed", "mlp")),
+  (r".*/down_proj/kernel", ("mlp", "embed")),
+  (r".*/(q_norm|k_norm)/scale", ("kv",)),
+  (r"lm_head/kernel", ("embed", "vocab")),
   (rf".*/{_ATTN_IN}/kernel", ("embed", "heads", "kv")),
   (rf".*/{_ATTN_IN}/bias", ("heads", "kv")),
   (r".*/(out|proj)/kernel", ("heads", "kv", "embed")),
@@ -54,7 +65,10 @@ RULES: tuple[tuple[str, tuple[str | None, ...]], ...] = (
 _COMPILED = tuple((re.compile(p), axes) for p, axes in RULES)
 
 # The models whose every parameter has names (a test holds the table to this); others are replicated.
-COVERED = ("gpt", "gpt2_small", "bert", "bert_base", "vit_ti16", "vit_s16", "vit_b16", "transformer_base", "mlp")
+COVERED = (
+  "gpt", "gpt2_small", "bert", "bert_base", "vit_ti16", "vit_s16", "vit_b16", "transformer_base", "mlp", "llama",
+  "llama3_2_1b", "llama3_1_8b", "qwen2_5_0_5b", "qwen3_0_6b", "mistral_7b",
+)  # fmt: skip
 
 
 def path_of(keys) -> str:

@@ -3,6 +3,7 @@
   variables = zoo.load_weights("resnet50", "resnet50.pth")           # torchvision's state dict
   logits = zoo.create("resnet50").apply(variables, x_BxHxWxC)        # NHWC; the reference is NCHW
   zoo.save_weights("gpt2_small", variables, "gpt2.safetensors")      # GPT2LMHeadModel loads it
+  model, variables = zoo.load_pretrained("Llama-3.2-1B/")            # a Hugging Face folder (pretrained.py)
 
 A model whose reference computes with other options than the zoo's defaults (torchvision's EfficientNet-B0 keeps
 BatchNorm2d's epsilon) names them in `reference_overrides`; load_weights and save_weights apply them to the
@@ -21,7 +22,9 @@ import numpy as np
 from scalezoo.zoo import registry
 from scalezoo.zoo.weights import huggingface_maps, io, mapping, torchvision_maps
 from scalezoo.zoo.weights.mapping import Map
+from scalezoo.zoo.weights.pretrained import load_pretrained, load_tokenizer, save_pretrained  # noqa: F401 (re-exported)
 
+LLAMAS = ("llama", "llama3_2_1b", "llama3_1_8b", "qwen2_5_0_5b", "qwen3_0_6b", "mistral_7b")
 # model name -> {source: (map of the resolved config, what the reference is)}
 _TV, _HF = "torchvision", "huggingface"
 SOURCES: dict[str, dict[str, tuple[Callable[[dict], Map], str]]] = {
@@ -32,6 +35,7 @@ SOURCES: dict[str, dict[str, tuple[Callable[[dict], Map], str]]] = {
   "vit_b16": {_TV: (torchvision_maps.vit, "torchvision.models.vit_b_16")},
   "gpt2_small": {_HF: (huggingface_maps.gpt2, "transformers.GPT2LMHeadModel")},
   "gpt": {_HF: (huggingface_maps.gpt2, "transformers.GPT2LMHeadModel")},
+  **{n: {_HF: (huggingface_maps.llama, "transformers.LlamaForCausalLM / Qwen2 / Qwen3 / Mistral")} for n in LLAMAS},
   "bert_base": {_HF: (huggingface_maps.bert, "transformers.BertModel (BertForMaskedLM with mlm_head=True)")},
   "bert": {_HF: (huggingface_maps.bert, "transformers.BertForMaskedLM (BertModel with mlm_head=False)")},
 }

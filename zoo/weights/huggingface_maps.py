@@ -1,8 +1,11 @@
-"""Maps between Hugging Face transformers' state dicts (transformers 5.18) and the zoo's GPT and BERT.
+"""Maps between Hugging Face transformers' state dicts (transformers 5.18) and the zoo's GPT, BERT and Llama.
 
 GPT: GPT2LMHeadModel's keys (a GPT2Model state dict, without `transformer.`, loads too); lm_head.weight is tied to
 the token embedding, as the zoo's output is. BERT without the MLM head: BertModel's keys (a `bert.` prefix, as
 BertForPreTraining checkpoints have it, is dropped); with it: BertForMaskedLM's, decoder tied to the embedding.
+Llama: LlamaForCausalLM's keys, which Qwen2ForCausalLM (+ q/k/v biases), Qwen3ForCausalLM (+ q_norm, k_norm) and
+MistralForCausalLM share; Hugging Face's q/k rows are already in the rotate-half order zoo/rope.py uses (no
+permutation); lm_head.weight is tied to the embedding when tie_embeddings is set (absent from Hugging Face's files).
 """
 
 from __future__ import annotations
@@ -71,3 +74,30 @@ def bert(cfg: dict[str, Any]) -> Map:
   elif cfg["pooler"]:
     rules += _linear("pooler.dense", "pooler")
   return Map(tuple(rules), tied=tied, strip="" if mlm else "bert.")
+
+
+def llama(cfg: dict[str, Any]) -> Map:
+  if cfg.get("scan_layers"):
+    raise ValueError("weights for Llama convert with scan_layers=False (zoo.load_pretrained stacks them itself)")
+  rules: list[Rule] = [("model.embed_tokens.weight", "params/embed/embedding", "id")]
+  for i in range(cfg["n_layers"]):
+    t, z = f"model.layers.{i}", f"layer_{i}"
+    rules += [(f"{t}.input_layernorm.weight", f"params/{z}/attn_norm/scale", "id")]
+    for p in ("q_proj", "k_proj", "v_proj"):
+      rules += [(f"{t}.self_attn.{p}.weight", f"params/{z}/{p}/kernel", "linear")]
+      if cfg["qkv_bias"]:
+        rules += [(f"{t}.self_attn.{p}.bias", f"params/{z}/{p}/bias", "vec")]
+    if cfg["qk_norm"]:
+      rules += [(f"{t}.self_attn.{p}.weight", f"params/{z}/{p}/scale", "id") for p in ("q_norm", "k_norm")]
+    rules += [(f"{t}.self_attn.o_proj.weight", f"params/{z}/o_proj/kernel", "linear:2")]
+    rules += [(f"{t}.post_attention_layernorm.weight", f"params/{z}/mlp_norm/scale", "id")]
+    rules += [
+      (f"{t}.mlp.{p}.weight", f"params/{z}/{p}/kernel", "linear") for p in ("gate_proj", "up_proj", "down_proj")
+    ]
+  rules += [("model.norm.weight", "params/final_norm/scale", "id")]
+  tied = {}
+  if cfg["tie_embeddings"]:
+    tied = {"lm_head.weight": "model.embed_tokens.weight"}
+  else:
+    rules += [("lm_head.weight", "params/lm_head/kernel", "linear")]
+  return Map(tuple(rules), tied=tied, ignore=(r"model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq",))

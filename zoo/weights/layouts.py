@@ -29,8 +29,9 @@ def to_zoo(layout: str, t: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     z = t.reshape(shape) if t.size == math.prod(shape) else t
   elif kind == "conv":
     z = t.transpose(2, 3, 1, 0) if t.ndim == 4 else t
-  elif kind == "linear":
-    z = t.T.reshape(shape) if t.ndim == 2 and t.size == math.prod(shape) else t
+  elif kind == "linear":  # (out, in) must be (prod of the zoo's output axes, prod of its k input axes) exactly
+    k = args[0] if args else 1
+    z = t.T.reshape(shape) if t.shape == (math.prod(shape[k:]), math.prod(shape[:k])) else t
   elif kind == "linear_chw":
     C, H, W = args
     z = t.reshape(t.shape[0], C, H, W).transpose(0, 2, 3, 1).reshape(t.shape[0], -1).T if t.ndim == 2 else t
