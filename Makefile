@@ -29,10 +29,10 @@ $(REF_STAMP): $(STAMP)
 	touch $(REF_STAMP)
 
 # compilers for targets this machine does not have (train/target.py, `plan --compile`): libtpu as jax[tpu] pins it
-# (0.0.42.*) and the CUDA 12 plugin at jax's version, without its NVIDIA libraries (nothing here runs on a GPU)
+# (0.0.42.*) and the CUDA 12 plugin at jax's version, without its with-cuda extra's NVIDIA libraries (nothing here
+# runs on a GPU; ~400 MB of wheels)
 $(TARGETS_STAMP): $(STAMP)
-	$(PIP) 'libtpu==0.0.42.1' 'jax-cuda12-pjrt==0.10.2'
-	$(PIP) --no-deps 'jax-cuda12-plugin==0.10.2'
+	$(PIP) 'libtpu==0.0.42.1' 'jax-cuda12-plugin==0.10.2' 'jax-cuda12-pjrt==0.10.2'
 	touch $(TARGETS_STAMP)
 
 demo: $(STAMP)  # into runs/demo (git-ignored): the tree stays clean
