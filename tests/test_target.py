@@ -156,3 +156,16 @@ def test_the_readme_and_the_ladder_quote_the_committed_compile_reports(name):
   assert _quoted_table(readme, want[0]) == want
   header = [ln.removeprefix("# ").removeprefix("#") for ln in LADDER.read_text().splitlines() if ln.startswith("#")]
   assert _quoted_table(header, want[0]) == want
+
+
+@pytest.mark.ci  # two compiles for 8 H100s with NVIDIA's cuDNN wheel (the targets stamp): ~30 s
+def test_attention_auto_is_cudnns_fused_kernel_on_h100_and_xla_asks_for_einsums(tmp_path):
+  from scalezoo.train import sweep
+
+  spec = tmp_path / "spec.toml"
+  spec.write_text(SPEC)
+  sets = ["base.model_args.d_model=128", "base.model_args.n_layers=1", "base.model_args.dtype=bfloat16"]  # heads of 64
+  (auto,) = sweep.load(spec, sets).runs
+  (xla,) = sweep.load(spec, [*sets, "base.model_args.attention=xla"]).runs
+  assert "__cudnn$fmha" in C.compiled_chunk(auto, T.get("h100:8")).as_text()
+  assert "__cudnn$fmha" not in C.compiled_chunk(xla, T.get("h100:8")).as_text()

@@ -1,7 +1,8 @@
 """GPT: decoder-only transformer (Radford et al. 2019), pre-LN, learned positions, output tied to the embedding.
 
-Attention is plain einsums with a causal mask and one fused QKV projection; layer norms and softmax run in f32
-whatever the compute `dtype` is (params are always f32). `scan_layers` stacks the blocks under nn.scan, so the
+Attention (zoo/attention.py: einsums with a causal mask, or a fused kernel where the platform has one) follows one
+fused QKV projection; layer norms and softmax run in f32 whatever the compute `dtype` is (params are always f32).
+`scan_layers` stacks the blocks under nn.scan, so the
 compile time stays flat in depth. Embedding/non-embedding split as Kaplan et al. 2020: `wte` and `wpe`.
 """
 
@@ -14,6 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from scalezoo.zoo import attention
 from scalezoo.zoo import sharding as logical
 from scalezoo.zoo.registry import ModelSpec, register, token_input
 
@@ -26,6 +28,7 @@ class Block(nn.Module):
   train: bool  # an attribute rather than an argument so the block scans cleanly
   dtype: Any
   attn_mult: float = 1.0  # multiplies the 1/sqrt(head width) logit scale (μP: zoo/mup.py)
+  attention: str = "auto"  # the attention backend (zoo/attention.py)
 
   @nn.compact
   def __call__(self, x_BxLxD: jax.Array, _=None) -> tuple[jax.Array, None]:
@@ -41,12 +44,10 @@ class Block(nn.Module):
     qkv_BxLx3xHxK = logical.constrain(qkv_BxLx3xHxK, logical.BL3HK)
     q_BxLxHxK, k_BxLxHxK, v_BxLxHxK = qkv_BxLx3xHxK[:, :, 0], qkv_BxLx3xHxK[:, :, 1], qkv_BxLx3xHxK[:, :, 2]
     scale = K**-0.5 * self.attn_mult  # attn_mult 1.0: K**-0.5 exactly
-    logits_BxHxLxL = jnp.einsum("bqhk,bthk->bhqt", q_BxLxHxK * scale, k_BxLxHxK).astype(jnp.float32)
-    causal_1x1xLxL = jnp.tril(jnp.ones((L, L), bool))[None, None]
-    logits_BxHxLxL = jnp.where(causal_1x1xLxL, logits_BxHxLxL, jnp.finfo(jnp.float32).min)
-    logits_BxHxLxL = logical.constrain(logits_BxHxLxL, logical.BHLL)
-    probs_BxHxLxL = drop(jax.nn.softmax(logits_BxHxLxL, axis=-1).astype(self.dtype))
-    att_BxLxHxK = logical.constrain(jnp.einsum("bhqt,bthk->bqhk", probs_BxHxLxL, v_BxLxHxK), logical.BLHK)
+    probs_drop = drop if self.dropout > 0 and self.train else None  # Dropout(0) is the identity
+    att_BxLxHxK = attention.causal(
+      q_BxLxHxK, k_BxLxHxK, v_BxLxHxK, scale=scale, backend=self.attention, drop=probs_drop
+    )
     att_BxLxD = nn.DenseGeneral(D, axis=(-2, -1), dtype=self.dtype, kernel_init=out_init, name="proj")(att_BxLxHxK)
     x_BxLxD = logical.constrain(x_BxLxD + drop(att_BxLxD), logical.BLD)
 
@@ -73,6 +74,7 @@ class GPT(nn.Module):
   # μP's hooks (zoo/mup.py sets them on a built model with .clone; 1.0 leaves the standard model bit for bit)
   attn_mult: float = 1.0  # multiplies the attention logits' 1/sqrt(head width)
   out_mult: float = 1.0  # multiplies the logits
+  attention: str = "auto"  # "auto" | "xla" | "cudnn": zoo/attention.py
 
   @nn.compact
   def __call__(self, tokens_BxL: jax.Array, *, train: bool = False) -> jax.Array:
@@ -94,6 +96,7 @@ class GPT(nn.Module):
       train=train,
       dtype=self.dtype,
       attn_mult=self.attn_mult,
+      attention=self.attention,
     )
     layer = nn.remat(Block) if self.remat else Block
     if self.scan_layers:
@@ -140,6 +143,7 @@ _DEFAULTS = dict(
   scan_layers=False,
   remat=False,
   dtype="float32",
+  attention="auto",
 )
 
 register(
