@@ -29,10 +29,14 @@ $(REF_STAMP): $(STAMP)
 	touch $(REF_STAMP)
 
 # compilers for targets this machine does not have (train/target.py, `plan --compile`): libtpu as jax[tpu] pins it
-# (0.0.42.*) and the CUDA 12 plugin at jax's version, without its NVIDIA libraries (nothing here runs on a GPU)
+# (0.0.42.*) and the CUDA 12 plugin at jax's version, without its with-cuda extra's NVIDIA libraries (nothing here
+# runs on a GPU; ~1.1 GB of wheels with cuDNN)
 $(TARGETS_STAMP): $(STAMP)
-	$(PIP) 'libtpu==0.0.42.1' 'jax-cuda12-pjrt==0.10.2'
-	$(PIP) --no-deps 'jax-cuda12-plugin==0.10.2'
+	$(PIP) 'libtpu==0.0.42.1' 'jax-cuda12-plugin==0.10.2' 'jax-cuda12-pjrt==0.10.2'
+	# cuDNN for the fused attention in GPU programs (>= 9.8, as jax-cuda12-plugin[with-cuda] asks; no cuBLAS needed):
+	# the reference stamp's CUDA torch brings its own, which stays; else 9.28.0.42 (not in requirements.lock: torch pins)
+	$(PY) -c "import importlib.metadata as m; m.version('nvidia-cudnn-cu12')" 2>/dev/null \
+	  || $(PIP) --no-deps 'nvidia-cudnn-cu12==9.28.0.42'
 	touch $(TARGETS_STAMP)
 
 demo: $(STAMP)  # into runs/demo (git-ignored): the tree stays clean

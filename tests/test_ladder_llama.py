@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scalezoo import zoo
-from scalezoo.train import cli, sweep
+from scalezoo import cli, sweep, zoo
 from scalezoo.train.data import tokenize
 from scalezoo.train.sweep import store
 
@@ -85,7 +84,8 @@ def test_the_llama_memory_estimate_is_within_20_percent_of_xlas_memory_analysis(
   import jax
   import jax.numpy as jnp
 
-  from scalezoo.train import config, plan
+  from scalezoo.sweep import plan
+  from scalezoo.train import config
   from scalezoo.train import step as S
 
   margs = {**margs, "n_kv_heads": 0, "qk_norm": True, "scan_layers": scan}

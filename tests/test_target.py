@@ -88,6 +88,24 @@ def test_a_tiny_spec_compiles_for_a_target_and_reports_xlas_bytes(name, devices,
   assert name in text and "every run fits" in text
 
 
+@pytest.mark.ci  # two tiny compiles: ~15 s
+@pytest.mark.parametrize("name, devices, mesh", [("v4:2x2x1", 8, (4, 2, 1)), ("h100:4x8", 32, (16, 2, 1))])
+def test_a_slice_of_cores_and_many_gpu_hosts_compile_too(name, devices, mesh, tmp_path):
+  """v4 shows each of a chip's two cores as a device (the mesh follows the device order, not a physical layout);
+  h100:4x8 spans 4 hosts of 8 (the batch is split over all 32)."""
+  from scalezoo import sweep
+
+  spec = tmp_path / "spec.toml"
+  spec.write_text(SPEC)
+  (cfg,) = sweep.load(spec, ["base.batch_size=64"]).runs
+  tgt = T.get(name)
+  eng, _ = C.engine(cfg, tgt)
+  assert len(tgt.devices) == devices and tuple(eng.mesh.shape.values()) == mesh
+  assert tgt.device_bytes == (16 * 2**30 if name.startswith("v4") else 84978434048)  # v4: 32 GiB per 2-core chip
+  got = C.compile_run(cfg, tgt)
+  assert got.fits and 0 < got.peak_bytes < 2**30
+
+
 @pytest.mark.ci  # one compile that XLA refuses: 4096 sequences' logits do not fit a v5e's 16 GiB
 def test_an_out_of_memory_compile_is_an_answer_not_a_crash_and_asks_for_no_device_here(monkeypatch):
   import jax
@@ -140,3 +158,16 @@ def test_the_readme_and_the_ladder_quote_the_committed_compile_reports(name):
   assert _quoted_table(readme, want[0]) == want
   header = [ln.removeprefix("# ").removeprefix("#") for ln in LADDER.read_text().splitlines() if ln.startswith("#")]
   assert _quoted_table(header, want[0]) == want
+
+
+@pytest.mark.ci  # two compiles for 8 H100s with NVIDIA's cuDNN wheel (the targets stamp): ~30 s
+def test_attention_auto_is_cudnns_fused_kernel_on_h100_and_xla_asks_for_einsums(tmp_path):
+  from scalezoo import sweep
+
+  spec = tmp_path / "spec.toml"
+  spec.write_text(SPEC)
+  sets = ["base.model_args.d_model=128", "base.model_args.n_layers=1", "base.model_args.dtype=bfloat16"]  # heads of 64
+  (auto,) = sweep.load(spec, sets).runs
+  (xla,) = sweep.load(spec, [*sets, "base.model_args.attention=xla"]).runs
+  assert "__cudnn$fmha" in C.compiled_chunk(auto, T.get("h100:8")).as_text()
+  assert "__cudnn$fmha" not in C.compiled_chunk(xla, T.get("h100:8")).as_text()

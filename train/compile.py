@@ -117,14 +117,18 @@ def _loop_once_flops(compiled) -> float | None:
   return float(cost["flops"]) if cost and "flops" in cost else None
 
 
-def compile_run(cfg: RunConfig, tgt: Target, flops: float | None = None) -> Compiled:
-  """Lower and compile the run's train chunk for the target; `flops`: one step's count, carried into the answer."""
+def compiled_chunk(cfg: RunConfig, tgt: Target):
+  """The run's train chunk compiled for the target (jax's Compiled: .as_text(), .memory_analysis(), ...)."""
   eng, arrays = engine(cfg, tgt)
   length = loop.chunk_length(cfg.steps, cfg.eval_every)
-  chunk = S.compiled_chunk(eng, length, 1, arrays is None)
+  return S.compiled_chunk(eng, length, 1, arrays is None).lower(*abstract_inputs(eng, arrays, length)).compile()
+
+
+def compile_run(cfg: RunConfig, tgt: Target, flops: float | None = None) -> Compiled:
+  """Lower and compile the run's train chunk for the target; `flops`: one step's count, carried into the answer."""
   t0 = time.perf_counter()
   try:
-    compiled = chunk.lower(*abstract_inputs(eng, arrays, length)).compile()
+    compiled = compiled_chunk(cfg, tgt)
   except Exception as e:  # jax.errors.JaxRuntimeError; the compiler's no is an answer
     if "RESOURCE_EXHAUSTED" not in str(e):
       raise

@@ -81,7 +81,10 @@ def make_mesh(cfg: RunConfig, devices=None) -> Mesh | None:
   if n == 1 and here:
     return None
   auto = (jax.sharding.AxisType.Auto,) * len(AXES)
-  return jax.make_mesh(shape, AXES, devices=devices[:n], axis_types=auto)
+  try:
+    return jax.make_mesh(shape, AXES, devices=devices[:n], axis_types=auto)
+  except AssertionError:  # a slice whose chips show each core (v4:2x2x1): no physical layout to follow, in order
+    return Mesh(np.asarray(devices[:n]).reshape(shape), AXES, axis_types=auto)
 
 
 def activation_rules() -> tuple[tuple[str, str | tuple[str, ...] | None], ...]:

@@ -6,7 +6,6 @@ the step and the state, and runs that share a shape can train together under jax
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 from typing import Any
@@ -67,10 +66,9 @@ class Engine:
     return jax.default_backend() if self.mesh is None else self.mesh.devices.flat[0].platform
 
   def activations(self):
-    """While a step is traced: the model's activations placed by the mesh's rules (nothing without a mesh)."""
-    if self.mesh is None:
-      return contextlib.nullcontext()
-    return logical.activation_sharding(self.mesh, mesh.activation_rules())
+    """While a step is traced: the model's activations placed by the mesh's rules (nothing without a mesh), and the
+    platform it compiles for (the attention backend's default: zoo/attention.py)."""
+    return logical.activation_sharding(self.mesh, mesh.activation_rules(), self.platform)
 
 
 def init_state(eng: Engine, key: jax.Array, arrays: dict, lr) -> TrainState:

@@ -1,8 +1,13 @@
-"""Scaled dot-product attention as plain einsums, shared by the zoo's decoders (gpt, llama).
+"""Scaled dot-product attention for the zoo's decoders (gpt, llama): one function, its backend chosen by name.
 
-Grouped-query attention (Ainslie et al. 2023) without repeating the key/value heads: the H query heads are G groups
-of H / G, each group reading its one key/value head; G == H is multi-head attention (computed with the same einsums
-as before the grouping existed), G == 1 multi-query. Logits and softmax in f32 whatever the compute dtype.
+"xla": einsums with the logits and softmax in f32, probabilities in the compute dtype (the numbers every committed
+study has, on every platform). Grouped-query attention (Ainslie et al. 2023) without repeating the key/value heads:
+the H query heads are G groups of H / G, each group reading its one key/value head; G == H is multi-head attention
+(the same einsums as before the grouping existed), G == 1 multi-query.
+"cudnn": NVIDIA's fused kernel through jax.nn.dot_product_attention (cuDNN >= 9.8, bf16 or f16 inputs, causal, no
+dropout on the probabilities). "auto" (the default): cudnn where the step compiles for GPUs and it applies, else
+xla. The platform is the engine's (zoo/sharding.platform: a target's when compiling for one), so a CPU keeps its
+bits. TPU's splash kernel is not here yet: on TPUs "auto" is xla.
 """
 
 from __future__ import annotations
@@ -11,6 +16,11 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+
+from scalezoo.zoo import sharding as logical
+
+BACKENDS = ("auto", "xla", "cudnn")
+CUDNN_DTYPES = (jnp.bfloat16, jnp.float16)
 
 
 def causal_mask(L: int) -> jax.Array:
@@ -25,6 +35,20 @@ def position_mask(q_pos_BxL: jax.Array, k_pos_BxS: jax.Array, window: int = 0) -
   return mask_BxLxS & (d_BxLxS < window) if window else mask_BxLxS
 
 
+def backend_for(backend: str, dtype, dropout: bool, causal: bool = True) -> str:
+  """The backend that runs: `backend` itself, or for "auto" the best the platform has for these inputs."""
+  if backend not in BACKENDS:
+    raise ValueError(f"attention {backend!r}: one of {', '.join(BACKENDS)}")
+  fits = dtype in CUDNN_DTYPES and not dropout and causal
+  if backend == "cudnn" and not fits:
+    raise ValueError(
+      f"attention 'cudnn' takes bf16 or f16 without dropout, causal: got {jnp.dtype(dtype).name}, {dropout=}, {causal=}"
+    )
+  if backend == "auto":
+    return "cudnn" if fits and logical.platform() == "gpu" else "xla"
+  return backend
+
+
 def dot_product_attention(
   q_BxLxHxK: jax.Array,
   k_BxSxGxK: jax.Array,
@@ -33,23 +57,32 @@ def dot_product_attention(
   *,
   scale: float | None = None,
   dropout: Callable[[jax.Array], jax.Array] | None = None,
+  backend: str = "xla",
+  causal: bool = False,
 ) -> jax.Array:
   """softmax(q k^T * scale, masked) v per head: B x L x H x K. `mask_BxLxS` is True where a query sees a key (its
-  batch axis may be 1); `scale` defaults to K^-1/2; `dropout` acts on the probabilities."""
+  batch axis may be 1); `causal` says it is the causal mask of a full sequence (the fused kernel needs to know);
+  `scale` defaults to K^-1/2; `dropout` acts on the probabilities."""
   B, L, H, K = q_BxLxHxK.shape
   G = k_BxSxGxK.shape[2]
   if H % G:
     raise ValueError(f"{H} query heads do not split into groups over {G} key/value heads")
   scale = K**-0.5 if scale is None else scale
+  if backend_for(backend, q_BxLxHxK.dtype, dropout is not None, causal) == "cudnn":
+    att_BxLxHxK = jax.nn.dot_product_attention(
+      q_BxLxHxK, k_BxSxGxK, v_BxSxGxK, scale=scale, is_causal=True, implementation="cudnn"
+    )
+    return logical.constrain(att_BxLxHxK, logical.BLHK)
   neg = jnp.finfo(jnp.float32).min
   if G == H:
     logits_BxHxLxS = jnp.einsum("bqhk,bthk->bhqt", q_BxLxHxK * scale, k_BxSxGxK).astype(jnp.float32)
     if mask_BxLxS is not None:
       logits_BxHxLxS = jnp.where(mask_BxLxS[:, None], logits_BxHxLxS, neg)
+    logits_BxHxLxS = logical.constrain(logits_BxHxLxS, logical.BHLL)
     probs_BxHxLxS = jax.nn.softmax(logits_BxHxLxS, axis=-1).astype(v_BxSxGxK.dtype)
     if dropout is not None:
       probs_BxHxLxS = dropout(probs_BxHxLxS)
-    return jnp.einsum("bhqt,bthk->bqhk", probs_BxHxLxS, v_BxSxGxK)
+    return logical.constrain(jnp.einsum("bhqt,bthk->bqhk", probs_BxHxLxS, v_BxSxGxK), logical.BLHK)
   q_BxLxGxRxK = q_BxLxHxK.reshape(B, L, G, H // G, K)
   logits_BxGxRxLxS = jnp.einsum("bqgrk,btgk->bgrqt", q_BxLxGxRxK * scale, k_BxSxGxK).astype(jnp.float32)
   if mask_BxLxS is not None:
@@ -57,4 +90,5 @@ def dot_product_attention(
   probs_BxGxRxLxS = jax.nn.softmax(logits_BxGxRxLxS, axis=-1).astype(v_BxSxGxK.dtype)
   if dropout is not None:
     probs_BxGxRxLxS = dropout(probs_BxGxRxLxS)
-  return jnp.einsum("bgrqt,btgk->bqgrk", probs_BxGxRxLxS, v_BxSxGxK).reshape(B, L, H, K)
+  att_BxLxHxK = jnp.einsum("bgrqt,btgk->bqgrk", probs_BxGxRxLxS, v_BxSxGxK).reshape(B, L, H, K)
+  return logical.constrain(att_BxLxHxK, logical.BLHK)

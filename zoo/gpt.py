@@ -1,8 +1,9 @@
 """GPT: decoder-only transformer (Radford et al. 2019), pre-LN, learned positions, output tied to the embedding.
 
-Attention is plain einsums (zoo/attention.py) with a causal mask and one fused QKV projection; layer norms and
-softmax run in f32 whatever the compute `dtype` is (params are always f32). `scan_layers` stacks the blocks under
-nn.scan, so the compile time stays flat in depth. Embedding/non-embedding split as Kaplan et al. 2020: `wte` and `wpe`.
+Attention (zoo/attention.py: einsums with a causal mask, or a fused kernel where the platform has one) follows one
+fused QKV projection; layer norms and softmax run in f32 whatever the compute `dtype` is (params are always f32).
+`scan_layers` stacks the blocks under nn.scan, so the compile time stays flat in depth. Embedding/non-embedding split
+as Kaplan et al. 2020: `wte` and `wpe`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Block(nn.Module):
   train: bool  # an attribute rather than an argument so the block scans cleanly
   dtype: Any
   attn_mult: float = 1.0  # multiplies the 1/sqrt(head width) logit scale (μP: zoo/mup.py)
+  attention: str = "auto"  # the attention backend (zoo/attention.py)
 
   @nn.compact
   def __call__(self, x_BxLxD: jax.Array, kv=None, pos_BxL: jax.Array | None = None):
@@ -50,8 +52,16 @@ class Block(nn.Module):
       mask_1xLxL, new_kv = position_mask(pos_BxL, jnp.arange(kv[0].shape[1])[None]), (k_BxLxHxK, v_BxLxHxK)
       k_BxLxHxK, v_BxLxHxK = k_BxLxHxK.astype(self.dtype), v_BxLxHxK.astype(self.dtype)
     scale = K**-0.5 * self.attn_mult  # attn_mult 1.0: K**-0.5 exactly
-    att_BxLxHxK = logical.constrain(
-      dot_product_attention(q_BxLxHxK, k_BxLxHxK, v_BxLxHxK, mask_1xLxL, scale=scale, dropout=drop), logical.BLHK
+    probs_drop = drop if self.dropout > 0 and self.train else None  # Dropout(0) is the identity
+    att_BxLxHxK = dot_product_attention(
+      q_BxLxHxK,
+      k_BxLxHxK,
+      v_BxLxHxK,
+      mask_1xLxL,
+      scale=scale,
+      dropout=probs_drop,
+      backend=self.attention if kv is None else "xla",
+      causal=kv is None,
     )
     att_BxLxD = nn.DenseGeneral(D, axis=(-2, -1), dtype=self.dtype, kernel_init=out_init, name="proj")(att_BxLxHxK)
     x_BxLxD = logical.constrain(x_BxLxD + drop(att_BxLxD), logical.BLD)
@@ -79,6 +89,7 @@ class GPT(nn.Module):
   # μP's hooks (zoo/mup.py sets them on a built model with .clone; 1.0 leaves the standard model bit for bit)
   attn_mult: float = 1.0  # multiplies the attention logits' 1/sqrt(head width)
   out_mult: float = 1.0  # multiplies the logits
+  attention: str = "auto"  # "auto" | "xla" | "cudnn": zoo/attention.py
 
   @property
   def heads(self) -> tuple[int, int, int]:
@@ -114,6 +125,7 @@ class GPT(nn.Module):
       train=train,
       dtype=self.dtype,
       attn_mult=self.attn_mult,
+      attention=self.attention,
     )
     layer = nn.remat(Block) if self.remat else Block
     if self.scan_layers:
@@ -169,6 +181,7 @@ _DEFAULTS = dict(
   scan_layers=False,
   remat=False,
   dtype="float32",
+  attention="auto",
 )
 
 register(

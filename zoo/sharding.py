@@ -109,9 +109,10 @@ _ACTIVE: contextvars.ContextVar = contextvars.ContextVar("scalezoo_activation_sh
 
 
 @contextlib.contextmanager
-def activation_sharding(mesh, rules):
-  """While a step is traced inside: `constrain` places activations on `mesh` by `rules` ((name, mesh axes) pairs)."""
-  token = _ACTIVE.set((mesh, tuple(rules)))
+def activation_sharding(mesh, rules, platform: str | None = None):
+  """While a step is traced inside: `constrain` places activations on `mesh` (None: one device, nothing to place)
+  by `rules` ((name, mesh axes) pairs), and `platform()` names the XLA platform the step compiles for."""
+  token = _ACTIVE.set((mesh, tuple(rules), platform))
   try:
     yield
   finally:
@@ -121,7 +122,13 @@ def activation_sharding(mesh, rules):
 def constrain(x: jax.Array, names: tuple[str | None, ...]) -> jax.Array:
   """`x` split as its activation axis names say on the engine's mesh; `x` itself outside a mesh (the same bits)."""
   active = _ACTIVE.get()
-  if active is None:
+  if active is None or active[0] is None:
     return x
-  mesh, rules = active
+  mesh, rules, _ = active
   return nn.with_logical_constraint(x, names, rules=rules, mesh=mesh)
+
+
+def platform() -> str | None:
+  """The platform ("cpu", "gpu", "tpu") the engine is tracing a step for; None outside a step (init, eval_shape)."""
+  active = _ACTIVE.get()
+  return None if active is None else active[2]
