@@ -42,15 +42,16 @@ def test_causal_by_gradient(window):
   L = toks.shape[1]
   x_BxLxD = v["params"]["embed"]["embedding"][toks]
 
-  def logit(x_BxLxD, t):
-    # the model from its embeddings: replace the table lookup by x (an embedding per position)
-    emb = v["params"]["embed"]["embedding"].at[:L].set(x_BxLxD[0])  # token i at position i: vocab 23 >= L
+  def logit(x_BxLxD, w_L):
+    # the model from its embeddings: token i at position i (vocab 23 >= L), the logits at the positions w picks
+    emb = v["params"]["embed"]["embedding"].at[:L].set(x_BxLxD[0])
     params = {**v["params"], "embed": {"embedding": emb}}
-    return jnp.sum(model.apply({"params": params}, jnp.arange(L)[None])[0, t])
+    return jnp.sum(model.apply({"params": params}, jnp.arange(L)[None])[0] * w_L[:, None])
 
-  for t in (0, 5, L - 1):
-    g = jax.grad(logit)(x_BxLxD, t)[0]
-    reach = np.abs(np.asarray(g)).sum(-1) > 0
+  ts = (0, 5, L - 1)
+  g_TxLxD = jax.jit(jax.vmap(jax.grad(logit), in_axes=(None, 0)))(x_BxLxD, jnp.eye(L)[np.array(ts)])[:, 0]
+  for t, g_LxD in zip(ts, g_TxLxD):
+    reach = np.abs(np.asarray(g_LxD)).sum(-1) > 0
     want = np.arange(L) <= t
     if window:
       want &= np.arange(L) > t - window
@@ -188,15 +189,18 @@ def test_kv_cache_decode_equals_full_forward_argmax(name, kw):
   prompt = np.random.default_rng(1).integers(0, 23, (3, 6))
   v = model.init(jax.random.key(0), jnp.asarray(prompt))
   got = zoo.generate(model, v, prompt, 10)
-  seq = jnp.asarray(prompt)
-  for _ in range(10):
-    seq = jnp.concatenate([seq, jnp.argmax(model.apply(v, seq)[:, -1], -1)[:, None].astype(seq.dtype)], 1)
-  np.testing.assert_array_equal(got, np.asarray(seq))
+  # the model is causal: the full forward of the whole sequence has every step's logits; each new token is the
+  # argmax at the position before it
+  apply = jax.jit(model.apply)
+  logits = apply(v, jnp.asarray(got))
+  np.testing.assert_array_equal(got[:, :6], prompt)
+  np.testing.assert_array_equal(got[:, 6:], np.asarray(jnp.argmax(logits[:, 5:-1], -1)))
   # the cached forward's logits are the full forward's at every position
   cache = zoo.decode.empty_cache(model, 3, 16)
-  a, cache = model.apply(v, seq[:, :9], cache=cache)
-  b, cache = model.apply(v, seq[:, 9:16], cache=cache)
-  np.testing.assert_allclose(jnp.concatenate([a, b], 1), model.apply(v, seq[:, :16]), rtol=1e-5, atol=1e-5)
+  cached = jax.jit(lambda v, t, c: model.apply(v, t, cache=c))
+  a, cache = cached(v, jnp.asarray(got[:, :9]), cache)
+  b, cache = cached(v, jnp.asarray(got[:, 9:16]), cache)
+  np.testing.assert_allclose(jnp.concatenate([a, b], 1), logits[:, :16], rtol=1e-5, atol=1e-5)
   assert int(cache["end"]) == 16
 
 
