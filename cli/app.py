@@ -18,6 +18,7 @@ from scalezoo.cli import (
   export,
   fit,
   gallery,
+  generate,
   models,
   plan,
   plot,
@@ -29,7 +30,22 @@ from scalezoo.cli.common import Parser, UsageError
 
 COMMANDS = {
   m.__name__.rsplit(".", 1)[1]: m
-  for m in (models, train, sweep, plan, fit, plot, bench, tokenize, gallery, convert, export, demo, coordcheck)
+  for m in (
+    models,
+    train,
+    sweep,
+    plan,
+    fit,
+    plot,
+    bench,
+    tokenize,
+    gallery,
+    convert,
+    generate,
+    export,
+    demo,
+    coordcheck,
+  )
 }
 
 

@@ -302,3 +302,36 @@ def test_folder_round_trip_tokenizer_and_refusals_without_torch(tmp_path):
   (tmp_path / "no_weights" / "config.json").write_text(json.dumps(config))
   with pytest.raises(ValueError, match="neither model.safetensors"):
     zoo.load_pretrained(tmp_path / "no_weights")
+
+
+def test_convert_and_generate_commands_on_a_folder(tmp_path, capsys):
+  """`scalezoo convert FOLDER OUT` (zoo variables, or a folder again) and `scalezoo generate FOLDER --prompt`: the
+  same variables and the same tokens as the library calls; a folder that is not one is one line, exit 2."""
+  from flax import serialization
+  from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+  from scalezoo import cli
+
+  model = _model()
+  v, _ = _init(model)
+  tok = Tokenizer(models.BPE())
+  tok.pre_tokenizer = pre_tokenizers.ByteLevel()
+  tok.train_from_iterator(["def f(x): return x + 1"] * 4, trainers.BpeTrainer(vocab_size=model.vocab))
+  src = tmp_path / "src"
+  zoo.save_pretrained(model, v, src, tokenizer=tok)
+  assert cli.main(["convert", str(src), str(tmp_path / "v.msgpack")]) == 0
+  got = serialization.msgpack_restore((tmp_path / "v.msgpack").read_bytes())
+  for a, b in zip(jax.tree.leaves(v), jax.tree.leaves(got), strict=True):
+    assert np.array_equal(np.asarray(a), b)
+  assert cli.main(["convert", str(src), str(tmp_path / "again")]) == 0
+  back, v2 = zoo.load_pretrained(tmp_path / "again")
+  assert back == zoo.load_pretrained(src)[0]
+  assert all(np.array_equal(np.asarray(a), b) for a, b in zip(jax.tree.leaves(v), jax.tree.leaves(v2), strict=True))
+  capsys.readouterr()
+  assert cli.main(["generate", str(src), "--prompt", "def f", "--max-new-tokens", "5"]) == 0
+  ids = tok.encode("def f").ids
+  want = tok.decode([int(i) for i in zoo.generate(*zoo.load_pretrained(src), ids, 5)[len(ids) :]])
+  assert capsys.readouterr().out == want + "\n"
+  assert cli.main(["convert", str(tmp_path / "nothing"), str(tmp_path / "x.msgpack")]) == 2
+  err = capsys.readouterr().err
+  assert err.count("\n") == 1 and "Hugging Face folder" in err and not (tmp_path / "x.msgpack").exists()

@@ -1,13 +1,16 @@
-"""`scalezoo convert`: a reference weights file or a trained run -> a reference weights file or zoo variables.
+"""`scalezoo convert`: reference weights, a Hugging Face folder or a trained run -> reference weights, a Hugging Face
+folder or zoo variables.
 
-SRC is a torchvision / Hugging Face state dict (.safetensors, .pt/.pth/.bin) or a finished run's folder (its
-trained variables, as init_from reads them); DST is a state dict the reference loads (.safetensors, .pt/.pth) or
-the zoo's variables as flax msgpack (.msgpack). The model options are the run's model_args (`--set width=32`);
-the reference's own options (zoo.weights.reference_overrides) are applied unless set.
+SRC is a torchvision / Hugging Face state dict (.safetensors, .pt/.pth/.bin), a Hugging Face model folder
+(config.json + safetensors: the llama family) or a finished run's folder (its trained variables, as init_from reads
+them); DST is a state dict the reference loads (.safetensors, .pt/.pth), the zoo's variables as flax msgpack
+(.msgpack), or for the llama family a folder that transformers loads. The model options are a folder's config.json,
+else the run's recorded model_args, else the reference's own (zoo.weights.reference_overrides); `--set` overrides.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +21,25 @@ from scalezoo.zoo import weights
 from scalezoo.zoo.weights import io
 
 
+def hf_folder(path: str | Path) -> bool:
+  return (Path(path) / "config.json").is_file()
+
+
+def run_model_args(path: str | Path) -> dict[str, Any]:
+  """A run folder's recorded model options (its record.json), {} for anything else."""
+  record = Path(path) / "record.json"
+  try:
+    return dict(json.loads(record.read_text()).get("model_args") or {}) if record.is_file() else {}
+  except (OSError, ValueError, AttributeError):
+    return {}
+
+
 def read_variables(model: str, src: str | Path, source: str | None, model_args: dict[str, Any]) -> dict:
   src = Path(src)
+  if hf_folder(src):
+    from scalezoo import zoo
+
+    return jax.tree.map(np.asarray, zoo.load_pretrained(src, scan_layers=model_args.get("scan_layers", False))[1])
   if src.is_dir():
     from scalezoo.train.init_from import load_init
 
@@ -30,7 +50,11 @@ def read_variables(model: str, src: str | Path, source: str | None, model_args: 
 
 def write_variables(model: str, variables: dict, dst: str | Path, target: str | None, model_args: dict) -> None:
   dst = Path(dst)
-  if dst.suffix == ".msgpack":
+  if not dst.suffix and model == "llama":  # a Hugging Face folder
+    from scalezoo import zoo
+
+    zoo.save_pretrained(zoo.create(model, **model_args), variables, dst)
+  elif dst.suffix == ".msgpack":
     from flax import serialization
 
     from scalezoo.data import atomic
@@ -39,12 +63,24 @@ def write_variables(model: str, variables: dict, dst: str | Path, target: str | 
   elif dst.suffix in io.SUFFIXES:
     weights.save_weights(model, variables, dst, target=target, **model_args)
   else:
-    raise ValueError(f"{str(dst)!r}: DST ends in .msgpack (zoo variables) or one of {', '.join(io.SUFFIXES)}")
+    folder = " or, for llama, a folder (no suffix)"
+    raise ValueError(f"{str(dst)!r}: DST ends in .msgpack (zoo variables) or one of {', '.join(io.SUFFIXES)}{folder}")
 
 
 def convert(model: str, src: str, dst: str, *, source: str | None = None, model_args: dict | None = None) -> str:
   """Convert and write; returns a one-line summary."""
-  model_args = {**weights.reference_overrides(model), **(model_args or {})}
+  if hf_folder(src):
+    from scalezoo.zoo.weights import pretrained
+
+    if model != "llama":
+      raise ValueError(
+        f"{src}: a Hugging Face folder of the llama family (llama, qwen2, qwen3, mistral), not {model!r}"
+      )
+    folder_args = pretrained.options_of(pretrained.load_pretrained(src)[0])
+    model_args = {**folder_args, **(model_args or {})}
+    source = "huggingface folder"
+  else:
+    model_args = {**weights.reference_overrides(model), **run_model_args(src), **(model_args or {})}
   variables = read_variables(model, src, source, model_args)
   write_variables(model, variables, dst, source, model_args)
   n = sum(np.size(x) for x in jax.tree.leaves(variables.get("params", {})))
