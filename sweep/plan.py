@@ -80,7 +80,9 @@ def _engine(cfg, margs: dict[str, Any], context: int, **changes):
 
   cfg = cfg.replace(**changes)
   x = np.zeros((1, context), np.int32)
-  return S.Engine(cfg, zoo.create(cfg.model, **margs), get_task("lm"), 0, 10**6, None, {"x": x, "y": x})
+  return S.Engine(
+    cfg, zoo.create(cfg.model, **margs), get_task("lm", z_loss=cfg.z_loss), 0, 10**6, None, {"x": x, "y": x}
+  )
 
 
 def step_flops(cfg, margs: dict[str, Any], context: int) -> float:

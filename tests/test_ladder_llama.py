@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from scalezoo import cli, sweep, zoo
-from scalezoo.train.data import tokenize
-from scalezoo.train.sweep import store
+from scalezoo.data import tokenize
+from scalezoo.sweep import store
 
 LADDER = Path(__file__).resolve().parents[1] / "configs" / "ladder" / "llama.toml"
 # OLMo-core's olmo2_190M, _370M, _600M, _760M and its ladder's 1B: (d_model, n_layers, n_heads)
@@ -98,7 +98,7 @@ def test_the_llama_memory_estimate_is_within_20_percent_of_xlas_memory_analysis(
   eng = plan._engine(cfg, {**zoo.spec("llama").defaults, **margs, "remat": remat == "block"}, L)
   data = {k: jax.ShapeDtypeStruct((batch, L), jnp.int32) for k in ("x", "y")}
   step = jax.jit(functools.partial(S.train_step, eng), donate_argnums=0)
-  m = step.lower(plan._abstract_state(eng), data, jnp.float32(1e-3), jax.random.key(0)).compile().memory_analysis()
+  m = step.lower(S.abstract_state(eng), data, jnp.float32(1e-3), jax.random.key(0)).compile().memory_analysis()
   xla = m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes + m.temp_size_in_bytes
   print(f"estimate / XLA = {row.memory['total'] / xla:.3f}")
   assert row.memory["total"] == pytest.approx(xla, rel=0.2), (row.memory, xla)

@@ -277,3 +277,24 @@ def test_sequence_accuracy_counts_only_scored_positions():
   logits = jax.nn.one_hot(jnp.asarray([[0, 0, 3, 4]]), 5)  # wrong only where nothing is scored
   s = task.stats(logits, {"y": y, "mask": mask}, jnp.ones(1), 5)
   assert task.finish(jax.tree.map(np.asarray, s))["accuracy"] == 1.0
+
+
+def test_z_loss_is_a_run_option_of_language_models_that_changes_training_not_the_reported_loss():
+  """z_loss in a run config reaches the LM task's training loss (the run trains differently) while the record's
+  losses stay cross-entropy; on another task it is bad input; at its default the run id is the one it always was."""
+  import dataclasses
+
+  base = dict(model="gpt", data="pycode", steps=4, batch_size=4, eval_examples=8, data_args={"context": 16},
+              model_args={"d_model": 16, "n_layers": 1, "n_heads": 2, "context": 16})  # fmt: skip
+  plain, z = config.parse(base), config.parse({**base, "z_loss": 0.5})
+  assert plain.run_id() == config.parse({**base, "z_loss": 0.0}).run_id() != z.run_id()
+  a, b = loop.fit(plain).record, loop.fit(z).record
+  assert a.curve["train_loss"] != b.curve["train_loss"]
+  eng = loop.make_engine(z, loop.load_split(z))
+  assert (
+    eng.task.penalty is not None
+    and dataclasses.replace(eng.task, penalty=None) == loop.make_engine(plain, loop.load_split(plain)).task
+  )
+  bad = config.parse({**tiny.mlp_digits(), "z_loss": 0.1})
+  with pytest.raises(config.ConfigError, match="z_loss"):
+    loop.make_engine(bad, loop.load_split(bad))

@@ -86,6 +86,7 @@ class RunConfig:
   log: list[str] = dataclasses.field(default_factory=lambda: ["jsonl"])
   parametrization: str = "sp"  # sp (standard) | mup (Yang et al. 2022; options under [mup], zoo/mup.py)
   mup: MupConfig = dataclasses.field(default_factory=MupConfig)
+  z_loss: float = 0.0  # a language model's z-loss weight (PaLM uses 1e-4): z_loss * log(Z)^2 in the training loss
 
   def to_dict(self) -> dict[str, Any]:
     return _plain(self)
@@ -166,6 +167,7 @@ ADDED_LATER = {
 # id it always had, and one that sets them has the same id as one that does not (checkpoints are at chunk ends).
 NOT_IN_ID = {"checkpoint_every": 0}
 ADDED_LATER.update({"schedule.cooldown": 0.2, "schedule.cooldown_shape": "1-sqrt"})  # the wsd schedule
+ADDED_LATER["z_loss"] = 0.0
 
 ALLOWED = {
   "optimizer.name": ("sgd", "adam", "adamw", "rmsprop", "adagrad", "lion"),
@@ -192,6 +194,7 @@ NON_NEGATIVE = {
   "schedule.warmup",
   "schedule.final_fraction",
   "schedule.plateau_patience",
+  "z_loss",
 }
 
 

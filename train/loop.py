@@ -81,13 +81,20 @@ def engine_for(cfg: RunConfig, info: dict, task: str, n_train: int, example: dic
   return S.Engine(
     cfg,
     model if mup is None else mup.model(model),
-    get_task(task),
+    _task(cfg, task),
     int(info.get("num_classes") or 0),
     n_train,
     mesh_lib.make_mesh(cfg, devices),
     example,
     mup,
   )
+
+
+def _task(cfg: RunConfig, name: str):
+  try:
+    return get_task(name, z_loss=cfg.z_loss)
+  except ValueError as e:  # z-loss on a task other than a language model's
+    raise ConfigError(f"z_loss = {cfg.z_loss}: {e}") from None
 
 
 def chunk_length(steps: int, eval_every: int) -> int:
