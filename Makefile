@@ -5,8 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-core
 BENCH_STAMP := $(VENV)/.stamp-bench
 REF_STAMP := $(VENV)/.stamp-reference
-TARGETS_STAMP := $(VENV)/.stamp-targets
+TVENV := .venv-targets
+TARGETS_STAMP := $(TVENV)/.stamp-targets
 PIP := $(VENV)/bin/pip install -q --disable-pip-version-check -c requirements.lock
+TPIP := $(TVENV)/bin/pip install -q --disable-pip-version-check -c requirements.lock
 
 .PHONY: demo demo-results shell test test-ci test-long test-slow bench lint clean
 
@@ -28,15 +30,16 @@ $(REF_STAMP): $(STAMP)
 	$(PIP) --no-deps 'jax2onnx==0.17.1'
 	touch $(REF_STAMP)
 
-# compilers for targets this machine does not have (train/target.py, `plan --compile`): libtpu as jax[tpu] pins it
-# (0.0.42.*) and the CUDA 12 plugin at jax's version, without its with-cuda extra's NVIDIA libraries (nothing here
-# runs on a GPU; ~1.1 GB of wheels with cuDNN)
-$(TARGETS_STAMP): $(STAMP)
-	$(PIP) 'libtpu==0.0.42.1' 'jax-cuda12-plugin==0.10.2' 'jax-cuda12-pjrt==0.10.2'
-	# cuDNN for the fused attention in GPU programs (>= 9.8, as jax-cuda12-plugin[with-cuda] asks; no cuBLAS needed):
-	# the reference stamp's CUDA torch brings its own, which stays; else 9.28.0.42 (not in requirements.lock: torch pins)
-	$(PY) -c "import importlib.metadata as m; m.version('nvidia-cudnn-cu12')" 2>/dev/null \
-	  || $(PIP) --no-deps 'nvidia-cudnn-cu12==9.28.0.42'
+# compilers for targets this machine does not have (train/target.py, `plan --compile`), in a venv of their own: the
+# CUDA plugin's libraries write to stderr whenever JAX starts on a machine without a GPU, which in .venv would break
+# every command's one-line errors. libtpu as jax[tpu] pins it (0.0.42.*), the CUDA 12 plugin at jax's version, and
+# cuDNN for the fused attention in GPU programs (>= 9.8, as jax-cuda12-plugin[with-cuda] asks; no cuBLAS needed;
+# not in requirements.lock: torch pins its own in .venv); nothing here runs on a GPU
+$(TARGETS_STAMP): pyproject.toml requirements.lock
+	test -x $(TVENV)/bin/python || $(PYTHON) -m venv $(TVENV)
+	$(TPIP) -e '.[dev]'
+	$(TPIP) 'libtpu==0.0.42.1' 'jax-cuda12-plugin==0.10.2' 'jax-cuda12-pjrt==0.10.2'
+	$(TPIP) --no-deps 'nvidia-cudnn-cu12==9.28.0.42'
 	touch $(TARGETS_STAMP)
 
 demo: $(STAMP)  # into runs/demo (git-ignored): the tree stays clean
@@ -52,8 +55,9 @@ test: $(STAMP)  # one pytest worker per core; a test file's tests share a worker
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 2 --dist loadfile --durations=10
 
-test-ci: $(REF_STAMP) $(TARGETS_STAMP)  # .ci/run runs it after make test: -m ci (processes, clusters, heavy dependencies) and -m long
-	$(PY) -m pytest -n 2 --dist loadfile -m "(ci or long) and not slow" --durations=10
+test-ci: $(REF_STAMP) $(TARGETS_STAMP)  # .ci/run runs it after make test: -m ci (processes, clusters, heavy deps), -m long; -m targets in their venv
+	$(PY) -m pytest -n 2 --dist loadfile -m "(ci or long) and not slow and not targets" --durations=10
+	$(TVENV)/bin/python -m pytest -n 2 --dist loadfile -m "targets and not slow" --durations=10
 
 test-long: $(STAMP)  # -m long alone: tests that need only time, on the core install
 	$(PY) -m pytest -n 2 --dist loadfile -m "long and not slow" --durations=10
@@ -68,4 +72,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(TVENV)

@@ -17,7 +17,7 @@ from scalezoo.train import mesh as mesh_lib
 from scalezoo.train import step as S
 from scalezoo.train import target as T
 
-pytestmark = pytest.mark.ci  # three compiles for v5e:2x2: ~1-3 min on 2 shared cores
+pytestmark = pytest.mark.targets  # three compiles for v5e:2x2: ~1-3 min on 2 shared cores
 
 
 def _cfg(mesh: dict, microbatches: int = 1):

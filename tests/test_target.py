@@ -67,7 +67,7 @@ def test_the_gpu_targets_memory_is_the_target_descriptions():
   assert "cuda_compute_capability {\n    major: 8" in T.gpu_config("a100")
 
 
-@pytest.mark.ci  # two compiles for a 4-chip TPU slice, one for 8 H100s: ~1 min on 2 shared cores
+@pytest.mark.targets  # two compiles for a 4-chip TPU slice, one for 8 H100s: ~1 min on 2 shared cores
 @pytest.mark.parametrize("name, devices", [("v5e:2x2", 4), ("h100:8", 8)])
 def test_a_tiny_spec_compiles_for_a_target_and_reports_xlas_bytes(name, devices, tmp_path, capsys):
   spec = tmp_path / "spec.toml"
@@ -88,7 +88,7 @@ def test_a_tiny_spec_compiles_for_a_target_and_reports_xlas_bytes(name, devices,
   assert name in text and "every run fits" in text
 
 
-@pytest.mark.ci  # two tiny compiles: ~15 s
+@pytest.mark.targets  # two tiny compiles: ~15 s
 @pytest.mark.parametrize("name, devices, mesh", [("v4:2x2x1", 8, (4, 2, 1)), ("h100:4x8", 32, (16, 2, 1))])
 def test_a_slice_of_cores_and_many_gpu_hosts_compile_too(name, devices, mesh, tmp_path):
   """v4 shows each of a chip's two cores as a device (the mesh follows the device order, not a physical layout);
@@ -106,7 +106,7 @@ def test_a_slice_of_cores_and_many_gpu_hosts_compile_too(name, devices, mesh, tm
   assert got.fits and 0 < got.peak_bytes < 2**30
 
 
-@pytest.mark.ci  # one compile that XLA refuses: 4096 sequences' logits do not fit a v5e's 16 GiB
+@pytest.mark.targets  # one compile that XLA refuses: 4096 sequences' logits do not fit a v5e's 16 GiB
 def test_an_out_of_memory_compile_is_an_answer_not_a_crash_and_asks_for_no_device_here(monkeypatch):
   import jax
 
@@ -160,7 +160,7 @@ def test_the_readme_and_the_ladder_quote_the_committed_compile_reports(name):
   assert _quoted_table(header, want[0]) == want
 
 
-@pytest.mark.ci  # two compiles for 8 H100s with NVIDIA's cuDNN wheel (the targets stamp): ~30 s
+@pytest.mark.targets  # two compiles for 8 H100s with NVIDIA's cuDNN wheel (the targets stamp): ~30 s
 def test_attention_auto_is_cudnns_fused_kernel_on_h100_and_xla_asks_for_einsums(tmp_path):
   from scalezoo import sweep
 
