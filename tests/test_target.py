@@ -171,3 +171,13 @@ def test_attention_auto_is_cudnns_fused_kernel_on_h100_and_xla_asks_for_einsums(
   (xla,) = sweep.load(spec, [*sets, "base.model_args.attention=xla"]).runs
   assert "__cudnn$fmha" in C.compiled_chunk(auto, T.get("h100:8")).as_text()
   assert "__cudnn$fmha" not in C.compiled_chunk(xla, T.get("h100:8")).as_text()
+
+
+@pytest.mark.skipif(
+  __import__("importlib").util.find_spec("libtpu") is not None, reason="libtpu is installed in this venv"
+)
+def test_without_the_compiler_a_target_is_one_line_naming_the_fix(capsys):
+  ladder = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "configs" / "ladder" / "gpt.toml")
+  assert cli.main(["plan", ladder, "--compile", "v5e:2x2"]) == 2
+  err = capsys.readouterr().err
+  assert err.count("\n") == 1 and "no v5e compiler here" in err and ".venv-targets" in err

@@ -96,7 +96,8 @@ def get(name: str) -> Target:
       topo = topologies.get_topology_desc("gpu", "cuda", target_config=config, topology=f"1x{dims[0]}x{dims[1]}")
   except (RuntimeError, NotImplementedError) as e:
     wheel = "libtpu (jax[tpu]'s pin)" if kind in TPUS else "jax-cuda12-plugin and jax-cuda12-pjrt (jax's version)"
-    raise ConfigError(f"--compile {name}: no {kind} compiler here ({e}); install {wheel}") from None
+    fix = f"install {wheel}, e.g. `make .venv-targets/.stamp-targets` and run .venv-targets/bin/scalezoo"
+    raise ConfigError(f"--compile {name}: no {kind} compiler here ({e}); {fix}") from None
   devices = tuple(topo.devices)
   if kind in TPUS:
     hbm, peak = TPUS[kind]
