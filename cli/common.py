@@ -21,3 +21,18 @@ class Parser(argparse.ArgumentParser):
 def results_dir(d: str) -> None:
   if not (Path(d) / "runs.jsonl").is_file():
     raise UsageError(f"{d}: no runs.jsonl here; pass a folder written by `scalezoo sweep`")
+
+
+def model_options(sets: list[str]) -> dict:
+  """`--set KEY=VALUE` model options as a dict (convert, export)."""
+  from scalezoo.train import config
+
+  out: dict = {}
+  for a in sets:
+    config.set_key(out, a)
+  return out
+
+
+def torch_missing(e: ImportError) -> UsageError:
+  """A .pt/.pth/.bin file needs torch: what to install instead of a traceback."""
+  return UsageError(f"{e.name} is not installed: pip install -e '.[reference]' (or use .safetensors files)")

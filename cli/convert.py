@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scalezoo.cli.common import UsageError
+from scalezoo.cli.common import UsageError, model_options, torch_missing
 
 
 def add(sub) -> None:
@@ -19,12 +19,9 @@ def add(sub) -> None:
 
 
 def run(args) -> int:
-  from scalezoo.train import config
   from scalezoo.train import convert as C
 
-  model_args: dict = {}
-  for a in args.set:
-    config.set_key(model_args, a)
+  model_args = model_options(args.set)
   model, src, dst = args.model, args.src, args.dst
   if dst is None:  # convert FOLDER DST: a Hugging Face folder names its model in config.json
     if not C.hf_folder(model):
@@ -37,5 +34,5 @@ def run(args) -> int:
   except ValueError as e:  # a wrong model, source, file or shape: bad input
     raise UsageError(str(e)) from None
   except ImportError as e:  # a .pt/.pth/.bin file needs torch
-    raise UsageError(f"{e.name} is not installed: pip install -e '.[reference]' (or use .safetensors files)") from None
+    raise torch_missing(e) from None
   return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scalezoo.cli.common import UsageError
+from scalezoo.cli.common import UsageError, model_options, torch_missing
 
 
 def add(sub) -> None:
@@ -18,12 +18,9 @@ def add(sub) -> None:
 def run(args) -> int:
   from scalezoo import zoo
   from scalezoo.data import atomic
-  from scalezoo.train import config
   from scalezoo.train import convert as C
 
-  model_args: dict = {}
-  for a in args.set:
-    config.set_key(model_args, a)
+  model_args = model_options(args.set)
   try:
     model_args = {**zoo.weights.reference_overrides(args.model), **model_args}
     variables = C.read_variables(args.model, args.src, args.source, model_args)
@@ -31,7 +28,7 @@ def run(args) -> int:
   except ValueError as e:
     raise UsageError(str(e)) from None
   except ImportError as e:  # a .pt/.pth/.bin file needs torch
-    raise UsageError(f"{e.name} is not installed: pip install -e '.[reference]' (or use .safetensors files)") from None
+    raise torch_missing(e) from None
   if args.format == "onnx":
     from scalezoo.train import onnx_export
 

@@ -76,12 +76,13 @@ def convert(model: str, src: str, dst: str, *, source: str | None = None, model_
       raise ValueError(
         f"{src}: a Hugging Face folder of the llama family (llama, qwen2, qwen3, mistral), not {model!r}"
       )
-    folder_args = pretrained.options_of(pretrained.load_pretrained(src)[0])
-    model_args = {**folder_args, **(model_args or {})}
+    built, variables = pretrained.load_pretrained(src, scan_layers=(model_args or {}).get("scan_layers", False))
+    variables = jax.tree.map(np.asarray, variables)  # the folder read once: its options and its weights
+    model_args = {**pretrained.options_of(built), **(model_args or {})}
     source = "huggingface folder"
   else:
     model_args = {**weights.reference_overrides(model), **run_model_args(src), **(model_args or {})}
-  variables = read_variables(model, src, source, model_args)
+    variables = read_variables(model, src, source, model_args)
   write_variables(model, variables, dst, source, model_args)
   n = sum(np.size(x) for x in jax.tree.leaves(variables.get("params", {})))
   known = weights.sources(model)
