@@ -34,6 +34,22 @@ def run_model_args(path: str | Path) -> dict[str, Any]:
     return {}
 
 
+def load_run(path: str | Path) -> tuple[Any, dict, dict]:
+  """(model, variables, record) of a finished run's folder (record.json + checkpoints/, as `scalezoo train --out`
+  writes it): the model its record names, built with its recorded model_args, holding its trained variables."""
+  from scalezoo import zoo
+  from scalezoo.train.init_from import load_init
+
+  record = Path(path) / "record.json"
+  try:
+    rec = json.loads(record.read_text())
+  except (OSError, ValueError) as e:
+    raise ValueError(f"{str(record)!r}: not a run's record ({e})") from None
+  got = load_init(path)
+  model = zoo.create(rec["config"]["model"], **rec.get("model_args") or {})
+  return model, {"params": got["params"], **got["model_state"]}, rec
+
+
 def read_variables(model: str, src: str | Path, source: str | None, model_args: dict[str, Any]) -> dict:
   src = Path(src)
   if hf_folder(src):
@@ -86,5 +102,7 @@ def convert(model: str, src: str, dst: str, *, source: str | None = None, model_
   write_variables(model, variables, dst, source, model_args)
   n = sum(np.size(x) for x in jax.tree.leaves(variables.get("params", {})))
   known = weights.sources(model)
-  via = source or (known[0] if len(known) == 1 else "?")
+  via = (
+    "its run folder" if Path(src).is_dir() and not hf_folder(src) else source or (known[0] if len(known) == 1 else "?")
+  )
   return f"{model} <- {via}: {len(jax.tree.leaves(variables))} variables, {n:,} params; wrote {dst}"

@@ -1,4 +1,6 @@
-"""Start a run from a finished run's trained variables (transfer learning, fine-tuning): `init_from` in a config."""
+"""Start a run from trained variables (transfer learning, fine-tuning, continued pretraining): `init_from` in a
+config names a finished run's folder, a reference's weights file ("weights:...") or a Hugging Face model folder
+("pretrained:FOLDER")."""
 
 from __future__ import annotations
 
@@ -30,6 +32,43 @@ def load_weights_init(spec: str, model: str, model_args: dict[str, Any]) -> dict
   variables = weights.load_weights(model, file, source=source, **model_args)
   model_state = {k: v for k, v in variables.items() if k != "params"}
   return {"params": variables["params"], "model_state": model_state, "step": 0, "path": spec}
+
+
+# the options that fix a Llama's function and shapes; context is a bound and scan_layers/remat/dtype are how it runs
+_FUNCTION_OPTIONS = (
+  "vocab", "d_model", "n_layers", "n_heads", "n_kv_heads", "head_dim", "d_ff", "rope_theta", "rope_scaling",
+  "norm_eps", "qkv_bias", "qk_norm", "sliding_window", "tie_embeddings",
+)  # fmt: skip
+
+
+def load_pretrained_init(spec: str, model: str, model_args: dict[str, Any]) -> dict[str, Any]:
+  """`init_from = "pretrained:FOLDER"`: a Hugging Face model folder of the llama family (zoo.load_pretrained). The
+  run's model must be the folder's: every option that fixes the function equal to its config.json's, else an error
+  names the model_args to set."""
+  from scalezoo.zoo import registry
+  from scalezoo.zoo.weights import pretrained
+
+  folder = spec.removeprefix("pretrained:")
+  if registry.spec(model).build is not registry.spec("llama").build:
+    raise ValueError(f"init_from {spec!r}: a Hugging Face folder starts a llama-family model, not {model!r}")
+  built, variables = pretrained.load_pretrained(folder, scan_layers=bool(model_args.get("scan_layers", False)))
+  folder_options = pretrained.options_of(built)
+  mine, theirs = _function_of(registry.create(model, **model_args)), _function_of(built)
+  need = {k: folder_options[k] for k in _FUNCTION_OPTIONS if mine[k] != theirs[k]}
+  if need:
+    sets = ", ".join(f"{k} = {v!r}" for k, v in need.items())
+    raise ValueError(f"init_from {spec!r}: the folder's model has {sets}; set these model_args")
+  return {"params": variables["params"], "model_state": {}, "step": 0, "path": spec}
+
+
+def _function_of(m) -> dict[str, Any]:
+  """A built Llama's function options with the 0-means-default ones resolved (n_kv_heads 0 is n_heads, ...)."""
+  from scalezoo.zoo.llama import ffn_width
+
+  H, G, K = m.heads
+  out = {k: getattr(m, k) for k in _FUNCTION_OPTIONS}
+  out.update(n_kv_heads=G, head_dim=K, d_ff=m.d_ff or ffn_width(m.d_model), rope_scaling=tuple(m.rope_scaling))
+  return out
 
 
 def load_init(path: str | Path) -> dict[str, Any]:

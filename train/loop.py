@@ -35,7 +35,7 @@ from scalezoo.train import step as S
 from scalezoo.train.checkpoint import Checkpointer, owner_of
 from scalezoo.train.config import ConfigError, RunConfig
 from scalezoo.train.feed import Feed
-from scalezoo.train.init_from import load_init, load_weights_init, start_from
+from scalezoo.train.init_from import load_init, load_pretrained_init, load_weights_init, start_from
 from scalezoo.train.model_args import model_args
 from scalezoo.train.record import RunRecord, now
 from scalezoo.train.resume import Branch
@@ -223,8 +223,12 @@ def _init_states(eng: S.Engine, keys: list[jax.Array], lrs: jax.Array) -> tuple[
   source = eng.cfg.init_from
   if not source:
     return states, None
-  w = source.startswith("weights:")  # a reference's weights file (zoo/weights), else a run
-  loaded = load_weights_init(source, eng.cfg.model, eng.cfg.model_args) if w else load_init(source)
+  if source.startswith("weights:"):  # a reference's weights file (zoo/weights)
+    loaded = load_weights_init(source, eng.cfg.model, eng.cfg.model_args)
+  elif source.startswith("pretrained:"):  # a Hugging Face model folder
+    loaded = load_pretrained_init(source, eng.cfg.model, eng.cfg.model_args)
+  else:  # a finished run
+    loaded = load_init(source)
   pairs = [start_from(eng, s, loaded, lr) for s, lr in zip(states, lrs)]
   return [p[0] for p in pairs], pairs[0][1]
 
