@@ -20,19 +20,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-# chip -> (peak dense bf16 FLOP/s, memory bytes per chip)
+from scalezoo.train import target
+
+# chip -> (peak dense bf16 FLOP/s, memory bytes per chip): the accelerators' facts are train/target.py's (with their
+# sources), the ones `plan --compile` compiles against; this machine: a nominal 1 TFLOP/s and its RAM
 CHIPS: dict[str, tuple[float, float]] = {
-  # NVIDIA H100 SXM5 datasheet (nvidia.com/en-us/data-center/h100): BF16 Tensor Core 1,979 TFLOPS with sparsity,
-  # 989 dense; 80 GB HBM3
-  "h100": (989e12, 80e9),
-  # NVIDIA A100 datasheet (nvidia.com/en-us/data-center/a100): BF16 Tensor Core 312 TFLOPS dense (624 sparse);
-  # 80 GB HBM2e (the 80 GB SXM part)
-  "a100": (312e12, 80e9),
-  # Google Cloud TPU v5e (cloud.google.com/tpu/docs/v5e): peak compute per chip (bf16) 197 TFLOPs; HBM2 16 GB
-  "v5e": (197e12, 16e9),
-  # Google Cloud TPU v4 (cloud.google.com/tpu/docs/v4): 275 TFLOPs bf16 per chip, 32 GiB HBM2
-  "v4": (275e12, 32 * 2**30),
-  # this machine: a nominal 1 TFLOP/s (a many-core AVX-512 server; measure yours) and its RAM
+  **{kind: target.chip(kind) for kind in (*target.GPUS, *target.TPUS)},
   "cpu": (1e12, float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))),
 }
 

@@ -23,7 +23,7 @@ LADDER = ROOT / "configs" / "ladder" / "gpt.toml"
 @pytest.mark.parametrize(
   "flags, says",
   [
-    (["--chip", "tpu9"], "--chip 'tpu9' is not a known chip; chips: h100, a100, v5e, v4, cpu"),
+    (["--chip", "tpu9"], "--chip 'tpu9' is not a known chip; chips: h100, a100, v4, v5e, v5p, v6e, cpu"),
     (["--chips", "0"], "--chips must be >= 1, got 0"),
     (["--chips", "two"], "--chips 'two' must be an integer"),
     (["--mfu", "0"], "--mfu must be in (0, 1], got 0.0"),

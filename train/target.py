@@ -66,6 +66,15 @@ def parse(name: str) -> tuple[str, tuple[int, ...]]:
   return kind, dims
 
 
+def chip(kind: str) -> tuple[float, int]:
+  """(peak dense bf16 FLOP/s, memory bytes) of one chip of a known kind: the tables above, a GPU's memory its
+  target description's."""
+  if kind in TPUS:
+    hbm, peak = TPUS[kind]
+    return peak, int(hbm)
+  return GPUS[kind], _memory_size(gpu_config(kind))
+
+
 def gpu_config(kind: str) -> str:
   """XLA's GpuTargetConfigProto of the GPU, as text (package data)."""
   return resources.files("scalezoo.train").joinpath("targets", f"{kind}.txtpb").read_text()
