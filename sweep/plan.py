@@ -109,8 +109,11 @@ def plan_run(cfg, chip: str, chips: int, mfu: float) -> Row:
   margs = {**zoo.spec(cfg.model).defaults, **loop.model_args(cfg, _vocab(cfg))}
   shape = mesh_lib.mesh_shape(cfg, chips)
   sizes = dict(zip(mesh_lib.AXES, shape))
+  try:
+    counts = zoo.count_params_split(cfg.model, **margs)
+  except (ValueError, TypeError) as e:  # options the model refuses: one line, as the sweep says it
+    raise ConfigError(f"model {cfg.model!r} {cfg.model_args}: {e}") from None
   state = S.abstract_state(_engine(cfg, margs, context))
-  counts = zoo.count_params_split(cfg.model, **margs)
   params, opt = mem.state_bytes(state, sizes)
   grads = params * (2 if cfg.microbatches > 1 else 1)
   batch = 2 * 4 * context * cfg.batch_size // (sizes["data"] * sizes["fsdp"])

@@ -42,6 +42,15 @@ def test_a_missing_spec_exits_2_with_one_line(tmp_path, capsys):
   assert err.count("\n") == 1 and "no such file" in err
 
 
+def test_options_the_model_refuses_exit_2_with_one_line(tmp_path, capsys):
+  spec = tmp_path / "s.toml"  # the llama family's default n_kv_heads is 2: one query head cannot share it
+  spec.write_text('name = "s"\n[base]\nmodel = "llama"\ndata = "pycode"\nsteps = 2\nbatch_size = 4\n'
+                  "model_args = {context = 16, d_model = 16, n_layers = 1, n_heads = 1}\n")  # fmt: skip
+  assert cli.main(["plan", str(spec)]) == 2
+  err = capsys.readouterr().err
+  assert err.count("\n") == 1 and "n_heads 1 is not a multiple of n_kv_heads 2" in err, err
+
+
 def test_rows_of_the_tiny_ladder_agree_with_the_zoo_xla_and_the_shards_of_a_real_mesh():
   runs = sweep.load(LADDER, ["sweep.tiny=true"]).runs
   small, sharded = runs[0], runs[4]  # 4 x data; 1 x data, 4 x fsdp on the 4 test devices
