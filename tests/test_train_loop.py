@@ -242,6 +242,25 @@ def test_the_train_steps_matmuls_run_in_the_configured_precision(precision, dtyp
   assert {a.dtype for a in jax.tree.leaves(new.params)} == {jnp.dtype("float32")}
 
 
+def test_bf16_reaches_the_matmuls_of_a_model_with_a_compute_dtype():
+  """gpt's layers compute in their `dtype` (f32 by default): precision = "bf16" sets it, else flax would promote the
+  bf16 parameters back to f32 and the step would run (and compile for a TPU) in f32."""
+  cfg = config.parse(
+    dict(model="gpt", data="pycode", steps=1, batch_size=2, eval_examples=4, data_args={"context": 8},
+         model_args={"context": 8, "d_model": 16, "n_layers": 1, "n_heads": 2}, precision="bf16")
+  )  # fmt: skip
+  split = loop.load_split(cfg)
+  eng = loop.make_engine(cfg, split)
+  assert eng.model.dtype == jnp.bfloat16
+  arrays = {k: jnp.asarray(v) for k, v in split.train.items()}
+  state = S.init_state(eng, jax.random.key(0), arrays, 1e-3)
+  batch = S.gather(arrays, jnp.arange(eng.batch_size))
+  text = jax.jit(functools.partial(S.train_step, eng)).lower(state, batch, 1e-3, jax.random.key(1)).as_text()
+  dots = [line.split(" : ")[-1] for line in text.splitlines() if "dot_general" in line]
+  kinds = [set(re.findall(r"tensor<(?:\d+x)*(\w+)>", d)) for d in dots]
+  assert dots and sum(k == {"bf16"} for k in kinds) >= 0.8 * len(kinds), dots  # attention logits may be f32
+
+
 @pytest.mark.ci  # kills a training process
 def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
   cfg_path = tmp_path / "run.toml"

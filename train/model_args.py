@@ -28,6 +28,8 @@ def model_args(cfg: RunConfig, info: dict[str, Any]) -> dict[str, Any]:
       args[opt] = int(info[fact])
   if "in_features" in defaults and "in_features" not in args and info.get("input_shape"):
     args["in_features"] = int(np.prod(info["input_shape"]))
+  if cfg.precision == "bf16" and "dtype" in defaults and "dtype" not in args:
+    args["dtype"] = "bfloat16"  # a model with a compute dtype (gpt, llama) would promote bf16 back to its f32 default
   if cfg.remat == "block":
     if "remat" not in defaults:
       with_blocks = ", ".join(n for n in zoo.names() if "remat" in zoo.spec(n).defaults)
