@@ -82,6 +82,19 @@ def test_one_error_names_every_problem(gpt_vars):
     assert part in msg
 
 
+def test_non_finite_or_integer_tensors_are_refused(gpt_vars):
+  sd = W.to_state_dict("gpt", gpt_vars, **GPT)
+  sd["transformer.h.0.attn.c_attn.weight"] = sd["transformer.h.0.attn.c_attn.weight"].copy()
+  sd["transformer.h.0.attn.c_attn.weight"][3, 5] = np.nan
+  sd["transformer.h.1.ln_1.weight"] = np.full_like(sd["transformer.h.1.ln_1.weight"], np.inf)
+  sd["transformer.ln_f.bias"] = np.zeros(sd["transformer.ln_f.bias"].shape, np.int64)
+  with pytest.raises(ValueError) as e:
+    W.from_state_dict("gpt", sd, **GPT)
+  msg = str(e.value)
+  assert "\n" not in msg and "c_attn.weight holds 1 NaN or inf" in msg and "ln_1.weight holds 32 NaN or inf" in msg
+  assert "transformer.ln_f.bias has dtype int64" in msg
+
+
 def test_every_zoo_variable_must_be_filled(gpt_vars):
   """A map that forgets a layer: the zoo variables nothing fills are named."""
   from scalezoo.zoo.weights import huggingface_maps, mapping

@@ -63,7 +63,14 @@ def load(m: Map, state: dict[str, np.ndarray], abstract: dict, what: str) -> dic
       continue
     used.add(src)
     paths = (dst,) if isinstance(dst, str) else dst
-    parts = np.split(np.asarray(state[src]), len(paths)) if len(paths) > 1 else [np.asarray(state[src])]
+    value = np.asarray(state[src])
+    if not (np.issubdtype(value.dtype, np.floating)):
+      bad.append(f"{src} has dtype {value.dtype} (weights are floating point)")
+      continue
+    if not np.isfinite(value).all():  # a NaN or inf would train (and decode) to NaN without a word
+      bad.append(f"{src} holds {int((~np.isfinite(value)).sum())} NaN or inf values")
+      continue
+    parts = np.split(value, len(paths)) if len(paths) > 1 else [value]
     for path, part in zip(paths, parts):
       if path in out:
         twice.append(path)
