@@ -36,4 +36,6 @@ def run(args) -> int:
   summary = ", ".join(f"{k} {v:.4f}" for k, v in rec.metrics.items() if isinstance(v, float))
   if jax.process_index() == 0:
     print(f"{rec.status}: {rec.run_id} {summary}")
+    for w in rec.warnings:
+      print(f"warning: {w}")
   return 0 if rec.status in ("finished", "diverged") else 1

@@ -247,7 +247,7 @@ def _point(eng: S.Engine, step: int, flops_step: float, loss_n, gnorm_n, val: fl
     "train_loss": float(loss_n.mean()),
     "val_loss": float(val),
   }
-  stats = {k: v for k, v in ev.items() if k not in ("loss", "weight")}
+  stats = E.task_stats(ev)
   if stats:  # the task's own metrics at no extra cost, e.g. val accuracy for epoch-wise error curves
     point["val_accuracy"] = eng.task.finish(stats).get("accuracy")
   point["grad_norm"] = float(gnorm_n.mean())
