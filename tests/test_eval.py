@@ -46,3 +46,24 @@ def test_a_small_held_out_set_is_named_once_in_the_record():
   assert rec.warnings[0].startswith(f"val: 40 held-out examples (windows), fewer than {E.MIN_HELD_OUT}")
   assert rec.warnings[1].startswith("test: 40 held-out examples")
   assert np.isfinite(rec.metrics["val_loss_se"])
+
+
+def test_a_language_models_record_has_the_se_in_bits_and_names_its_few_windows(tmp_path):
+  from scalezoo.data import tokenize
+
+  rng = np.random.default_rng(0)
+  (tmp_path / "src").mkdir()
+  for i in range(40):
+    (tmp_path / "src" / f"doc{i:02d}.txt").write_text(" ".join(rng.choice(["def", "x", "(", ")", "\n"], 200)))
+  tokenize.tokenize(tmp_path / "src", tmp_path / "tok")
+  raw = {
+    "model": "gpt", "data": "tokens", "steps": 4, "batch_size": 8, "eval_every": 2, "eval_examples": 16,
+    "model_args": {"d_model": 32, "n_layers": 1, "n_heads": 2, "context": 16},
+    "data_args": {"path": str(tmp_path / "tok"), "context": 16, "eval_windows": 32},
+  }  # fmt: skip
+  m = (rec := loop.fit(config.parse(raw)).record).metrics
+  for split in ("val", "test"):
+    assert m[f"{split}_bits_per_byte_se"] == pytest.approx(m[f"{split}_loss_se"] / np.log(2), rel=1e-12)
+    assert 0 < m[f"{split}_loss_se"] < 0.1 * m[f"{split}_loss"]
+  assert [w.split(":")[0] for w in rec.warnings] == ["val", "test"]  # eval_examples 16: the windows measured
+  assert all("16 held-out examples (windows), fewer than 100" in w for w in rec.warnings)
