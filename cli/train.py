@@ -10,7 +10,11 @@ def add(sub) -> None:
   p.add_argument("--out", required=True, help="run folder: record.json, curve.csv, checkpoints/")
   p.add_argument("--export", help="also write the trained model's inference function here (jax.export)")
   p.add_argument("--quiet", action="store_true")
-  p.add_argument("--fresh", action="store_true", help="train again from step 0 though OUT holds this run's record")
+  p.add_argument(
+    "--fresh",
+    action="store_true",
+    help="train from step 0 even if OUT holds this run ended: its checkpoints there are removed first",
+  )
   p.add_argument("--coordinator", help="many hosts: HOST:PORT of process 0 (or JAX_COORDINATOR_ADDRESS)")
   p.add_argument("--num-processes", type=int, help="many hosts: how many processes (or JAX_NUM_PROCESSES)")
   p.add_argument("--process-id", type=int, help="many hosts: this process's index (or JAX_PROCESS_ID)")

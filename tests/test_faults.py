@@ -782,3 +782,15 @@ def test_sigint_in_a_sweep_groups_last_chunk_keeps_its_records_and_stops_the_swe
     same(r, want[r["run_id"]])
   assert main(["sweep", spec, "--out", out, "--quiet"]) == 0
   assert sorted(r["run_id"] for r in store.read(out)) == sorted(want)
+
+
+def test_a_process_workers_group_interrupted_in_its_last_chunk_returns_its_records(tmp_path, jax_cache, monkeypatch):
+  from scalezoo.sweep import executors
+
+  cfgs = [config.parse(tiny.merge(SPEC_RAW["base"], {"seed": s})) for s in (0, 1)]  # one group: seeds vmapped
+  job = {"out": str(tmp_path), "cache": str(tmp_path / "cache"), "every": 20, "progress": False, "link": None}
+  _chunks_seen(monkeypatch, signal_at=40)  # the driver's SIGINT, passed on, as the worker's last chunk ends
+  got = json.loads(executors.work(json.dumps({"configs": [c.to_dict() for c in cfgs], **job})))
+  COUNTS["kills"] += 1
+  assert [r["run_id"] for r in got] == [c.run_id() for c in cfgs] and {r["status"] for r in got} == {"finished"}
+  assert faults.pending() is None and signal.getsignal(signal.SIGINT) is signal.default_int_handler
