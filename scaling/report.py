@@ -19,6 +19,12 @@ N_COLUMNS = {  # --n: which parameter count is N, for every law
 SEEDS = {"seed": "config.seed", "data_seed": "config.data_seed"}  # never tuned over: each seed is a point of its own
 
 
+def _trained_on(k: str) -> bool:
+  """A config column that says what a run trains and on what (never a tuning axis): a data set's size (n_train
+  leaves D, the examples seen, alone), a model's options."""
+  return k in ("config.model", "config.data") or k.startswith(("config.model_args.", "config.data_args."))
+
+
 def _folder(path) -> Path:
   p = Path(path)
   return p.parent if p.suffix == ".jsonl" else p
@@ -48,10 +54,14 @@ def with_n(t: dict, n: str) -> dict:
 
 def pick(t: dict, X: dict, L: np.ndarray, all_runs: bool = False) -> tuple[np.ndarray, Best]:
   """The rows to fit (in table order) and what was picked: the best run (lowest finite L) per point, a point
-  being (N, D, the law's inputs, the seeds), or with all_runs every run with a finite L."""
+  being (N, D, the law's inputs, the seeds, the model's and data's options), or with all_runs every run with a
+  finite L. What else differs within a point (the learning rate, ...) was tuned."""
   point = {k: X[k] if k in X else t[k] for k in dict.fromkeys(("N", "D", *X))}
   point |= {k: t[c] for k, c in SEEDS.items() if c in t}
-  others = {k: v for k, v in t.items() if k.startswith("config.") and k not in SEEDS.values()}
+  if cols := [k for k in t if _trained_on(k)]:
+    point["model and data options"] = np.empty(len(L), object)
+    point["model and data options"][:] = [repr(row) for row in zip(*(t[k] for k in cols))]
+  others = {k: v for k, v in t.items() if k.startswith("config.") and k not in SEEDS.values() and not _trained_on(k)}
   best = best_per_point(L, point, others)
   return (np.flatnonzero(np.isfinite(L)) if all_runs else np.sort(best.index)), best
 

@@ -50,7 +50,7 @@ def test_fit_uses_each_points_best_run_by_default_and_every_run_with_all_runs(tm
   _sweep(tmp_path)
   assert main(["fit", str(tmp_path), "--n", "non_embedding", "--bootstrap", "0"]) == 0
   out = capsys.readouterr().out
-  assert "best run per point: 30 runs -> 10 points (point = (N, D, seed))" in out
+  assert "best run per point: 30 runs -> 10 points (point = (N, D, seed, model and data options))" in out
   assert "lowest loss over config.optimizer.lr (3 values)" in out and "--all-runs fits every run" in out
   saved = json.loads((tmp_path / "fit_power_non_embedding.json").read_text())
   assert saved["meta"]["runs_used"] == 10 and saved["meta"]["tuned"] == ["config.optimizer.lr"]
@@ -79,7 +79,9 @@ def test_every_law_takes_non_embedding_n(tmp_path, capsys):
     rows[-1]["metrics"] = {"test_loss": r["metrics"]["test_loss"] + 2.0 * (12800**-0.3 - 3200**-0.3)}
   (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
   assert main(["fit", str(tmp_path), "--law", "chinchilla", "--n", "non_embedding", "--bootstrap", "0"]) == 0
-  assert "best run per point: 30 runs -> 10 points (point = (N, D, seed))" in capsys.readouterr().out
+  assert (
+    "best run per point: 30 runs -> 10 points (point = (N, D, seed, model and data options))" in capsys.readouterr().out
+  )
   fit = json.loads((tmp_path / "fit_chinchilla_non_embedding.json").read_text())
   assert fit["meta"]["n"] == "non_embedding" and fit["stats"]["n"] == 10
   args = ["fit", str(tmp_path), "--hparam", "lr", "--n", "non_embedding", "--bootstrap", "0"]
@@ -87,6 +89,22 @@ def test_every_law_takes_non_embedding_n(tmp_path, capsys):
   assert json.loads((tmp_path / "fit_hparam_lr_N.json").read_text())["conventions"]["N"].startswith(
     "runs.jsonl 'params_non_embedding'"
   )
+
+
+def test_a_data_set_size_axis_at_equal_d_is_a_point_of_its_own_not_a_tuned_axis(tmp_path, capsys):
+  rows = []  # the demo's design: n_train varies, steps (so D, the examples seen) do not
+  for width in (8, 16, 32, 64):
+    for n_train in (500, 1000, 2000):
+      cfg = {"model": "mlp", "model_args": {"width": width}, "data_args": {"n_train": n_train}, "seed": 0}
+      loss = 1.0 + 30 * (100 * width**2) ** -0.5 + 20 * n_train**-0.5
+      rows.append({
+        "run_id": f"w{width}n{n_train}", "status": "finished", "config": cfg, "params": 100 * width**2,
+        "examples_seen": 3200, "metrics": {"test_loss": loss},
+      })  # fmt: skip
+  (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+  assert main(["fit", str(tmp_path), "--bootstrap", "0"]) == 0
+  out = capsys.readouterr().out
+  assert "runs used 12," in out and "best run per point" not in out  # nothing was tuned: every run is a point
 
 
 @pytest.mark.parametrize(
