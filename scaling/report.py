@@ -17,12 +17,9 @@ N_COLUMNS = {  # --n: which parameter count is N, for every law
   "non_embedding": "runs.jsonl 'params_non_embedding': the parameters less the embeddings (Kaplan's count)",
 }
 SEEDS = {"seed": "config.seed", "data_seed": "config.data_seed"}  # never tuned over: each seed is a point of its own
-
-
-def _trained_on(k: str) -> bool:
-  """A config column that says what a run trains and on what (never a tuning axis): a data set's size (n_train
-  leaves D, the examples seen, alone), a model's options."""
-  return k in ("config.model", "config.data") or k.startswith(("config.model_args.", "config.data_args."))
+# the config keys a grid tunes at a point; any other key that differs (a model's or data set's option, n_train at
+# equal D, the parametrization, ...) makes another point, so nothing is picked away that was not tuned
+TUNING = ("config.optimizer.", "config.schedule.", "config.batch_size", "config.z_loss")
 
 
 def _folder(path) -> Path:
@@ -54,14 +51,15 @@ def with_n(t: dict, n: str) -> dict:
 
 def pick(t: dict, X: dict, L: np.ndarray, all_runs: bool = False) -> tuple[np.ndarray, Best]:
   """The rows to fit (in table order) and what was picked: the best run (lowest finite L) per point, a point
-  being (N, D, the law's inputs, the seeds, the model's and data's options), or with all_runs every run with a
-  finite L. What else differs within a point (the learning rate, ...) was tuned."""
+  being (N, D, the law's inputs, the seeds, every config key but the TUNING ones and steps, which D measures), or
+  with all_runs every run with a finite L. The TUNING keys that differ within a point are the tuned axes."""
   point = {k: X[k] if k in X else t[k] for k in dict.fromkeys(("N", "D", *X))}
   point |= {k: t[c] for k, c in SEEDS.items() if c in t}
-  if cols := [k for k in t if _trained_on(k)]:
-    point["model and data options"] = np.empty(len(L), object)
-    point["model and data options"][:] = [repr(row) for row in zip(*(t[k] for k in cols))]
-  others = {k: v for k, v in t.items() if k.startswith("config.") and k not in SEEDS.values() and not _trained_on(k)}
+  config = [k for k in t if k.startswith("config.") and k not in (*SEEDS.values(), "config.steps")]
+  if rest := [k for k in config if not k.startswith(TUNING)]:
+    point["the other config keys"] = np.empty(len(L), object)
+    point["the other config keys"][:] = [repr(row) for row in zip(*(t[k] for k in rest))]
+  others = {k: t[k] for k in config if k.startswith(TUNING)}
   best = best_per_point(L, point, others)
   return (np.flatnonzero(np.isfinite(L)) if all_runs else np.sort(best.index)), best
 

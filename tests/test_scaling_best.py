@@ -50,7 +50,7 @@ def test_fit_uses_each_points_best_run_by_default_and_every_run_with_all_runs(tm
   _sweep(tmp_path)
   assert main(["fit", str(tmp_path), "--n", "non_embedding", "--bootstrap", "0"]) == 0
   out = capsys.readouterr().out
-  assert "best run per point: 30 runs -> 10 points (point = (N, D, seed, model and data options))" in out
+  assert "best run per point: 30 runs -> 10 points (point = (N, D, seed, the other config keys))" in out
   assert "lowest loss over config.optimizer.lr (3 values)" in out and "--all-runs fits every run" in out
   saved = json.loads((tmp_path / "fit_power_non_embedding.json").read_text())
   assert saved["meta"]["runs_used"] == 10 and saved["meta"]["tuned"] == ["config.optimizer.lr"]
@@ -80,7 +80,7 @@ def test_every_law_takes_non_embedding_n(tmp_path, capsys):
   (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
   assert main(["fit", str(tmp_path), "--law", "chinchilla", "--n", "non_embedding", "--bootstrap", "0"]) == 0
   assert (
-    "best run per point: 30 runs -> 10 points (point = (N, D, seed, model and data options))" in capsys.readouterr().out
+    "best run per point: 30 runs -> 10 points (point = (N, D, seed, the other config keys))" in capsys.readouterr().out
   )
   fit = json.loads((tmp_path / "fit_chinchilla_non_embedding.json").read_text())
   assert fit["meta"]["n"] == "non_embedding" and fit["stats"]["n"] == 10
