@@ -18,6 +18,12 @@ def add(sub) -> None:
   p.add_argument("--tol", default="0.0025", help="with --hparam: the near-optimal loss band (default 0.25%%)")
   p.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE", help="hold a parameter, e.g. E=1.69")
   p.add_argument("--recommend", metavar="C", help="also the compute-optimal N and D at this budget (e.g. 1e21)")
+  p.add_argument("--n", default="params", help="N for every law: params (all, default) or non_embedding (Kaplan's)")
+  p.add_argument(
+    "--all-runs", action="store_true",
+    help="fit every run; by default a grid that tuned a hyperparameter (e.g. lr) is fitted at each (N, D, seed) "
+    "point's best run",
+  )  # fmt: skip
 
 
 def run(args) -> int:
@@ -30,6 +36,8 @@ def run(args) -> int:
     bootstrap = -1
   if not 0 <= bootstrap <= fitting.MAX_BOOTSTRAP:
     raise UsageError(f"--bootstrap {args.bootstrap}: must be an integer from 0 to {fitting.MAX_BOOTSTRAP}")
+  if args.n not in report.N_COLUMNS:
+    raise UsageError(f"--n {args.n!r}: must be one of {', '.join(report.N_COLUMNS)}")
   if args.hparam is not None:
     return _run_hparam(args, bootstrap)
   args.law = args.law or "power"
@@ -61,8 +69,9 @@ def run(args) -> int:
 
   with np.errstate(all="ignore"):  # bootstrap resamples probe log(0) and inf; the fit reports what it found
     fit, text = report.fit_dir(
-      args.dir, args.law, x=args.x, y=args.y, bootstrap=bootstrap, method=args.method, fixed=fixed or None
-    )
+      args.dir, args.law, x=args.x, y=args.y, bootstrap=bootstrap, method=args.method, fixed=fixed or None,
+      n=args.n, all_runs=args.all_runs,
+    )  # fmt: skip
   print(text)
   if budget is not None:
     print(report.recommend_dir(args.dir, fit, budget).summary())
@@ -75,6 +84,8 @@ def _run_hparam(args, bootstrap: int) -> int:
   for flag, value in (("--law", args.law), ("--fix", args.fix), ("--recommend", args.recommend)):
     if value:
       raise UsageError(f"{flag} fits a loss law; --hparam fits the optimal hyperparameter, not both")
+  if args.all_runs:
+    raise UsageError("--all-runs: --hparam always reads every run (the optimum is found across them)")
   if args.method not in (None, *hparam_law.METHODS):
     raise UsageError(f"--method {args.method!r} with --hparam: must be one of {', '.join(hparam_law.METHODS)}")
   try:
@@ -87,7 +98,7 @@ def _run_hparam(args, bootstrap: int) -> int:
   results_dir(args.dir)
   _, text = report.hparam_dir(
     args.dir, args.hparam, x=split(args.x) or ["N"], point=split(args.point), y=args.y,
-    method=args.method or "near_optimal", tol=tol, bootstrap=bootstrap,
+    method=args.method or "near_optimal", tol=tol, bootstrap=bootstrap, n=args.n,
   )  # fmt: skip
   print(text)
   return 0

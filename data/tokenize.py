@@ -1,6 +1,7 @@
 """`scalezoo tokenize`: text into a token corpus on disk (the format: corpus.py), streamed, deterministic, atomic.
 
-Documents: a folder's files (every non-hidden, non-empty file, sorted by relative path), or a single file's
+Documents: a folder's files (every non-hidden, non-empty text file that --include / --exclude select, sorted by
+relative path; binary files are skipped and counted: textfiles.py), or a single file's
 blank-line-separated blocks (a line of only whitespace ends a block and is dropped; a block is also cut after the
 line that takes it past 1 MiB). Every document is followed by one EOS token.
 
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from scalezoo.data import atomic
+from scalezoo.data import atomic, textfiles
 from scalezoo.data import corpus as C
 
 PIECE = 1 << 20  # bytes: a block's cut, a BPE encoding unit
@@ -153,21 +154,37 @@ def _close_synced(f) -> None:
 
 
 # ---------------------------------------------------------------- sources and documents
-def sources(src: str | os.PathLike) -> tuple[list[tuple[str, Path]], str]:
-  """((name, path) of each source in order, how documents are cut: "file" or "blank-line blocks")."""
-  root = Path(src)
+def sources(
+  src: str | os.PathLike, include: list[str] = (), exclude: list[str] = ()
+) -> tuple[list[tuple[str, Path]], str, dict]:
+  """((name, path) of each source in order, how documents are cut: "file" or "blank-line blocks", what was skipped:
+  {"excluded": files the patterns left out, "binary": binary files})."""
+  root, include, exclude = Path(src), list(include), list(exclude)
+  textfiles.check_patterns(include, exclude)
+  skipped = {"excluded": 0, "binary": 0}
   if root.is_file():
+    if include or exclude:
+      raise ValueError(f"{src}: --include and --exclude choose files in a folder; SRC is one file")
+    if textfiles.is_binary(root):
+      raise ValueError(f"{src}: a binary file (a NUL byte in its first {textfiles.SNIFF} bytes); SRC is text")
     found = [(root.name, root)] if root.stat().st_size else []
     by = "blank-line blocks"
   elif root.is_dir():
     rels = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     rels = [r for r in rels if not any(s.startswith(".") for s in r.split("/"))]
-    found, by = [(r, root / r) for r in rels if (root / r).stat().st_size], "file"
+    picked = textfiles.pick(root, rels, include, exclude)
+    skipped = {"excluded": picked.excluded, "binary": picked.binary}
+    found, by = [(r, root / r) for r in picked.files if (root / r).stat().st_size], "file"
   else:
     raise ValueError(f"{src}: no such file or folder; SRC is a text file or a folder of text files")
   if not found:
-    raise ValueError(f"{src}: holds no non-empty file; SRC is a text file or a folder of text files")
-  return found, by
+    why = (
+      f" ({skipped['excluded']} excluded by --include/--exclude, {skipped['binary']} binary)"
+      if any(skipped.values())
+      else ""
+    )
+    raise ValueError(f"{src}: holds no non-empty file{why}; SRC is a text file or a folder of text files")
+  return found, by, skipped
 
 
 def _utf8_cut(b: bytes) -> int:
@@ -327,10 +344,14 @@ def tokenize(
   tokenizer: str = "bytes",
   vocab: int | None = None,
   shard_tokens: int = SHARD_TOKENS,
+  include: list[str] = (),
+  exclude: list[str] = (),
 ) -> dict[str, Any]:
-  """Tokenize SRC into the corpus folder OUT and return its index (OUT's own when it already holds this corpus)."""
+  """Tokenize SRC into the corpus folder OUT and return its index (OUT's own when it already holds this corpus).
+  A folder's files: those `include` and `exclude` (globs, textfiles.py) select, less binary files; the index's
+  sources say what was skipped."""
   vocab = tokenizer_spec(tokenizer, vocab)
-  found, by = sources(src)
+  found, by, skipped = sources(src, include, exclude)
   out = Path(out)
   if (index := _existing(out, found, by, tokenizer, vocab, shard_tokens)) is not None:
     return index
@@ -360,5 +381,12 @@ def tokenize(
       raise ValueError(f"{src}: holds no text (only blank lines)")
     return w.commit(
       tokenizer=meta,
-      sources={"documents_by": by, "files": stats, "sha256": sources_sha256(stats)},
+      sources={
+        "documents_by": by,
+        "files": stats,
+        "sha256": sources_sha256(stats),
+        "include": list(include),
+        "exclude": list(exclude),
+        "skipped": skipped,
+      },
     )

@@ -6,6 +6,7 @@ Works on any table of runs or arrays; never imports `train` or `zoo`.
 import importlib
 
 from scalezoo.scaling import data_constrained, laws, overtraining  # these two register their laws by name
+from scalezoo.scaling.best import Best, best_per_point
 from scalezoo.scaling.extrapolate import Extrapolation, extrapolation_check
 from scalezoo.scaling.fit import Fit, fit_law
 from scalezoo.scaling.hparam_law import HparamLaw, fit_hparam_law
@@ -46,6 +47,8 @@ __all__ = [
   "data_constrained",
   "overtraining",
   "Allocation",
+  "Best",
+  "best_per_point",
   "Recommendation",
   "recommend",
   "DoubleDescent",

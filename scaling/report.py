@@ -6,11 +6,20 @@ from pathlib import Path
 import numpy as np
 
 from scalezoo.scaling import laws as _laws
+from scalezoo.scaling.best import Best, best_per_point
 from scalezoo.scaling.fit import Fit, fit_law
 from scalezoo.scaling.optimal import pareto_frontier
 from scalezoo.scaling.table import finished, table
 
 X_ALIASES = {"params": "N", "n": "N", "data": "D", "examples": "D", "tokens": "D", "compute": "C", "flops": "C"}
+N_COLUMNS = {  # --n: which parameter count is N, for every law
+  "params": "runs.jsonl 'params': every trainable parameter, embeddings included",
+  "non_embedding": "runs.jsonl 'params_non_embedding': the parameters less the embeddings (Kaplan's count)",
+}
+SEEDS = {"seed": "config.seed", "data_seed": "config.data_seed"}  # never tuned over: each seed is a point of its own
+# the config keys a grid tunes at a point; any other key that differs (a model's or data set's option, n_train at
+# equal D, the parametrization, ...) makes another point, so nothing is picked away that was not tuned
+TUNING = ("config.optimizer.", "config.schedule.", "config.batch_size", "config.z_loss")
 
 
 def _folder(path) -> Path:
@@ -28,6 +37,33 @@ def _column(t: dict, name: str) -> np.ndarray:
   return v.astype(np.float64)
 
 
+def with_n(t: dict, n: str) -> dict:
+  """The table with N the `n` count (N_COLUMNS): the fit, its figure and a recommendation all read t["N"]."""
+  if n not in N_COLUMNS:
+    raise ValueError(f"N {n!r}: must be one of {', '.join(N_COLUMNS)}")
+  if n == "params":
+    return t
+  v = _column(t, "params_non_embedding") if "params_non_embedding" in t else np.full(len(t["N"]), np.nan)
+  if not np.isfinite(v).any():
+    raise ValueError("N non_embedding: no run records params_non_embedding; refit with N params (the total)")
+  return t | {"N": v}
+
+
+def pick(t: dict, X: dict, L: np.ndarray, all_runs: bool = False) -> tuple[np.ndarray, Best]:
+  """The rows to fit (in table order) and what was picked: the best run (lowest finite L) per point, a point
+  being (N, D, the law's inputs, the seeds, every config key but the TUNING ones and steps, which D measures), or
+  with all_runs every run with a finite L. The TUNING keys that differ within a point are the tuned axes."""
+  point = {k: X[k] if k in X else t[k] for k in dict.fromkeys(("N", "D", *X))}
+  point |= {k: t[c] for k, c in SEEDS.items() if c in t}
+  config = [k for k in t if k.startswith("config.") and k not in (*SEEDS.values(), "config.steps")]
+  if rest := [k for k in config if not k.startswith(TUNING)]:
+    point["the other config keys"] = np.empty(len(L), object)
+    point["the other config keys"][:] = [repr(row) for row in zip(*(t[k] for k in rest))]
+  others = {k: t[k] for k in config if k.startswith(TUNING)}
+  best = best_per_point(L, point, others)
+  return (np.flatnonzero(np.isfinite(L)) if all_runs else np.sort(best.index)), best
+
+
 def _inputs(t: dict, law: _laws.Law, x: str | None) -> tuple[dict, str]:
   if law.inputs is not None:
     if x is not None and x not in law.inputs:
@@ -37,30 +73,59 @@ def _inputs(t: dict, law: _laws.Law, x: str | None) -> tuple[dict, str]:
   return {x: _column(t, x)}, x
 
 
-def fit_dir(
-  path, law, *, x: str | None = None, y: str = "metrics.test_loss", bootstrap: int = 200, seed: int = 0, **fit_kwargs
-) -> tuple[Fit, str]:
-  """Fit `law` to the finished runs of a results folder (or runs.jsonl): y against x (one-input laws: N by
-  default, or D, C, any numeric column) or against (N, D). Writes fit_<law>.json into the folder
-  (fit_<law>_<x>.json when x is not N) and returns (fit, printable table)."""
-  law = _laws.get(law)
-  t = finished(table(path))
-  X, x = _inputs(t, law, x)
+def _fittable(t: dict, X: dict, y: str) -> np.ndarray:
+  """y where it and every input are finite and positive, else NaN."""
   L = _column(t, y)
   ok = np.isfinite(L) & (L > 0)
   for v in X.values():
     ok &= np.isfinite(v) & (v > 0)
-  if not ok.any():
+  return np.where(ok, L, np.nan)
+
+
+def fit_dir(
+  path,
+  law,
+  *,
+  x: str | None = None,
+  y: str = "metrics.test_loss",
+  bootstrap: int = 200,
+  seed: int = 0,
+  n: str = "params",
+  all_runs: bool = False,
+  **fit_kwargs,
+) -> tuple[Fit, str]:
+  """Fit `law` to the finished runs of a results folder (or runs.jsonl): y against x (one-input laws: N by
+  default, or D, C, any numeric column) or against (N, D), N the count `n` names (N_COLUMNS). A grid that tuned a
+  hyperparameter (runs that share N, D and seed but differ in config) is fitted at the best run of each point
+  (`pick`), or at every run with all_runs. Writes fit_<law>[_<x>][_non_embedding].json into the folder (x when it
+  is not N) and returns (fit, printable table)."""
+  law = _laws.get(law)
+  t = with_n(finished(table(path)), n)
+  X, x = _inputs(t, law, x)
+  L = _fittable(t, X, y)
+  if not np.isfinite(L).any():
     raise ValueError(f"no finished run in {path} has finite positive {y!r} and {sorted(X)}")
-  meta = {"x": x, "y": y, "source": str(path), "runs_used": int(ok.sum()), "runs_dropped": int((~ok).sum())}
-  conv = conventions(t, X, y, f"{int(ok.sum())} finished runs of {path}, final metrics (last step)")
+  rows, best = pick(t, X, L, all_runs)
+  dropped = len(L) - best.runs
+  meta = {"x": x, "y": y, "source": str(path), "runs_used": len(rows), "runs_dropped": dropped, "n": n}
+  meta |= {"runs": "every run" if all_runs else "best per point", "points": best.points, "tuned": list(best.tuned)}
+  runs = f"{len(rows)} finished runs of {path}, final metrics (last step)"
+  if best.tuned and not all_runs:
+    runs = f"{len(rows)} of {best.runs} finished runs of {path}: each point's best over {', '.join(best.tuned)}, "
+    runs += "final metrics (last step)"
   fit = fit_law(
-    law, {k: v[ok] for k, v in X.items()}, L[ok], bootstrap=bootstrap, seed=seed, meta=meta, conventions=conv,
-    **fit_kwargs,
+    law, {k: v[rows] for k, v in X.items()}, L[rows], bootstrap=bootstrap, seed=seed, meta=meta,
+    conventions=conventions(t, X, y, runs, n=n), **fit_kwargs,
   )  # fmt: skip
-  name = f"fit_{law.name}.json" if (law.inputs is not None or x == "N") else f"fit_{law.name}_{x}.json"
-  fit.save(_folder(path) / name)
-  text = fit.summary() + f"\nruns used {meta['runs_used']}, dropped {meta['runs_dropped']} (non-finite or <= 0)"
+  name = f"fit_{law.name}" + ("" if (law.inputs is not None or x == "N") else f"_{x}")
+  fit.save(_folder(path) / (name + ("" if n == "params" else f"_{n}") + ".json"))
+  text = fit.summary() + f"\nruns used {len(rows)}, dropped {dropped} (non-finite or <= 0)"
+  if best.tuned:
+    tuned = ", ".join(f"{k} ({m} values)" for k, m in best.tuned.items())
+    text += (
+      f"\nevery run fitted (--all-runs): {best.runs} runs at {best.points} points that tuned {tuned}" if all_runs
+      else f"\n{best.summary()}; --all-runs fits every run"
+    )  # fmt: skip
   return fit, text
 
 
@@ -68,7 +133,15 @@ HPARAM_ALIASES = {"lr": "config.optimizer.lr", "batch": "config.batch_size", "ba
 
 
 def hparam_dir(
-  path, hparam: str, *, x="N", point=None, y: str = "metrics.test_loss", method: str = "near_optimal", **kwargs
+  path,
+  hparam: str,
+  *,
+  x="N",
+  point=None,
+  y: str = "metrics.test_loss",
+  method: str = "near_optimal",
+  n: str = "params",
+  **kwargs,
 ):
   """`scaling.fit_hparam_law` on a results folder: the optimal `hparam` (lr, batch or any config column) as a
   power law in x (one or more of N, D, C or numeric columns). Runs that share the point's columns and the
@@ -76,7 +149,7 @@ def hparam_dir(
   fit_hparam_<hparam>_<x>.json into the folder; returns (law, printable text)."""
   from scalezoo.scaling.hparam_law import fit_hparam_law
 
-  t = finished(table(path))
+  t = with_n(finished(table(path)), n)
   h = HPARAM_ALIASES.get(hparam, hparam)
   on = tuple(X_ALIASES.get(k, k) for k in ((x,) if isinstance(x, str) else x))
   point = on if point is None else tuple(X_ALIASES.get(k, k) for k in ((point,) if isinstance(point, str) else point))
@@ -94,7 +167,7 @@ def hparam_dir(
     short = {k: k for k in cols}
   runs = {short[k]: np.array([v[r[0]] for r in rows]) for k, v in cols.items()}
   runs["loss"] = np.array([np.nanmean(L[r]) for r in rows])
-  conv = conventions(t, {k: None for k in on}, y, f"{len(L)} finished runs of {path}, averaged into {len(cells)}")
+  conv = conventions(t, {k: None for k in on}, y, f"{len(L)} finished runs of {path}, averaged into {len(cells)}", n=n)
   conv |= {short[k]: f"runs.jsonl {k!r}" for k in cols if short[k] != k}
   on, point, h = tuple(short[k] for k in on), tuple(short[k] for k in point), short[h]
   law = fit_hparam_law(runs, hparam=h, loss="loss", on=on, point=point, method=method, conventions=conv, **kwargs)
@@ -103,11 +176,11 @@ def hparam_dir(
   return law, law.summary() + f"\nwrote {_folder(path) / name}"
 
 
-def conventions(t: dict, X: dict, y: str, runs: str) -> dict:
+def conventions(t: dict, X: dict, y: str, runs: str, n: str = "params") -> dict:
   """What the columns of a runs table mean, for a fit's record (Li et al. 2025's checklist)."""
   out = {}
   if "N" in X:
-    out["N"] = "runs.jsonl 'params': every trainable parameter, embeddings included"
+    out["N"] = N_COLUMNS[n]
   if "D" in X:
     tok = "tokens_seen" in t and np.any(np.isfinite(_column(t, "tokens_seen")))
     out["D"] = (
@@ -121,10 +194,11 @@ def conventions(t: dict, X: dict, y: str, runs: str) -> dict:
 
 
 def recommend_dir(path, fit: Fit, C: float):
-  """`scaling.recommend` for a fit of a results folder: its configs (model and model_args) as the ladder."""
+  """`scaling.recommend` for a fit of a results folder: its configs (model and model_args) as the ladder, N the
+  fit's count."""
   from scalezoo.scaling.recommendation import recommend
 
-  t = finished(table(path))
+  t = with_n(finished(table(path)), fit.meta.get("n", "params"))
   names = [_config_name(t, i) for i in range(len(t["N"]))]
   ladder = {nm: float(n) for nm, n in zip(names, t["N"]) if np.isfinite(n)}
   rng = {k: (float(np.nanmin(t[k])), float(np.nanmax(t[k]))) for k in fit.inputs if k in t}
@@ -174,11 +248,11 @@ def plot_dir(path, *, y: str = "metrics.test_loss", notes: list[str] | None = No
     fit = Fit.load(fpath)
     if fit.meta.get("y") is None or fit.meta["y"] not in t:
       continue
-    Ly = _column(t, fit.meta["y"])
-    X = {k: t[k] if k in t else _column(t, k) for k in fit.inputs}
-    ok = np.isfinite(Ly) & (Ly > 0)
-    for v in X.values():
-      ok &= np.isfinite(v) & (v > 0)
+    tf = with_n(t, fit.meta.get("n", "params"))
+    X = {k: tf[k] if k in tf else _column(tf, k) for k in fit.inputs}
+    Ly = _fittable(tf, X, fit.meta["y"])
+    ok = np.zeros(len(Ly), bool)
+    ok[pick(tf, X, Ly, all_runs=fit.meta.get("runs") != "best per point")[0]] = True  # the runs the fit used
     x, n = fit.inputs[0], int(fit.stats.get("n", ok.sum()))
     if n != ok.sum():  # e.g. the demo's fits, each along one edge of its grid: drawn by the demo itself
       notes.append(
@@ -188,9 +262,9 @@ def plot_dir(path, *, y: str = "metrics.test_loss", notes: list[str] | None = No
     if (why := _constant(X[x][ok], x)) is not None:
       notes.append(f"{fpath.with_suffix('.png').name} not drawn: {why}")
       continue
-    shown = [c for c in fit.inputs if c in t]
-    note = plots.collapsed_note(plots.hidden_axes({k: v[ok] for k, v in t.items()}, shown))
-    note = note and f"the fit's points: every run; {note}"
+    shown = [c for c in fit.inputs if c in tf]
+    note = plots.collapsed_note(plots.hidden_axes({k: v[ok] for k, v in tf.items()}, shown))
+    note = note and f"the fit's points: {fit.meta.get('runs', 'every run')}; {note}"
     plots.fitted_law(fit, {k: v[ok] for k, v in X.items()}, Ly[ok], note=note, path=fpath.with_suffix(".png"))
     out.append(fpath.with_suffix(".png"))
   return out

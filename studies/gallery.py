@@ -114,13 +114,7 @@ def before_metrics(cfg: config_lib.RunConfig) -> dict[str, float]:
   test = E.eval_subset(split.test, cfg.eval_examples)
   res = E.evaluate_split(eng, 1, state.params, state.model_state, E.eval_sets(cfg, split)["test"])
   out = {"test_loss": float(res["loss"] / max(res["weight"], 1))}
-  out.update(
-    {
-      f"test_{k}": v
-      for k, v in eng.task.finish({k: v for k, v in res.items() if k not in ("loss", "weight")}).items()
-      if isinstance(v, float)
-    }
-  )
+  out.update({f"test_{k}": v for k, v in eng.task.finish(E.task_stats(res)).items() if isinstance(v, float)})
   if split.task == "lm":
     out["test_bits_per_byte"] = out["test_loss"] / math.log(2)
   if split.task == "seq_labeling" and "mask" in test:

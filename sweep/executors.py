@@ -108,7 +108,9 @@ def work(payload: str) -> str:
     _exit_if_orphaned()
     bar.update(done, msg)
 
-  records = run_group(group, Path(p["out"]), p["every"], progress, p.get("link"))
+  with faults.Deferred():
+    records = run_group(group, Path(p["out"]), p["every"], progress, p.get("link"))
+    faults.take()  # a signal in the group's last chunk: its records are made; the driver, signalled too, stops
   bar.close()
   return "[" + ",".join(dumps(r) for r in records) + "]"
 

@@ -701,3 +701,96 @@ def test_settings_that_change_no_number_keep_the_run_id_and_committed_ids_stay()
   assert cfg.replace(eval_every=100).run_id() != cfg.run_id()  # changes the chunks, and so the curve
   for row in store.read(ROOT / "results" / "demo"):
     assert config.parse(row["config"]).run_id() == row["run_id"]
+
+
+# ---- a rerun of an ended run, an interrupt in the last chunk (issue 32) -------------------------------------
+def _chunks_seen(monkeypatch, signal_at: int | None = None) -> list[int]:
+  """The chunk ends a command reports (its progress bars' updates); SIGINT to this process the first time one
+  reaches `signal_at`."""
+  from scalezoo.train import progress
+
+  seen, update = [], progress.Progress.update
+
+  def spy(self, done, msg="", force=False):
+    if not force:
+      seen.append(done)
+      if done == signal_at and seen.count(done) == 1:
+        os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C while the chunk's work is being reported
+    return update(self, done, msg, force=force)
+
+  monkeypatch.setattr(progress.Progress, "update", spy)
+  return seen
+
+
+def test_rerunning_an_ended_train_says_so_and_trains_nothing_unless_fresh(
+  tmp_path, run_toml, reference, capsys, monkeypatch
+):
+  out = tmp_path / "run"
+  assert main(train_args(run_toml, out)) == 0
+  capsys.readouterr()
+  files = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+  seen = _chunks_seen(monkeypatch)
+  assert main(train_args(run_toml, out)) == 0
+  said = capsys.readouterr().out.splitlines()
+  assert said[0] == f"{out}: run {reference['run_id']} already finished here (record.json); not trained again (--fresh)"
+  assert said[1].startswith(f"finished: {reference['run_id']} ") and "val_loss 2." in said[1]
+  assert seen == [] and {p: p.stat().st_mtime_ns for p in out.rglob("*")} == files  # nothing trained or written
+  refused([*train_args(run_toml, out), "--export", tmp_path / "model.jax"], capsys, needle="--fresh")
+  assert main([*train_args(run_toml, out), "--fresh"]) == 0
+  assert seen == [20, 40, 60]  # from step 0, not from the last checkpoint
+  assert (out / "record.json").stat().st_mtime_ns != files[out / "record.json"]
+  same(record(out), reference)
+  other = write(tmp_path / "other.toml", RUN.replace("width = 16", "width = 8"))
+  refused(train_args(other, out), capsys, needle="another config")  # another config's folder: as before
+
+
+def test_sigint_in_the_last_chunk_still_writes_the_record(tmp_path, run_toml, reference, capsys, monkeypatch):
+  out = tmp_path / "run"
+  _chunks_seen(monkeypatch, signal_at=60)
+  assert main(train_args(run_toml, out)) == 130
+  COUNTS["kills"] += 1
+  err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+  assert err == ["scalezoo train: interrupted (SIGINT) as it ended: its results are written"]
+  same(record(out), reference)
+  assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are given back
+
+
+def test_sigint_before_the_last_chunk_still_stops_with_a_checkpoint(tmp_path, run_toml, reference, capsys, monkeypatch):
+  out = tmp_path / "run"
+  _chunks_seen(monkeypatch, signal_at=40)
+  refused(train_args(run_toml, out), capsys, code=130, needle="checkpoint saved at step 40")
+  COUNTS["kills"] += 1
+  assert not (out / "record.json").exists()
+  assert main(train_args(run_toml, out)) == 0
+  same(record(out), reference)
+
+
+def test_sigint_in_a_sweep_groups_last_chunk_keeps_its_records_and_stops_the_sweep(
+  tmp_path, jax_cache, capsys, monkeypatch
+):
+  spec = write(tmp_path / "spec.toml", SPEC)  # two groups (depth 1, 2) of two seeds, 40 steps
+  assert main(["sweep", spec, "--out", tmp_path / "ref", "--quiet"]) == 0
+  want = {r["run_id"]: r for r in store.read(tmp_path / "ref")}
+  out = tmp_path / "out"
+  _chunks_seen(monkeypatch, signal_at=40)
+  assert main(["sweep", spec, "--out", out, "--quiet"]) == 130
+  COUNTS["kills"] += 1
+  assert "interrupted (SIGINT)" in capsys.readouterr().err
+  kept = store.read(out)
+  assert len(kept) == 2  # the first group's runs, recorded; the second group never started
+  for r in kept:
+    same(r, want[r["run_id"]])
+  assert main(["sweep", spec, "--out", out, "--quiet"]) == 0
+  assert sorted(r["run_id"] for r in store.read(out)) == sorted(want)
+
+
+def test_a_process_workers_group_interrupted_in_its_last_chunk_returns_its_records(tmp_path, jax_cache, monkeypatch):
+  from scalezoo.sweep import executors
+
+  cfgs = [config.parse(tiny.merge(SPEC_RAW["base"], {"seed": s})) for s in (0, 1)]  # one group: seeds vmapped
+  job = {"out": str(tmp_path), "cache": str(tmp_path / "cache"), "every": 20, "progress": False, "link": None}
+  _chunks_seen(monkeypatch, signal_at=40)  # the driver's SIGINT, passed on, as the worker's last chunk ends
+  got = json.loads(executors.work(json.dumps({"configs": [c.to_dict() for c in cfgs], **job})))
+  COUNTS["kills"] += 1
+  assert [r["run_id"] for r in got] == [c.run_id() for c in cfgs] and {r["status"] for r in got} == {"finished"}
+  assert faults.pending() is None and signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -18,6 +18,8 @@ from scalezoo.train.step import Engine, apply_model
 
 TRAIN_EVAL_MAX = 10_000  # examples of the training set an evaluation uses at most
 EVAL_BATCH = 512
+HELD_OUT = ("val", "test")
+MIN_HELD_OUT = 100  # examples (a language model's windows) below which a held-out loss's standard error is rough
 
 
 def eval_subset(arrays: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
@@ -63,8 +65,14 @@ def evaluate(eng: Engine, params, model_state, batch: dict, w_B: jax.Array):
   return {
     "loss": jnp.sum(loss_B * w_B),
     "weight": jnp.sum(wt_B * w_B),
+    "per_example": jnp.stack([loss_B * w_B, wt_B * w_B, w_B]),  # 3 x B, for the standard error: kept, not summed
     **eng.task.stats(out, batch, w_B, eng.num_classes),
   }
+
+
+def task_stats(res: dict) -> dict:
+  """The task's own sums of a split's results (what `task.finish` takes)."""
+  return {k: v for k, v in res.items() if k not in ("loss", "weight", "per_example")}
 
 
 @functools.lru_cache(maxsize=64)
@@ -78,11 +86,25 @@ def compiled_eval(eng: Engine, group: int):
 def evaluate_split(eng: Engine, group: int, params, model_state, batches) -> dict[str, np.ndarray]:
   """Sums over a whole split (from pad_for_eval), accumulated on the host."""
   fn = compiled_eval(eng, group)
-  total = None
+  total, each = None, []
   for batch, w in batches:
     res = jax.tree.map(np.asarray, fn(params, model_state, batch, w))
+    each.append(res.pop("per_example"))
     total = res if total is None else jax.tree.map(np.add, total, res)
-  return total
+  return total | {"per_example": np.concatenate(each, axis=-1)}  # (G x) 3 x examples
+
+
+def standard_error(per_example: np.ndarray) -> tuple[float, int]:
+  """(the standard error of a split's mean loss, its examples): the mean is a ratio of sums over examples
+  (sum loss / sum weight), so its error is the ratio estimator's, sqrt(n/(n-1) sum (l_i - R w_i)^2) / sum w, which
+  is s/sqrt(n) when every example weighs the same. Examples, not tokens, are the units: a window's tokens are not
+  independent."""
+  loss, wt, mask = np.asarray(per_example, np.float64)
+  n = int(np.sum(mask > 0))
+  if n < 2 or wt.sum() <= 0:
+    return float("nan"), n
+  R = loss.sum() / wt.sum()
+  return float(np.sqrt(n / (n - 1) * np.sum(((loss - R * wt) * (mask > 0)) ** 2)) / wt.sum()), n
 
 
 def target_bytes(batches: list[tuple[dict[str, np.ndarray], np.ndarray]], table: np.ndarray) -> float:
@@ -100,17 +122,32 @@ def metrics(
   for name, res in results.items():
     mean = float(res["loss"] / max(res["weight"], 1))
     out[f"{name}_loss"] = mean if finished else float("nan")
-    extra = eng.task.finish({k: v for k, v in res.items() if k not in ("loss", "weight")})
+    if name in HELD_OUT:
+      out[f"{name}_loss_se"] = standard_error(res["per_example"])[0] if finished else float("nan")
+    extra = eng.task.finish(task_stats(res))
     for k, v in extra.items() if finished else ():
       if name == "test" or k == "accuracy":
         out[f"{name}_{k}"] = v
   if task in ("lm", "text"):
-    for name in ("val", "test"):
-      bits = out[f"{name}_loss"] / math.log(2)
+    for name in HELD_OUT:
+      bits, se = out[f"{name}_loss"] / math.log(2), out[f"{name}_loss_se"] / math.log(2)
       if nbytes is None:
-        out[f"{name}_bits_per_byte"] = bits
-      else:
-        out[f"{name}_bits_per_token"] = bits
+        out[f"{name}_bits_per_byte"], out[f"{name}_bits_per_byte_se"] = bits, se
+      else:  # per byte over a BPE corpus: bytes per window vary, and the record has no per-window bytes: no se
+        out[f"{name}_bits_per_token"], out[f"{name}_bits_per_token_se"] = bits, se
         nats = float(results[name]["loss"]) if finished else float("nan")
         out[f"{name}_bits_per_byte"] = nats / math.log(2) / max(nbytes[name], 1.0)
+  return out
+
+
+def small_held_out(results: dict[str, dict[str, np.ndarray]]) -> list[str]:
+  """A warning for each held-out split with fewer than MIN_HELD_OUT examples: its loss is noisy."""
+  out = []
+  for name in HELD_OUT:
+    n = standard_error(results[name]["per_example"])[1]
+    if n < MIN_HELD_OUT:
+      out.append(
+        f"{name}: {n} held-out examples (windows), fewer than {MIN_HELD_OUT}: {name}_loss is noisy (see "
+        f"{name}_loss_se); hold out more (a larger split, or eval_examples 0 for all of it)"
+      )
   return out

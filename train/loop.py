@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import math
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -187,9 +188,12 @@ def fit_group(
       if use["mfu"] is not None:
         msg += f", {use['model_flops_per_device'] / 1e9:.3g} GFLOP/s/device, MFU {use['mfu']:.1%}"
       progress(done, steps, msg)
-    stop = faults.take()
+    signum = faults.pending()
+    over = done >= steps or not any(r.running for r in runs)
+    stop = faults.take() if signum and not over else None  # in the last chunk: the records are still made, and
+    # the signal stays pending for the caller (the CLI says so and exits 128 + signum; a sweep stops after this group)
     every = base.checkpoint_every
-    if ckpt and (stop or done in keep_steps or every and (done - last_saved >= every or done == steps)):
+    if ckpt and (signum or done in keep_steps or every and (done - last_saved >= every or done == steps)):
       with timer.timed("checkpoint"):
         ckpt.save(done, {"state": state, "best": best}, resume.meta(runs, started, timer))
       last_saved = done
@@ -251,7 +255,7 @@ def _point(eng: S.Engine, step: int, flops_step: float, loss_n, gnorm_n, val: fl
     "train_loss": float(loss_n.mean()),
     "val_loss": float(val),
   }
-  stats = {k: v for k, v in ev.items() if k not in ("loss", "weight")}
+  stats = E.task_stats(ev)
   if stats:  # the task's own metrics at no extra cost, e.g. val accuracy for epoch-wise error curves
     point["val_accuracy"] = eng.task.finish(stats).get("accuracy")
   point["grad_norm"] = float(gnorm_n.mean())
@@ -276,15 +280,17 @@ def _put_member(best, state, i, vm):
   return jax.tree.map(lambda b, s: b.at[i].set(s[i]), best, state)
 
 
+@faults.deferring  # an interrupt in the last chunk: record.json is written before the signal is delivered again
 def fit(
   cfg: RunConfig,
   *,
   out: str | Path | None = None,
   progress: Callable[[int, int, str], None] | None = None,
   split: data_lib.Split | None = None,
+  fresh: bool = False,
 ) -> Trained:
-  """Train one run. With `out`, a run folder: checkpoints/ (when checkpoint_every > 0, resumed from on a rerun),
-  then record.json and curve.csv."""
+  """Train one run. With `out`, a run folder: checkpoints/ (when checkpoint_every > 0, resumed from on a rerun;
+  with `fresh` removed first, so the run starts at step 0), then record.json and curve.csv."""
   if out is None:
     return fit_group([cfg], progress=progress, split=split)
   split = split if split is not None else load_split_checked(cfg)
@@ -294,6 +300,8 @@ def fit(
   primary = jax.process_index() == 0  # many hosts: one writer of the run's files (all write checkpoint shards)
   with outdir.FolderLock(out, "train") if primary else contextlib.nullcontext():
     check_record_owner(out / "record.json", cfg)
+    if fresh and primary:
+      shutil.rmtree(out / "checkpoints" / cfg.run_id(), ignore_errors=True)
     if old := sorted(int(p.name) for p in (out / "checkpoints").glob("*") if p.name.isdigit()):
       logging.getLogger(__name__).warning(
         "%s: checkpoints at steps %s are in the layout before a run's checkpoints went under checkpoints/<run id>/ "
@@ -326,6 +334,16 @@ def check_record_owner(path: Path, cfg: RunConfig) -> None:
     raise ConfigError(
       f"{path.parent}: holds run {other} (another config); this config is run {cfg.run_id()}: use another --out"
     )
+
+
+def ended_record(out: Path, cfg: RunConfig) -> dict | None:
+  """The record in run folder `out` when it is this config's and the run ended (finished or diverged), else None."""
+  path = out / "record.json"
+  if not path.is_file():
+    return None
+  check_record_owner(path, cfg)
+  rec = json.loads(path.read_text())
+  return rec if rec.get("status") in ("finished", "diverged") else None
 
 
 def write_curve_csv(path: Path, curve: dict[str, list]) -> None:

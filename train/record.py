@@ -50,6 +50,7 @@ class RunRecord:
   group_size: int = 1  # runs trained together under jax.vmap
   curve: dict[str, list] = dataclasses.field(default_factory=dict)
   error: str | None = None  # for status "failed"
+  warnings: list[str] = dataclasses.field(default_factory=list)  # what a reader of the numbers should know
   init: dict[str, Any] | None = None  # init_from's report
   gallery: dict[str, Any] | None = None  # the zoo gallery's own bookkeeping
   parent: str | None = None  # a cooldown branch: the stable run it started from (its run id) ...
@@ -69,6 +70,8 @@ class RunRecord:
     for k in ("error", "init", "gallery", "batch_size", "parent", "branched_at"):
       if d[k] is None:
         del d[k]
+    if not d["warnings"]:  # records without any, as before warnings were kept
+      del d["warnings"]
     return d
 
   @classmethod

@@ -135,4 +135,5 @@ def to_record(cfg: RunConfig, run: RunStatus, results: dict[str, dict], facts: G
     init=facts.init,
     started_at=facts.started_at,
     ended_at=now(),
+    warnings=E.small_held_out(results) if status == "finished" else [],
   )

@@ -48,11 +48,7 @@ def overtraining_along_M():
   Chinchilla's and Kaplan's laws on the same split, for scale."""
   r = _cols(LM, ["params_non_embedding", "tokens_seen", "metrics.val_bits_per_byte", "config.seed"])
   N, D, L = r["params_non_embedding"].astype(float), r["tokens_seen"].astype(float), r["metrics.val_bits_per_byte"]
-  best = {}
-  for i in np.flatnonzero(r["config.seed"] == 0):
-    if (N[i], D[i]) not in best or L[i] < L[best[N[i], D[i]]]:
-      best[N[i], D[i]] = i
-  i = np.array(sorted(best.values()))
+  i = np.sort(scaling.best_per_point(np.where(r["config.seed"] == 0, L, np.nan), {"N": N, "D": D}).index)
   N, D, L = N[i], D[i], L[i]
   M, C = D / N, 6 * N * D
   out = {"points": int(i.size), "M range": [float(M.min()), float(M.max())]}
