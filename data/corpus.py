@@ -79,12 +79,19 @@ class Corpus:
     if not 0 <= start <= start + n <= self.tokens:
       raise ValueError(f"{self.path}: tokens [{start}, {start + n}) lie outside the stream of {self.tokens}")
     k, off = divmod(start, self.shard_tokens)
-    parts = []
+    parts, first = [], k
     while n > 0:
       m = min(n, self._lengths[k] - off)
       parts.append(self._pread(self._fds[k], m * self.dtype.itemsize, off * self.dtype.itemsize, shard_name(k)))
       n, k, off = n - m, k + 1, 0
-    return np.frombuffer(parts[0] if len(parts) == 1 else b"".join(parts), self.dtype)
+    out = np.frombuffer(parts[0] if len(parts) == 1 else b"".join(parts), self.dtype)
+    if out.size and out.max() >= self.vocab_size:  # an embedding lookup would clamp it: a wrong loss, no error
+      where = shard_name(first) if k == first + 1 else f"{shard_name(first)}..{shard_name(k - 1)}"
+      raise ValueError(
+        f"{self.path / where}: token id {int(out.max())} at or after stream position {start} is outside the "
+        f"vocabulary of {self.vocab_size}: the shard was changed after index.json was written"
+      )
+    return out
 
   def document(self, i: int) -> tuple[int, int]:
     """(global start, length without its EOS) of document i."""

@@ -213,6 +213,18 @@ def test_full_check_catches_changed_bytes_the_cheap_one_does_not(tmp_path):
     C.open_corpus(tmp_path / "c", verify=True)
 
 
+def test_a_token_id_outside_the_vocabulary_is_refused_as_it_is_read(tmp_path):
+  position_corpus(tmp_path / "c", [50, 60, 70])  # vocab 184: ids up to 183
+  f = tmp_path / "c" / "shard_00001.bin"
+  b = np.frombuffer(f.read_bytes(), np.uint16).copy()
+  b[5] = 60000  # same size, so only the full (sha256) check at open would see it
+  f.write_bytes(b.tobytes())
+  with C.open_corpus(tmp_path / "c") as c:
+    assert c.read(0, 64).max() < 184  # shard 0 is intact
+    with pytest.raises(ValueError, match=r"shard_00001.bin: token id 60000 .* outside the vocabulary of 184"):
+      c.read(64, 10)
+
+
 # ---------------------------------------------------------------- the data set and the stream
 LENGTHS = [37, 5, 61, 12, 44, 90, 8, 23, 70, 15, 33, 51, 9, 66, 28, 40, 19, 55, 31, 47]
 
