@@ -90,6 +90,17 @@ def trusted(folder: Path) -> bool:
   return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
+def _no_cache() -> None:
+  """No persistent cache in this process: JAX took $JAX_COMPILATION_CACHE_DIR as its setting when it started, so a
+  refused folder is cleared from JAX's config, not only skipped here."""
+  import jax
+  from jax.experimental.compilation_cache import compilation_cache
+
+  if jax.config.jax_compilation_cache_dir is not None:
+    jax.config.update("jax_compilation_cache_dir", None)
+    compilation_cache.reset_cache()
+
+
 def use_compile_cache(cache: Path) -> None:
   """JAX's persistent compilation cache: a repeated or resumed sweep, and every worker process, loads compiled
   programs from here instead of compiling them again. A cache folder that others can write is not used (its
@@ -102,7 +113,7 @@ def use_compile_cache(cache: Path) -> None:
     logging.getLogger(__name__).warning(
       "%s: others can write this folder, so its compiled programs are not used; compiling instead", cache
     )
-    return
+    return _no_cache()
   odd = (
     next((p for p in cache.iterdir() if p.is_symlink() or not (p.is_file() or p.is_dir())), None)
     if cache.is_dir()
@@ -112,7 +123,7 @@ def use_compile_cache(cache: Path) -> None:
     logging.getLogger(__name__).warning(
       "%s: holds a link or a special file (%s), so the cache is not used; compiling instead", cache, odd.name
     )
-    return
+    return _no_cache()
 
   if jax.config.jax_compilation_cache_dir != str(cache):
     jax.config.update("jax_compilation_cache_dir", str(cache))

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import tiny
@@ -194,17 +195,22 @@ def test_a_cache_folder_others_can_write_or_holding_a_link_is_not_used(tmp_path,
   shared.mkdir(mode=0o700)
   assert trusted(shared) and trusted(shared / "not_yet")
   shared.chmod(0o777)
-  before = jax.config.jax_compilation_cache_dir
+  jax.config.update("jax_compilation_cache_dir", str(shared))  # as JAX sets it from $JAX_COMPILATION_CACHE_DIR
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # so any program compiled would go there
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
   with caplog.at_level("WARNING"):
     use_compile_cache(shared)
-  assert jax.config.jax_compilation_cache_dir == before and "others can write" in caplog.text
+  assert jax.config.jax_compilation_cache_dir is None and "others can write" in caplog.text  # cleared, not kept
+  jax.jit(lambda x: x * 3.0)(jnp.ones(7)).block_until_ready()
+  assert list(shared.iterdir()) == []  # nothing compiled went there
   COUNTS["refusals"] += 1
   shared.chmod(0o700)  # this user's folder, an entry a link to /dev/zero (JAX reads an entry whole)
   (shared / "jit_f-0123456789abcdef-cache").symlink_to("/dev/zero")
   COUNTS["corruptions"] += 1
+  jax.config.update("jax_compilation_cache_dir", str(shared))
   with caplog.at_level("WARNING"):
     use_compile_cache(shared)
-  assert jax.config.jax_compilation_cache_dir == before and "special file" in caplog.text
+  assert jax.config.jax_compilation_cache_dir is None and "special file" in caplog.text
   COUNTS["refusals"] += 1
 
 
