@@ -17,13 +17,19 @@ from scalezoo.train import mesh as mesh_lib
 from scalezoo.train import step as S
 from scalezoo.train import target as T
 
-pytestmark = pytest.mark.targets  # three compiles for v5e:2x2: ~1-3 min on 2 shared cores
+pytestmark = pytest.mark.targets  # five compiles for v5e:2x2: ~2-4 min on 2 shared cores
 
 
-def _cfg(mesh: dict, microbatches: int = 1):
+MODEL_ARGS = {
+  "gpt": dict(d_model=256, n_layers=2, n_heads=4, vocab=512, context=256, scan_layers=True),
+  "llama": dict(d_model=256, n_layers=2, n_heads=4, n_kv_heads=2, vocab=512, context=256, scan_layers=True),
+}
+
+
+def _cfg(mesh: dict, microbatches: int = 1, model: str = "gpt"):
   return config.parse(
     dict(
-      model="gpt",
+      model=model,
       data="tokens",
       data_args={"path": "no/corpus", "context": 256},
       batch_size=32,
@@ -31,16 +37,16 @@ def _cfg(mesh: dict, microbatches: int = 1):
       microbatches=microbatches,
       precision="bf16",
       mesh=mesh,
-      model_args=dict(d_model=256, n_layers=2, n_heads=4, vocab=512, context=256, scan_layers=True),
+      model_args=MODEL_ARGS[model],
       optimizer={"name": "adamw"},
     )
   )
 
 
 @functools.cache
-def _compiled(mesh: tuple, microbatches: int) -> tuple[C.Compiled, int]:
+def _compiled(mesh: tuple, microbatches: int, model: str = "gpt") -> tuple[C.Compiled, int]:
   """XLA's figures for v5e:2x2, and the state's bytes per chip (parameters and Adam's moments)."""
-  cfg, tgt = _cfg(dict(mesh), microbatches), T.get("v5e:2x2")
+  cfg, tgt = _cfg(dict(mesh), microbatches, model), T.get("v5e:2x2")
   sizes = dict(zip(mesh_lib.AXES, mesh_lib.mesh_shape(cfg, len(tgt.devices))))
   params, opt = memory.state_bytes(S.abstract_state(C.engine(cfg, tgt)[0]), sizes)
   return C.compile_run(cfg, tgt), params + opt
@@ -49,8 +55,9 @@ def _compiled(mesh: tuple, microbatches: int) -> tuple[C.Compiled, int]:
 DATA, FSDP = (("data", 4),), (("data", 1), ("fsdp", 4))
 
 
-def test_fsdp_holds_per_chip_what_data_parallel_holds_less_the_state_it_splits():
-  (data, state_data), (fsdp, state_fsdp) = _compiled(DATA, 1), _compiled(FSDP, 1)
+@pytest.mark.parametrize("model", ["gpt", "llama"])
+def test_fsdp_holds_per_chip_what_data_parallel_holds_less_the_state_it_splits(model):
+  (data, state_data), (fsdp, state_fsdp) = _compiled(DATA, 1, model), _compiled(FSDP, 1, model)
   assert state_fsdp < state_data / 3
   bound = data.peak_bytes - (state_data - state_fsdp)
   print(f"fsdp peak {fsdp.peak_bytes}, data peak {data.peak_bytes}, bound {bound}")

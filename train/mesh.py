@@ -35,6 +35,7 @@ RULES: dict[str, str | tuple[str, ...] | None] = {
   "activation_length": None,
   "activation_embed": None,
   "activation_heads": "tensor",
+  "activation_kv_heads": "tensor",
   "activation_kv": None,
   "activation_mlp": "tensor",
   "activation_vocab": None,

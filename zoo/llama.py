@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from scalezoo.zoo import rope
+from scalezoo.zoo import sharding as logical
 from scalezoo.zoo.attention import dot_product_attention, position_mask
 from scalezoo.zoo.registry import ModelSpec, register, token_input
 
@@ -73,8 +74,9 @@ class Block(nn.Module):
       q_BxLxHxK = RMSNorm(self.norm_eps, name="q_norm")(q_BxLxHxK).astype(self.dtype)
       k_BxLxGxK = RMSNorm(self.norm_eps, name="k_norm")(k_BxLxGxK).astype(self.dtype)
     inv_F = rope.inv_frequencies(K, self.rope_theta, self.rope_scaling)
-    q_BxLxHxK = rope.apply_rotary(q_BxLxHxK, pos_BxL, inv_F)
-    k_BxLxGxK = rope.apply_rotary(k_BxLxGxK, pos_BxL, inv_F)
+    q_BxLxHxK = logical.constrain(rope.apply_rotary(q_BxLxHxK, pos_BxL, inv_F), logical.BLHK)
+    k_BxLxGxK = logical.constrain(rope.apply_rotary(k_BxLxGxK, pos_BxL, inv_F), logical.BLGK)
+    v_BxLxGxK = logical.constrain(v_BxLxGxK, logical.BLGK)
     if kv is None:  # the plain forward: keys are this call's tokens
       k_pos_BxS, new_kv = pos_BxL, None
     else:  # decoding: this call's keys written into the cache at their positions, attention over the whole cache
@@ -88,13 +90,14 @@ class Block(nn.Module):
       q_BxLxHxK, k_BxLxGxK.astype(self.dtype), v_BxLxGxK.astype(self.dtype), mask_BxLxS, scale=K**-0.5 * self.attn_mult
     )
     o = nn.DenseGeneral(D, axis=(-2, -1), use_bias=False, dtype=self.dtype, kernel_init=init, name="o_proj")
-    x_BxLxD = x_BxLxD + o(att_BxLxHxK).astype(jnp.float32)
+    x_BxLxD = logical.constrain(x_BxLxD + o(att_BxLxHxK).astype(jnp.float32), logical.BLD)
 
     h_BxLxD = RMSNorm(self.norm_eps, name="mlp_norm")(x_BxLxD)
     gate_BxLxF = dense(self.d_ff, "gate_proj")(h_BxLxD)
     up_BxLxF = dense(self.d_ff, "up_proj")(h_BxLxD)
-    h_BxLxD = dense(D, "down_proj")(nn.silu(gate_BxLxF) * up_BxLxF)
-    return x_BxLxD + h_BxLxD.astype(jnp.float32), new_kv
+    h_BxLxF = logical.constrain(nn.silu(gate_BxLxF) * up_BxLxF, logical.BLF)
+    h_BxLxD = dense(D, "down_proj")(h_BxLxF)
+    return logical.constrain(x_BxLxD + h_BxLxD.astype(jnp.float32), logical.BLD), new_kv
 
 
 def ffn_width(d_model: int, multiple_of: int = 64) -> int:
@@ -145,7 +148,7 @@ class Llama(nn.Module):
     embed = nn.Embed(
       self.vocab, self.d_model, embedding_init=nn.initializers.normal(0.02), dtype=self.dtype, name="embed"
     )
-    x_BxLxD = embed(tokens_BxL).astype(jnp.float32)
+    x_BxLxD = logical.constrain(embed(tokens_BxL).astype(jnp.float32), logical.BLD)
     block = dict(
       n_heads=H,
       n_kv_heads=G,
@@ -182,7 +185,7 @@ class Llama(nn.Module):
         self.vocab, use_bias=False, dtype=self.dtype, kernel_init=nn.initializers.normal(0.02), name="lm_head"
       )
       logits_BxLxV = head(x_BxLxD)
-    logits_BxLxV = logits_BxLxV.astype(jnp.float32)
+    logits_BxLxV = logical.constrain(logits_BxLxV.astype(jnp.float32), logical.BLV)
     if self.out_mult != 1.0:
       logits_BxLxV = logits_BxLxV * self.out_mult
     if cache is None:

@@ -10,7 +10,7 @@ kv (a head's width), mlp (the feed-forward hidden units), vocab, and None for a 
 (positions, classes, the fused q/k/v axis, input features).
 
 Activations carry names too (MaxText's): `activation_batch`, `activation_length`, `activation_embed`,
-`activation_heads`, `activation_kv`, `activation_mlp`, `activation_vocab`. A model marks its block boundaries with
+`activation_heads`, `activation_kv_heads`, `activation_kv`, `activation_mlp`, `activation_vocab`. A model marks its block boundaries with
 `constrain(x, names)`; the engine maps the names to mesh axes with the same rules table as the parameters' while it
 traces a step on a mesh (`activation_sharding`), so the batch stays split over (data, fsdp) in every layer. Outside
 that (one device, or no engine) `constrain` returns its input: the model never names a mesh.
@@ -101,6 +101,7 @@ def unnamed(params) -> list[str]:
 BLD = ("activation_batch", "activation_length", "activation_embed")
 BL3HK = ("activation_batch", "activation_length", None, "activation_heads", "activation_kv")  # fused q/k/v
 BLHK = ("activation_batch", "activation_length", "activation_heads", "activation_kv")
+BLGK = ("activation_batch", "activation_length", "activation_kv_heads", "activation_kv")  # grouped keys/values
 BHLL = ("activation_batch", "activation_heads", "activation_length", None)  # attention logits/probabilities
 BLF = ("activation_batch", "activation_length", "activation_mlp")
 BLV = ("activation_batch", "activation_length", "activation_vocab")
