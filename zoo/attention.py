@@ -1,13 +1,15 @@
-"""Scaled dot-product attention for the zoo's decoders (gpt, llama): one function, its backend chosen by name.
+"""Scaled dot-product attention for every transformer in the zoo: one function, its backend chosen by name.
 
 "xla": einsums with the logits and softmax in f32, probabilities in the compute dtype (the numbers every committed
 study has, on every platform). Grouped-query attention (Ainslie et al. 2023) without repeating the key/value heads:
 the H query heads are G groups of H / G, each group reading its one key/value head; G == H is multi-head attention
 (the same einsums as before the grouping existed), G == 1 multi-query.
-"cudnn": NVIDIA's fused kernel through jax.nn.dot_product_attention (cuDNN >= 9.8, bf16 or f16 inputs, causal, no
-dropout on the probabilities). "auto" (the default): cudnn where the step compiles for GPUs and it applies, else
-xla. The platform is the engine's (zoo/sharding.platform: a target's when compiling for one), so a CPU keeps its
-bits. TPU's splash kernel is not here yet: on TPUs "auto" is xla.
+The fused kernels build their mask themselves, so they take the causal mask or none, and no dropout on the
+probabilities; any other mask (padding) is the einsums'.
+"cudnn": NVIDIA's fused kernel through jax.nn.dot_product_attention (cuDNN >= 9.8, bf16 or f16 inputs).
+"auto" (the default): the platform's fused kernel where it applies, else xla. The platform is the engine's
+(zoo/sharding.platform: a target's when compiling for one), so a CPU keeps its bits. TPU's splash kernel is not here
+yet: on TPUs "auto" is xla.
 """
 
 from __future__ import annotations
@@ -35,17 +37,20 @@ def position_mask(q_pos_BxL: jax.Array, k_pos_BxS: jax.Array, window: int = 0) -
   return mask_BxLxS & (d_BxLxS < window) if window else mask_BxLxS
 
 
-def backend_for(backend: str, dtype, dropout: bool, causal: bool = True) -> str:
-  """The backend that runs: `backend` itself, or for "auto" the best the platform has for these inputs."""
+def backend_for(backend: str, dtype, dropout: bool, causal: bool = True, *, unmasked: bool = False) -> str:
+  """The backend that runs: `backend` itself, or for "auto" the best the platform has for these inputs. `causal`:
+  the mask is the causal one; `unmasked`: there is none."""
   if backend not in BACKENDS:
     raise ValueError(f"attention {backend!r}: one of {', '.join(BACKENDS)}")
-  fits = dtype in CUDNN_DTYPES and not dropout and causal
-  if backend == "cudnn" and not fits:
+  plain = not dropout and (causal or unmasked)  # a mask the kernels build, no dropout
+  cudnn = plain and dtype in CUDNN_DTYPES
+  if backend == "cudnn" and not cudnn:
     raise ValueError(
-      f"attention 'cudnn' takes bf16 or f16 without dropout, causal: got {jnp.dtype(dtype).name}, {dropout=}, {causal=}"
+      f"attention 'cudnn' takes bf16 or f16 without dropout, causal or unmasked: got {jnp.dtype(dtype).name},"
+      f" {dropout=}, {causal=}, {unmasked=}"
     )
   if backend == "auto":
-    return "cudnn" if fits and logical.platform() == "gpu" else "xla"
+    return "cudnn" if cudnn and logical.platform() == "gpu" else "xla"
   return backend
 
 
@@ -61,16 +66,23 @@ def dot_product_attention(
   causal: bool = False,
 ) -> jax.Array:
   """softmax(q k^T * scale, masked) v per head: B x L x H x K. `mask_BxLxS` is True where a query sees a key (its
-  batch axis may be 1); `causal` says it is the causal mask of a full sequence (the fused kernel needs to know);
-  `scale` defaults to K^-1/2; `dropout` acts on the probabilities."""
+  batch axis may be 1); `causal` says it is the causal mask of a full sequence (the fused kernel builds it
+  itself); `scale` defaults to K^-1/2; `dropout` acts on the probabilities."""
   B, L, H, K = q_BxLxHxK.shape
   G = k_BxSxGxK.shape[2]
   if H % G:
     raise ValueError(f"{H} query heads do not split into groups over {G} key/value heads")
   scale = K**-0.5 if scale is None else scale
-  if backend_for(backend, q_BxLxHxK.dtype, dropout is not None, causal) == "cudnn":
+  unmasked = mask_BxLxS is None and not causal
+  run = backend_for(backend, q_BxLxHxK.dtype, dropout is not None, causal, unmasked=unmasked)
+  if run == "cudnn":
     att_BxLxHxK = jax.nn.dot_product_attention(
-      q_BxLxHxK, k_BxSxGxK, v_BxSxGxK, scale=scale, is_causal=True, implementation="cudnn"
+      q_BxLxHxK,
+      k_BxSxGxK,
+      v_BxSxGxK,
+      scale=scale,
+      is_causal=causal,
+      implementation="cudnn",
     )
     return logical.constrain(att_BxLxHxK, logical.BLHK)
   neg = jnp.finfo(jnp.float32).min
