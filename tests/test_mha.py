@@ -80,9 +80,10 @@ def test_bert_vit_and_transformer_give_the_outputs_they_gave_with_flaxs_layer(na
   variables = model.init(jax.random.key(5), *inputs)
   train = dict(train=True, rngs={"dropout": jax.random.key(6)})  # dropout 0.1: bert's on the probabilities too
 
-  def outputs():  # eval, train and the train-mode gradient
+  def outputs():  # eval, train and the train-mode gradient, jitted as the engine runs them
     loss = lambda v: sum(jnp.sum(jnp.sin(y)) for y in jax.tree.leaves(model.apply(v, *inputs, **train)))
-    return [model.apply(variables, *inputs), model.apply(variables, *inputs, **train), jax.grad(loss)(variables)]
+    eval_, train_ = jax.jit(lambda v: model.apply(v, *inputs)), jax.jit(lambda v: model.apply(v, *inputs, **train))
+    return [eval_(variables), train_(variables), jax.jit(jax.grad(loss))(variables)]
 
   now = outputs()
   if name == "vit_ti16":  # μP's multiplier, to float rounding
