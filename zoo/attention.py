@@ -47,7 +47,7 @@ def backend_for(
     raise ValueError(f"attention {backend!r}: one of {', '.join(BACKENDS)}")
   plain = not dropout and (causal or unmasked)  # a mask the kernels build, no dropout
   cudnn = plain and dtype in CUDNN_DTYPES
-  splash = plain and splash_lib.fits(*lengths) if lengths else plain
+  splash = plain and (not lengths or splash_lib.fits(*lengths))
   if backend == "cudnn" and not cudnn:
     raise ValueError(
       f"attention 'cudnn' takes bf16 or f16 without dropout, causal or unmasked: got {jnp.dtype(dtype).name},"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 import jax
-from jax.experimental.pallas.ops.tpu import splash_attention as sa
 from jax.sharding import PartitionSpec
 
 from scalezoo.zoo import sharding as logical
@@ -31,16 +30,16 @@ def _block(n: int) -> int:
 
 
 def _on_one_device(q_BxLxHxK: jax.Array, k_BxSxGxK: jax.Array, v_BxSxGxK: jax.Array, causal: bool, window: int):
-  B, L, H, K = q_BxLxHxK.shape
+  from jax.experimental.pallas.ops.tpu import splash_attention as sa  # on use: Pallas' import is not cheap
+
+  _, L, H, _ = q_BxLxHxK.shape
   S = k_BxSxGxK.shape[1]
   if causal:  # a query at p sees p - window < t <= p
     one = sa.LocalMask((L, S), (window - 1, 0), 0) if window else sa.CausalMask((L, S))
   else:
     one = sa.FullMask((L, S))
   bq, bkv = _block(L), _block(S)
-  blocks = sa.BlockSizes(
-    block_q=bq, block_kv=bkv, block_q_dkv=bq, block_kv_dkv=bkv, block_q_dq=bq, block_kv_dq=bkv
-  )  # fmt: skip
+  blocks = sa.BlockSizes(bq, bkv, block_q_dkv=bq, block_kv_dkv=bkv, block_q_dq=bq, block_kv_dq=bkv)
   interpret = (logical.platform() or jax.default_backend()) != "tpu"
   kernel = sa.make_splash_mha_single_device(sa.MultiHeadMask([one] * H), block_sizes=blocks, interpret=interpret)
   heads_first = lambda x: x.transpose(0, 2, 1, 3)  # B x L x H x K <-> B x H x L x K
