@@ -57,6 +57,21 @@ def test_attn_mult_is_flaxs_hook_to_float_rounding():
   np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
+def test_in_bf16_the_softmax_runs_in_f32_closer_to_the_f32_layer_than_flaxs_bf16_softmax():
+  """A run's precision "bf16" casts params and inputs: flax's layer took the softmax in bf16 too, this one in f32
+  (the zoo's rule, gpt's): bert's and vit's bf16 outputs move by bf16 rounding (transformer_base's sum with its
+  f32 sinusoids runs its layers in f32: unchanged)."""
+  x = jax.random.normal(jax.random.key(8), (4, 64, 64))
+  layer = mha.MultiHeadAttention(4)
+  variables = layer.init(jax.random.key(0), x)
+  bf16 = lambda t: jax.tree.map(lambda a: a.astype(jnp.bfloat16), t)
+  f32 = layer.apply(variables, x)
+  ours = layer.apply(bf16(variables), bf16(x)).astype(jnp.float32)
+  flax = flax_mha(4).apply(bf16(variables), bf16(x)).astype(jnp.float32)
+  err = lambda y: float(jnp.sqrt(jnp.mean((y - f32) ** 2)))
+  assert err(ours) < err(flax) < 0.05, (err(ours), err(flax))
+
+
 def _before(monkeypatch, module):
   """The model as it was: flax's layer wherever zoo/mha.py's is."""
   monkeypatch.setattr(module, "MultiHeadAttention", flax_mha)

@@ -6,7 +6,8 @@ The einsums are flax's numbers: the query divided by sqrt(head width) as flax di
 softmax in f32, and dropout on the probabilities with one keep-mask per (query, key) shared by the batch and the
 heads (flax's broadcast_dropout), drawn from this module's dropout stream as flax's layer draws it. So a model
 gives flax's bits on a CPU, in training too (tests/test_mha.py); μP's `attn_mult` multiplies the scaled query
-where flax's hook multiplied the logits (equal up to float rounding).
+where flax's hook multiplied the logits (equal up to float rounding). In bf16 (a run's precision "bf16") the softmax
+runs in f32, as everywhere in the zoo; flax's layer took it in bf16.
 """
 
 from __future__ import annotations
