@@ -21,13 +21,15 @@ def test_auto_is_xla_outside_a_gpu_step_and_cudnn_inside_one_where_it_applies():
     assert attention.backend_for("auto", jnp.bfloat16, False) == "cudnn"
     assert attention.backend_for("auto", jnp.float32, False) == "xla"  # cuDNN's kernel takes bf16 or f16
     assert attention.backend_for("auto", jnp.bfloat16, True) == "xla"  # dropout on the probabilities
+    assert attention.backend_for("auto", jnp.bfloat16, False, shape=(197, 197, 64)) == "xla"  # ViT's odd length
+    assert attention.backend_for("auto", jnp.bfloat16, False, shape=(256, 256, 36)) == "xla"  # heads of 36
   with logical.activation_sharding(None, (), "cpu"):
     assert attention.backend_for("auto", jnp.bfloat16, False) == "xla"
 
 
 @pytest.mark.parametrize("dtype, dropout", [(jnp.float32, False), (jnp.bfloat16, True)])
 def test_cudnn_outside_its_limits_is_refused(dtype, dropout):
-  with pytest.raises(ValueError, match="attention 'cudnn' takes bf16 or f16 without dropout"):
+  with pytest.raises(ValueError, match="attention 'cudnn' takes bf16 or f16, even lengths"):
     attention.backend_for("cudnn", dtype, dropout)
   with pytest.raises(ValueError, match="one of auto, xla, cudnn, splash"):
     attention.backend_for("flash", dtype, dropout)
@@ -43,13 +45,13 @@ def test_gpt_on_a_cpu_gives_the_same_bits_with_auto_and_xla():
 
 def test_auto_is_splash_in_a_tpu_step_where_its_blocks_tile_the_lengths():
   with logical.activation_sharding(None, (), "tpu"):
-    assert attention.backend_for("auto", jnp.float32, False, lengths=(256, 256)) == "splash"
-    assert attention.backend_for("auto", jnp.float32, False, False, unmasked=True, lengths=(128, 384)) == "splash"
-    assert attention.backend_for("auto", jnp.float32, False, lengths=(197, 197)) == "xla"  # ViT's 14 x 14 + 1
-    assert attention.backend_for("auto", jnp.bfloat16, True, lengths=(256, 256)) == "xla"  # dropout
-    assert attention.backend_for("auto", jnp.bfloat16, False, False, lengths=(256, 256)) == "xla"  # a padding mask
+    assert attention.backend_for("auto", jnp.float32, False, shape=(256, 256, 64)) == "splash"
+    assert attention.backend_for("auto", jnp.float32, False, False, unmasked=True, shape=(128, 384, 64)) == "splash"
+    assert attention.backend_for("auto", jnp.float32, False, shape=(197, 197, 64)) == "xla"  # ViT's 14 x 14 + 1
+    assert attention.backend_for("auto", jnp.bfloat16, True, shape=(256, 256, 64)) == "xla"  # dropout
+    assert attention.backend_for("auto", jnp.bfloat16, False, False, shape=(256, 256, 64)) == "xla"  # a padding mask
   with pytest.raises(ValueError, match="attention 'splash' takes lengths in blocks of 128"):
-    attention.backend_for("splash", jnp.float32, False, lengths=(100, 100))
+    attention.backend_for("splash", jnp.float32, False, shape=(100, 100, 64))
 
 
 def _qkv(L, S, H, G, K=32, B=2, seed=0):

@@ -39,24 +39,27 @@ def position_mask(q_pos_BxL: jax.Array, k_pos_BxS: jax.Array, window: int = 0) -
 
 
 def backend_for(
-  backend: str, dtype, dropout: bool, causal: bool = True, *, unmasked: bool = False, lengths: tuple[int, int] = ()
+  backend: str, dtype, dropout: bool, causal: bool = True, *, unmasked: bool = False, shape: tuple[int, ...] = ()
 ) -> str:
   """The backend that runs: `backend` itself, or for "auto" the best the platform has for these inputs. `causal`:
-  the mask is the causal one; `unmasked`: there is none; `lengths`: (L, S), for splash's blocks."""
+  the mask is the causal one; `unmasked`: there is none; `shape`: (L, S, K), query and key lengths and head width,
+  which each kernel's tiles constrain."""
   if backend not in BACKENDS:
     raise ValueError(f"attention {backend!r}: one of {', '.join(BACKENDS)}")
+  L, S, K = shape or (0, 0, 8)
   plain = not dropout and (causal or unmasked)  # a mask the kernels build, no dropout
-  cudnn = plain and dtype in CUDNN_DTYPES
-  splash = plain and (not lengths or splash_lib.fits(*lengths))
+  # jax's cuDNN path: head widths multiples of 8 up to 128 (256 from Hopper on), even lengths when training
+  cudnn = plain and dtype in CUDNN_DTYPES and L % 2 == 0 and S % 2 == 0 and K % 8 == 0 and K <= 128
+  splash = plain and splash_lib.fits(L, S)
   if backend == "cudnn" and not cudnn:
     raise ValueError(
-      f"attention 'cudnn' takes bf16 or f16 without dropout, causal or unmasked: got {jnp.dtype(dtype).name},"
-      f" {dropout=}, {causal=}, {unmasked=}"
+      "attention 'cudnn' takes bf16 or f16, even lengths and a head width of 8, 16, .., 128, without dropout, causal"
+      f" or unmasked: got {jnp.dtype(dtype).name}, (L, S, K) {shape}, {dropout=}, {causal=}, {unmasked=}"
     )
   if backend == "splash" and not splash:
     raise ValueError(
       f"attention 'splash' takes lengths in blocks of {splash_lib.BLOCK} without dropout, causal or unmasked: got"
-      f" lengths {lengths}, {dropout=}, {causal=}, {unmasked=}"
+      f" (L, S, K) {shape}, {dropout=}, {causal=}, {unmasked=}"
     )
   if backend == "auto":
     return {"gpu": "cudnn" if cudnn else "xla", "tpu": "splash" if splash else "xla"}.get(logical.platform(), "xla")
@@ -84,7 +87,7 @@ def dot_product_attention(
     raise ValueError(f"{H} query heads do not split into groups over {G} key/value heads")
   scale = K**-0.5 if scale is None else scale
   unmasked = mask_BxLxS is None and not causal
-  run = backend_for(backend, q_BxLxHxK.dtype, dropout is not None, causal, unmasked=unmasked, lengths=(L, S))
+  run = backend_for(backend, q_BxLxHxK.dtype, dropout is not None, causal, unmasked=unmasked, shape=(L, S, K))
   if run == "cudnn":  # its partitioner wants q, k and v split alike: batch (and heads), as the activations say
     q_BxLxHxK, k_BxSxGxK, v_BxSxGxK = (logical.constrain(x, logical.BLHK) for x in (q_BxLxHxK, k_BxSxGxK, v_BxSxGxK))
     att_BxLxHxK = jax.nn.dot_product_attention(
