@@ -173,6 +173,21 @@ def test_attention_auto_is_cudnns_fused_kernel_on_h100_and_xla_asks_for_einsums(
   assert "__cudnn$fmha" not in C.compiled_chunk(xla, T.get("h100:8")).as_text()
 
 
+@pytest.mark.targets  # two compiles for a 4-chip TPU slice: ~15 s
+def test_attention_auto_is_the_splash_kernel_on_a_tpu_slice_and_xla_asks_for_einsums(tmp_path):
+  from scalezoo import sweep
+
+  spec = tmp_path / "spec.toml"
+  spec.write_text(SPEC)
+  sets = ["base.data_args.context=128", "base.model_args.context=128", "base.model_args.d_model=128"]
+  sets.append("base.model_args.n_layers=1")  # sequences of 128: one block of the kernel; heads of 64
+  (auto,) = sweep.load(spec, sets).runs
+  (xla,) = sweep.load(spec, [*sets, "base.model_args.attention=xla"]).runs
+  text = C.compiled_chunk(auto, T.get("v5e:2x2")).as_text()
+  assert "tpu_custom_call" in text and "splash_mha_dkv" in text  # the Pallas kernels, the backward's too
+  assert "tpu_custom_call" not in C.compiled_chunk(xla, T.get("v5e:2x2")).as_text()
+
+
 @pytest.mark.skipif(
   __import__("importlib").util.find_spec("libtpu") is not None, reason="libtpu is installed in this venv"
 )

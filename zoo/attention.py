@@ -1,13 +1,15 @@
-"""Scaled dot-product attention for the zoo's decoders (gpt, llama): one function, its backend chosen by name.
+"""Scaled dot-product attention for every transformer in the zoo: one function, its backend chosen by name.
 
 "xla": einsums with the logits and softmax in f32, probabilities in the compute dtype (the numbers every committed
 study has, on every platform). Grouped-query attention (Ainslie et al. 2023) without repeating the key/value heads:
 the H query heads are G groups of H / G, each group reading its one key/value head; G == H is multi-head attention
 (the same einsums as before the grouping existed), G == 1 multi-query.
-"cudnn": NVIDIA's fused kernel through jax.nn.dot_product_attention (cuDNN >= 9.8, bf16 or f16 inputs, causal, no
-dropout on the probabilities). "auto" (the default): cudnn where the step compiles for GPUs and it applies, else
-xla. The platform is the engine's (zoo/sharding.platform: a target's when compiling for one), so a CPU keeps its
-bits. TPU's splash kernel is not here yet: on TPUs "auto" is xla.
+The fused kernels build their mask themselves, so they take the causal mask (with a sliding window or not) or none,
+and no dropout on the probabilities; any other mask (padding) is the einsums'.
+"cudnn": NVIDIA's fused kernel through jax.nn.dot_product_attention (cuDNN >= 9.8, bf16 or f16 inputs).
+"splash": TPU's Pallas kernel (zoo/splash.py; sequences in blocks of 128; in Pallas' interpret mode off a TPU).
+"auto" (the default): the platform's fused kernel where it applies, else xla. The platform is the engine's
+(zoo/sharding.platform: a target's when compiling for one), so a CPU keeps its bits.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import jax
 import jax.numpy as jnp
 
 from scalezoo.zoo import sharding as logical
+from scalezoo.zoo import splash as splash_lib
 
-BACKENDS = ("auto", "xla", "cudnn")
+BACKENDS = ("auto", "xla", "cudnn", "splash")
 CUDNN_DTYPES = (jnp.bfloat16, jnp.float16)
 
 
@@ -35,17 +38,31 @@ def position_mask(q_pos_BxL: jax.Array, k_pos_BxS: jax.Array, window: int = 0) -
   return mask_BxLxS & (d_BxLxS < window) if window else mask_BxLxS
 
 
-def backend_for(backend: str, dtype, dropout: bool, causal: bool = True) -> str:
-  """The backend that runs: `backend` itself, or for "auto" the best the platform has for these inputs."""
+def backend_for(
+  backend: str, dtype, dropout: bool, causal: bool = True, *, unmasked: bool = False, shape: tuple[int, ...] = ()
+) -> str:
+  """The backend that runs: `backend` itself, or for "auto" the best the platform has for these inputs. `causal`:
+  the mask is the causal one; `unmasked`: there is none; `shape`: (L, S, K), query and key lengths and head width,
+  which each kernel's tiles constrain."""
   if backend not in BACKENDS:
     raise ValueError(f"attention {backend!r}: one of {', '.join(BACKENDS)}")
-  fits = dtype in CUDNN_DTYPES and not dropout and causal
-  if backend == "cudnn" and not fits:
+  L, S, K = shape or (0, 0, 8)
+  plain = not dropout and (causal or unmasked)  # a mask the kernels build, no dropout
+  # jax's cuDNN path: head widths multiples of 8 up to 128 (256 from Hopper on), even lengths when training
+  cudnn = plain and dtype in CUDNN_DTYPES and L % 2 == 0 and S % 2 == 0 and K % 8 == 0 and K <= 128
+  splash = plain and splash_lib.fits(L, S)
+  if backend == "cudnn" and not cudnn:
     raise ValueError(
-      f"attention 'cudnn' takes bf16 or f16 without dropout, causal: got {jnp.dtype(dtype).name}, {dropout=}, {causal=}"
+      "attention 'cudnn' takes bf16 or f16, even lengths and a head width of 8, 16, .., 128, without dropout, causal"
+      f" or unmasked: got {jnp.dtype(dtype).name}, (L, S, K) {shape}, {dropout=}, {causal=}, {unmasked=}"
+    )
+  if backend == "splash" and not splash:
+    raise ValueError(
+      f"attention 'splash' takes lengths in blocks of {splash_lib.BLOCK} without dropout, causal or unmasked: got"
+      f" (L, S, K) {shape}, {dropout=}, {causal=}, {unmasked=}"
     )
   if backend == "auto":
-    return "cudnn" if fits and logical.platform() == "gpu" else "xla"
+    return {"gpu": "cudnn" if cudnn else "xla", "tpu": "splash" if splash else "xla"}.get(logical.platform(), "xla")
   return backend
 
 
@@ -59,19 +76,32 @@ def dot_product_attention(
   dropout: Callable[[jax.Array], jax.Array] | None = None,
   backend: str = "xla",
   causal: bool = False,
+  window: int = 0,
 ) -> jax.Array:
   """softmax(q k^T * scale, masked) v per head: B x L x H x K. `mask_BxLxS` is True where a query sees a key (its
-  batch axis may be 1); `causal` says it is the causal mask of a full sequence (the fused kernel needs to know);
-  `scale` defaults to K^-1/2; `dropout` acts on the probabilities."""
+  batch axis may be 1); `causal` says it is the causal mask of a full sequence, `window` its sliding window (the
+  fused kernels build that mask themselves); `scale` defaults to K^-1/2; `dropout` acts on the probabilities."""
   B, L, H, K = q_BxLxHxK.shape
-  G = k_BxSxGxK.shape[2]
+  S, G = k_BxSxGxK.shape[1:3]
   if H % G:
     raise ValueError(f"{H} query heads do not split into groups over {G} key/value heads")
   scale = K**-0.5 if scale is None else scale
-  if backend_for(backend, q_BxLxHxK.dtype, dropout is not None, causal) == "cudnn":
+  unmasked = mask_BxLxS is None and not causal
+  run = backend_for(backend, q_BxLxHxK.dtype, dropout is not None, causal, unmasked=unmasked, shape=(L, S, K))
+  if run == "cudnn":  # its partitioner wants q, k and v split alike: batch (and heads), as the activations say
+    q_BxLxHxK, k_BxSxGxK, v_BxSxGxK = (logical.constrain(x, logical.BLHK) for x in (q_BxLxHxK, k_BxSxGxK, v_BxSxGxK))
     att_BxLxHxK = jax.nn.dot_product_attention(
-      q_BxLxHxK, k_BxSxGxK, v_BxSxGxK, scale=scale, is_causal=True, implementation="cudnn"
+      q_BxLxHxK,
+      k_BxSxGxK,
+      v_BxSxGxK,
+      scale=scale,
+      is_causal=causal,
+      local_window_size=(window - 1, 0) if causal and window else None,
+      implementation="cudnn",
     )
+    return logical.constrain(att_BxLxHxK, logical.BLHK)
+  if run == "splash":
+    att_BxLxHxK = splash_lib.attention(q_BxLxHxK * scale, k_BxSxGxK, v_BxSxGxK, causal=causal, window=window)
     return logical.constrain(att_BxLxHxK, logical.BLHK)
   neg = jnp.finfo(jnp.float32).min
   if G == H:

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from scalezoo.zoo import sharding as logical
+from scalezoo.zoo.mha import MultiHeadAttention, padding_mask
 from scalezoo.zoo.registry import ModelSpec, register, token_input
 
 _init = nn.initializers.normal(0.02)
@@ -20,14 +21,14 @@ class BertLayer(nn.Module):
   n_heads: int
   d_ff: int
   dropout: float
+  attention: str = "auto"
 
   @nn.compact
-  def __call__(self, x_BxLxD: jax.Array, mask_Bx1xLxL: jax.Array, train: bool) -> jax.Array:
+  def __call__(self, x_BxLxD: jax.Array, mask_BxLxL: jax.Array | None, train: bool) -> jax.Array:
     drop = nn.Dropout(self.dropout, deterministic=not train)
     x_BxLxD = logical.constrain(x_BxLxD, logical.BLD)
-    h = nn.MultiHeadDotProductAttention(self.n_heads, kernel_init=_init, dropout_rate=self.dropout, name="attention")(
-      x_BxLxD, mask=mask_Bx1xLxL, deterministic=not train
-    )
+    attn = MultiHeadAttention(self.n_heads, self.dropout, attention=self.attention, kernel_init=_init, name="attention")
+    h = attn(x_BxLxD, mask_BxLxS=mask_BxLxL, train=train)
     x_BxLxD = nn.LayerNorm(epsilon=1e-12, name="attention_ln")(x_BxLxD + drop(h))
     h = nn.gelu(nn.Dense(self.d_ff, kernel_init=_init, name="intermediate")(x_BxLxD), approximate=False)
     h = nn.Dense(x_BxLxD.shape[-1], kernel_init=_init, name="output")(h)
@@ -45,7 +46,8 @@ class Bert(nn.Module):
   dropout: float = 0.1
   pooler: bool = True
   mlm_head: bool = False
-  pad_id: int = 0
+  pad_id: int = 0  # masked out of attention; -1 masks nothing
+  attention: str = "auto"  # "auto" | "xla" | "cudnn" | "splash": zoo/attention.py
 
   @nn.compact
   def __call__(self, tokens_BxL: jax.Array, types_BxL: jax.Array | None = None, *, train: bool = False):
@@ -59,10 +61,10 @@ class Bert(nn.Module):
     )
     x_BxLxD = nn.LayerNorm(epsilon=1e-12, name="embeddings_ln")(x_BxLxD)
     x_BxLxD = nn.Dropout(self.dropout, deterministic=not train)(x_BxLxD)
-    keep_BxL = tokens_BxL != self.pad_id
-    mask_Bx1xLxL = nn.make_attention_mask(keep_BxL, keep_BxL)
+    mask_BxLxL = padding_mask(tokens_BxL, tokens_BxL, self.pad_id)
     for i in range(self.n_layers):
-      x_BxLxD = BertLayer(self.n_heads, self.d_ff, self.dropout, name=f"layer_{i}")(x_BxLxD, mask_Bx1xLxL, train)
+      layer = BertLayer(self.n_heads, self.d_ff, self.dropout, self.attention, name=f"layer_{i}")
+      x_BxLxD = layer(x_BxLxD, mask_BxLxL, train)
     if self.mlm_head:
       h = nn.gelu(nn.Dense(self.d_model, kernel_init=_init, name="mlm_dense")(x_BxLxD), approximate=False)
       h = nn.LayerNorm(epsilon=1e-12, name="mlm_ln")(h)
@@ -86,6 +88,7 @@ _DEFAULTS = dict(
   pooler=True,
   mlm_head=False,
   pad_id=0,
+  attention="auto",
 )
 
 

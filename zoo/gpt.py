@@ -89,7 +89,7 @@ class GPT(nn.Module):
   # μP's hooks (zoo/mup.py sets them on a built model with .clone; 1.0 leaves the standard model bit for bit)
   attn_mult: float = 1.0  # multiplies the attention logits' 1/sqrt(head width)
   out_mult: float = 1.0  # multiplies the logits
-  attention: str = "auto"  # "auto" | "xla" | "cudnn": zoo/attention.py
+  attention: str = "auto"  # "auto" | "xla" | "cudnn" | "splash": zoo/attention.py
 
   @property
   def heads(self) -> tuple[int, int, int]:

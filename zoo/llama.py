@@ -56,6 +56,7 @@ class Block(nn.Module):
   sliding_window: int
   dtype: Any
   attn_mult: float = 1.0  # multiplies the 1/sqrt(head_dim) logit scale (μP: zoo/mup.py)
+  attention: str = "auto"  # the attention backend (zoo/attention.py)
 
   @nn.compact
   def __call__(self, x_BxLxD: jax.Array, kv, pos_BxL: jax.Array):
@@ -87,7 +88,14 @@ class Block(nn.Module):
       k_pos_BxS, new_kv = jnp.arange(k_BxSxGxK.shape[1])[None], (k_BxLxGxK, v_BxLxGxK)
     mask_BxLxS = position_mask(pos_BxL, k_pos_BxS, self.sliding_window)
     att_BxLxHxK = dot_product_attention(
-      q_BxLxHxK, k_BxLxGxK.astype(self.dtype), v_BxLxGxK.astype(self.dtype), mask_BxLxS, scale=K**-0.5 * self.attn_mult
+      q_BxLxHxK,
+      k_BxLxGxK.astype(self.dtype),
+      v_BxLxGxK.astype(self.dtype),
+      mask_BxLxS,
+      scale=K**-0.5 * self.attn_mult,
+      backend=self.attention if kv is None else "xla",
+      causal=kv is None,  # positions 0..L-1: the mask is the causal one (with its window)
+      window=self.sliding_window,
     )
     o = nn.DenseGeneral(D, axis=(-2, -1), use_bias=False, dtype=self.dtype, kernel_init=init, name="o_proj")
     x_BxLxD = logical.constrain(x_BxLxD + o(att_BxLxHxK).astype(jnp.float32), logical.BLD)
@@ -127,6 +135,7 @@ class Llama(nn.Module):
   dtype: Any = jnp.float32  # compute dtype (params f32)
   attn_mult: float = 1.0  # μP's hooks, as in zoo/gpt.py
   out_mult: float = 1.0
+  attention: str = "auto"  # "auto" | "xla" | "cudnn" | "splash": zoo/attention.py
 
   @property
   def heads(self) -> tuple[int, int, int]:
@@ -162,6 +171,7 @@ class Llama(nn.Module):
       sliding_window=self.sliding_window,
       dtype=self.dtype,
       attn_mult=self.attn_mult,
+      attention=self.attention,
     )
     layer = nn.remat(Block) if self.remat else Block
     kv = None if cache is None else (cache["k"], cache["v"])
@@ -241,6 +251,7 @@ _DEFAULTS = dict(
   scan_layers=False,
   remat=False,
   dtype="float32",
+  attention="auto",
 )
 
 # name -> (config as in the model's config.json on the Hugging Face hub, the published parameter count)

@@ -133,3 +133,13 @@ def platform() -> str | None:
   """The platform ("cpu", "gpu", "tpu") the engine is tracing a step for; None outside a step (init, eval_shape)."""
   active = _ACTIVE.get()
   return None if active is None else active[2]
+
+
+def mesh_axes(*names: str):
+  """The mesh a step is traced on and the mesh axes of these activation names: (None, None...) outside one (a
+  Pallas kernel inside the step runs per device under shard_map: zoo/splash.py)."""
+  active = _ACTIVE.get()
+  if active is None or active[0] is None:
+    return None, (None,) * len(names)
+  mesh, rules, _ = active
+  return mesh, tuple(nn.logical_to_mesh_axes(names, rules))

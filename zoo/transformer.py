@@ -13,6 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from scalezoo.zoo import sharding as logical
+from scalezoo.zoo.attention import causal_mask
+from scalezoo.zoo.mha import MultiHeadAttention, padding_mask
 from scalezoo.zoo.registry import ModelSpec, register, token_input
 
 
@@ -39,12 +41,13 @@ class EncoderLayer(nn.Module):
   n_heads: int
   d_ff: int
   dropout: float
+  attention: str = "auto"
 
   @nn.compact
-  def __call__(self, x_BxSxD: jax.Array, mask_Bx1xSxS: jax.Array, train: bool) -> jax.Array:
+  def __call__(self, x_BxSxD: jax.Array, mask_BxSxS: jax.Array | None, train: bool) -> jax.Array:
     drop = nn.Dropout(self.dropout, deterministic=not train)
     x_BxSxD = logical.constrain(x_BxSxD, logical.BLD)
-    h = nn.MultiHeadDotProductAttention(self.n_heads, name="self_attn")(x_BxSxD, mask=mask_Bx1xSxS)
+    h = MultiHeadAttention(self.n_heads, attention=self.attention, name="self_attn")(x_BxSxD, mask_BxLxS=mask_BxSxS)
     x_BxSxD = nn.LayerNorm(name="ln1")(x_BxSxD + drop(h))
     h = FeedForward(self.d_ff, self.dropout, name="ffn")(x_BxSxD, train)
     return logical.constrain(nn.LayerNorm(name="ln2")(x_BxSxD + drop(h)), logical.BLD)
@@ -54,14 +57,17 @@ class DecoderLayer(nn.Module):
   n_heads: int
   d_ff: int
   dropout: float
+  attention: str = "auto"
 
   @nn.compact
-  def __call__(self, y_BxTxD, mem_BxSxD, self_mask_Bx1xTxT, cross_mask_Bx1xTxS, train: bool) -> jax.Array:
+  def __call__(self, y_BxTxD, mem_BxSxD, self_mask_BxTxT, cross_mask_BxTxS, train: bool) -> jax.Array:
     drop = nn.Dropout(self.dropout, deterministic=not train)
     y_BxTxD = logical.constrain(y_BxTxD, logical.BLD)
-    h = nn.MultiHeadDotProductAttention(self.n_heads, name="self_attn")(y_BxTxD, mask=self_mask_Bx1xTxT)
+    attn = lambda name: MultiHeadAttention(self.n_heads, attention=self.attention, name=name)
+    causal = cross_mask_BxTxS is None  # no padding: the self-attention mask is the causal one alone
+    h = attn("self_attn")(y_BxTxD, mask_BxLxS=self_mask_BxTxT, causal=causal)
     y_BxTxD = nn.LayerNorm(name="ln1")(y_BxTxD + drop(h))
-    h = nn.MultiHeadDotProductAttention(self.n_heads, name="cross_attn")(y_BxTxD, mem_BxSxD, mask=cross_mask_Bx1xTxS)
+    h = attn("cross_attn")(y_BxTxD, mem_BxSxD, cross_mask_BxTxS)
     y_BxTxD = nn.LayerNorm(name="ln2")(y_BxTxD + drop(h))
     h = FeedForward(self.d_ff, self.dropout, name="ffn")(y_BxTxD, train)
     return logical.constrain(nn.LayerNorm(name="ln3")(y_BxTxD + drop(h)), logical.BLD)
@@ -75,6 +81,7 @@ class Transformer(nn.Module):
   d_ff: int = 2048
   dropout: float = 0.1
   pad_id: int = 0  # masked out of attention; -1 masks nothing
+  attention: str = "auto"  # "auto" | "xla" | "cudnn" | "splash": zoo/attention.py
 
   @nn.compact
   def __call__(self, src_BxS: jax.Array, tgt_BxT: jax.Array, *, train: bool = False) -> jax.Array:
@@ -83,17 +90,18 @@ class Transformer(nn.Module):
     embed = nn.Embed(self.vocab, D, embedding_init=nn.initializers.normal(D**-0.5), name="embed")
     drop = nn.Dropout(self.dropout, deterministic=not train)
     emb = lambda t: drop(embed(t) * jnp.sqrt(float(D)) + sinusoids(t.shape[1], D)[None])
-    src_keep_BxS, tgt_keep_BxT = src_BxS != self.pad_id, tgt_BxT != self.pad_id
-    enc_mask = nn.make_attention_mask(src_keep_BxS, src_keep_BxS)
-    dec_mask = nn.combine_masks(nn.make_attention_mask(tgt_keep_BxT, tgt_keep_BxT), nn.make_causal_mask(tgt_BxT))
-    cross_mask = nn.make_attention_mask(tgt_keep_BxT, src_keep_BxS)
+    enc_mask = padding_mask(src_BxS, src_BxS, self.pad_id)
+    dec_mask = causal_mask(tgt_BxT.shape[1])
+    dec_mask = dec_mask if self.pad_id < 0 else dec_mask & padding_mask(tgt_BxT, tgt_BxT, self.pad_id)
+    cross_mask = padding_mask(tgt_BxT, src_BxS, self.pad_id)
 
     x_BxSxD = emb(src_BxS)
     for i in range(self.n_layers):
-      x_BxSxD = EncoderLayer(self.n_heads, self.d_ff, self.dropout, name=f"encoder_{i}")(x_BxSxD, enc_mask, train)
+      layer = EncoderLayer(self.n_heads, self.d_ff, self.dropout, self.attention, name=f"encoder_{i}")
+      x_BxSxD = layer(x_BxSxD, enc_mask, train)
     y_BxTxD = emb(tgt_BxT)
     for i in range(self.n_layers):
-      layer = DecoderLayer(self.n_heads, self.d_ff, self.dropout, name=f"decoder_{i}")
+      layer = DecoderLayer(self.n_heads, self.d_ff, self.dropout, self.attention, name=f"decoder_{i}")
       y_BxTxD = layer(y_BxTxD, x_BxSxD, dec_mask, cross_mask, train)
     return embed.attend(y_BxTxD)
 
@@ -104,7 +112,16 @@ register(
     family="transformer",
     build=lambda src_len, tgt_len, **cfg: Transformer(**cfg),
     defaults=dict(
-      src_len=64, tgt_len=64, vocab=37000, d_model=512, n_layers=6, n_heads=8, d_ff=2048, dropout=0.1, pad_id=0
+      src_len=64,
+      tgt_len=64,
+      vocab=37000,
+      d_model=512,
+      n_layers=6,
+      n_heads=8,
+      d_ff=2048,
+      dropout=0.1,
+      pad_id=0,
+      attention="auto",
     ),
     inputs=lambda b, cfg: (
       token_input((b, cfg["src_len"]), cfg["vocab"]),

@@ -2,39 +2,30 @@
 
 from __future__ import annotations
 
-import functools
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from scalezoo.zoo import sharding as logical
 from scalezoo.zoo.conv import Conv
+from scalezoo.zoo.mha import MultiHeadAttention
 from scalezoo.zoo.registry import ModelSpec, normal_input, register
-
-
-def _scaled_einsum(mult: float, subscripts: str, q: jax.Array, k: jax.Array) -> jax.Array:
-  return jnp.einsum(subscripts, q, k) * mult
 
 
 class EncoderBlock(nn.Module):
   n_heads: int
   mlp_dim: int
   dropout: float
-  attn_mult: float = 1.0  # multiplies flax's 1/sqrt(head width) logit scale (μP: zoo/mup.py)
+  attn_mult: float = 1.0  # multiplies the 1/sqrt(head width) logit scale (μP: zoo/mup.py)
+  attention: str = "auto"
 
   @nn.compact
   def __call__(self, x_BxNxD: jax.Array, train: bool) -> jax.Array:
     drop = nn.Dropout(self.dropout, deterministic=not train)
     x_BxNxD = logical.constrain(x_BxNxD, logical.BLD)  # tokens N as the length axis
     h = nn.LayerNorm(epsilon=1e-6, name="ln_1")(x_BxNxD)
-    # flax's einsum hooks (set both or neither) carry the scale; at 1.0 flax's own einsums, bit for bit
-    einsums = {}
-    if self.attn_mult != 1.0:
-      qk = functools.partial(_scaled_einsum, self.attn_mult)
-      einsums = dict(qk_attn_weights_einsum_cls=lambda: qk, attn_weights_value_einsum_cls=lambda: jnp.einsum)
-    attn = nn.MultiHeadDotProductAttention(self.n_heads, **einsums, name="self_attention")
-    x_BxNxD = x_BxNxD + drop(attn(h))
+    attn = MultiHeadAttention(self.n_heads, attn_mult=self.attn_mult, attention=self.attention, name="self_attention")
+    x_BxNxD = x_BxNxD + drop(attn(h))  # no dropout on the probabilities (torchvision's attention_dropout 0)
     h = nn.LayerNorm(epsilon=1e-6, name="ln_2")(x_BxNxD)
     h = drop(nn.gelu(nn.Dense(self.mlp_dim, name="mlp_1")(h), approximate=False))
     return logical.constrain(x_BxNxD + drop(nn.Dense(x_BxNxD.shape[-1], name="mlp_2")(h)), logical.BLD)
@@ -51,6 +42,7 @@ class ViT(nn.Module):
   num_classes: int = 1000
   attn_mult: float = 1.0  # multiplies the attention logits' 1/sqrt(head width)
   out_mult: float = 1.0  # multiplies the logits
+  attention: str = "auto"  # "auto" | "xla" | "cudnn" | "splash": zoo/attention.py
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
@@ -63,7 +55,9 @@ class ViT(nn.Module):
     x_BxNxD = x_BxNxD + self.param("pos_embedding", nn.initializers.normal(0.02), (1, n, D))
     x_BxNxD = nn.Dropout(self.dropout, deterministic=not train)(x_BxNxD)
     for i in range(self.n_layers):
-      block = EncoderBlock(self.n_heads, self.mlp_dim, self.dropout, self.attn_mult, name=f"encoder_layer_{i}")
+      block = EncoderBlock(
+        self.n_heads, self.mlp_dim, self.dropout, self.attn_mult, self.attention, name=f"encoder_layer_{i}"
+      )
       x_BxNxD = block(x_BxNxD, train)
     x_BxNxD = nn.LayerNorm(epsilon=1e-6, name="ln")(x_BxNxD)
     logits_BxC = nn.Dense(self.num_classes, name="head")(x_BxNxD[:, 0])
@@ -92,6 +86,7 @@ for _name, (_d, _layers, _mlp, _heads, _count) in _VARIANTS.items():
         mlp_dim=_mlp,
         dropout=0.0,
         num_classes=1000,
+        attention="auto",
       ),
       inputs=lambda b, cfg: (normal_input((b, cfg["image_size"], cfg["image_size"], cfg["in_channels"])),),
       reference_params=_count,
