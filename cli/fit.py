@@ -13,7 +13,10 @@ def add(sub) -> None:
   p.add_argument("--y", default="metrics.test_loss", help="the loss column")
   p.add_argument("--bootstrap", default="200", help="case resamples for the intervals (0 to 10000; default 200)")
   p.add_argument("--method", help="varpro (default for power, chinchilla) or grid; with --hparam: near_optimal, ...")
-  p.add_argument("--hparam", help="fit the optimal lr, batch (or any config column) as a power law in --x instead")
+  p.add_argument(
+    "--hparam", help="fit the optimal lr, batch (or any config column) as a power law in --x instead; several, "
+    "e.g. lr,batch_size: one law each from the joint grid's optimum",
+  )  # fmt: skip
   p.add_argument("--point", help="with --hparam: the columns that make one grid (default --x), e.g. N,D")
   p.add_argument("--tol", default="0.0025", help="with --hparam: the near-optimal loss band (default 0.25%%)")
   p.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE", help="hold a parameter, e.g. E=1.69")
@@ -97,7 +100,7 @@ def _run_hparam(args, bootstrap: int) -> int:
   split = lambda v: None if v is None else [k.strip() for k in v.split(",") if k.strip()]
   results_dir(args.dir)
   _, text = report.hparam_dir(
-    args.dir, args.hparam, x=split(args.x) or ["N"], point=split(args.point), y=args.y,
+    args.dir, split(args.hparam), x=split(args.x) or ["N"], point=split(args.point), y=args.y,
     method=args.method or "near_optimal", tol=tol, bootstrap=bootstrap, n=args.n,
   )  # fmt: skip
   print(text)

@@ -187,6 +187,49 @@ def test_fit_cli_hparam_recovers_the_law_from_a_sweep_folder(tmp_path, capsys):
   assert json.loads((tmp_path / "fit_hparam_lr_N.json").read_text())["exponents"]["N"] == pytest.approx(-0.5, abs=0.05)
 
 
+def _joint_runs_jsonl(folder):
+  """4 sizes x 5 rates x 5 batch sizes 2x apart, 2 seeds: a tilted bowl in (log lr, log B) about lr_opt =
+  4·N^-0.5 and B_opt = 0.5·N^0.4, off the grid by 0.3 and 0.2 of a step; seeds offset the loss by ±0.05."""
+  import json
+
+  rows = []
+  for N in (1e4, 4e4, 1.6e5, 6.4e5):
+    for i in range(-2, 3):
+      for j in range(-2, 3):
+        u, v = np.log(2) * (i + 0.3), np.log(2) * (j + 0.2)
+        for seed, off in ((0, 0.05), (1, -0.05)):
+          loss = 2.0 + 0.1 * u * u + 0.05 * v * v + 0.04 * u * v + off
+          cfg = {"seed": seed, "batch_size": 0.5 * N**0.4 * np.exp(v), "optimizer": {"lr": 4 * N**-0.5 * np.exp(u)}}
+          rows.append({"run_id": f"r{len(rows)}", "status": "finished", "params": N, "config": cfg,
+                       "metrics": {"val_loss": loss}})  # fmt: skip
+  (folder / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_fit_cli_joint_hparams_give_both_laws_and_a_single_one_profiles_the_batch(tmp_path, capsys):
+  import json
+
+  from scalezoo.cli import main
+
+  _joint_runs_jsonl(tmp_path)
+  args = ["fit", str(tmp_path), "--x", "params", "--y", "metrics.val_loss", "--bootstrap", "50", "--method", "parabola"]
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    assert main([*args, "--hparam", "lr,batch_size"]) == 0
+  out = capsys.readouterr().out
+  assert "lr_opt = 4·N^-0.500" in out and "batch_size_opt = 0.5·N^+0.400" in out
+  laws = json.loads((tmp_path / "fit_hparam_lr_batch_size_N.json").read_text())
+  assert laws["lr"]["exponents"]["N"] == pytest.approx(-0.5, abs=1e-9)
+  assert laws["batch_size"]["exponents"]["N"] == pytest.approx(0.4, abs=1e-9)
+  assert laws["lr"]["n_points"] == 4 and "lr × batch_size" in laws["lr"]["conventions"]["joint"]
+  # lr alone: the batch axis is profiled out (each rate at its best batch), not averaged in as if it were seeds
+  assert main([*args, "--hparam", "lr"]) == 0
+  assert "also tuned, not fitted: config.batch_size" in capsys.readouterr().out
+  lr = json.loads((tmp_path / "fit_hparam_lr_N.json").read_text())
+  assert lr["exponents"]["N"] == pytest.approx(-0.5, abs=0.02)
+  assert main([*args, "--hparam", "lr,lr"]) == 2
+  assert "several distinct names" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
   "extra, words",
   [
