@@ -64,6 +64,13 @@ def critical_batch(a, b, overhead: float = 0.2, reference: float = 256.0):
   return (1 + overhead) * reference + overhead * np.asarray(b, float) / np.asarray(a, float)
 
 
+def steps_to_target(step, loss, target: float) -> float:
+  """The first logged step whose loss is below `target` (the notebook's `< goal`), NaN if none is."""
+  step, loss = np.asarray(step, float), np.asarray(loss, float)
+  hit = np.flatnonzero(np.isfinite(loss) & (loss < target))
+  return float(step[hit[0]]) if hit.size else float("nan")
+
+
 def fit_steps(B, S, idx=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """(a, b, rmse of log S) of S = a + b/B by least squares in log space, per row of idx (resamples; default one
   row of all runs): scaling.lsq's bounded Levenberg–Marquardt on the power law with its exponent held at 1."""

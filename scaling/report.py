@@ -197,6 +197,39 @@ def hparam_dir(
   return law, text + f"\nwrote {_folder(path) / name}"
 
 
+def critical_batch_dir(path, target: float, *, x: str = "N", curve: str = "val_loss", n: str = "params", **kwargs):
+  """`scaling.fit_critical_batch` on a results folder whose sweep has a batch axis: each run's steps to `target`
+  (the first logged step of curve.<curve> below it), the fewest over the runs at each (x, batch) (their learning
+  rates and seeds: Zhang et al. take the best run). Writes fit_critical_batch_<x>.json; returns (fit, text)."""
+  from scalezoo.scaling.critical_batch import fit_critical_batch, steps_to_target
+
+  t = with_n(table(path), n)
+  x = X_ALIASES.get(x, x)
+  X, B = _column(t, x), _column(t, "config.batch_size")
+  if f"curve.{curve}" not in t:
+    raise ValueError(
+      f"no run in {path} logged curve.{curve}; curves: {sorted(k[6:] for k in t if k.startswith('curve.'))}"
+    )
+  lists = lambda col: [c if isinstance(c, list) else [] for c in t[col]]  # a run without a curve: none reached
+  S = np.array([steps_to_target(s, v, target) for s, v in zip(lists("curve.step"), lists(f"curve.{curve}"))])
+  best: dict[tuple, float] = {}
+  for xi, bi, si in zip(X, B, S):
+    if np.isfinite(si):
+      best[(xi, bi)] = min(si, best.get((xi, bi), np.inf))
+  cells = {(xi, bi) for xi, bi in zip(X, B) if np.isfinite(xi) and np.isfinite(bi)}
+  if not best:
+    raise ValueError(f"no run in {path} reached {curve} < {target:g}; a higher target, or longer runs")
+  (Xs, Bs), Ss = np.array(list(best)).T, np.array(list(best.values()))
+  missed = [(float(a), float(b)) for a, b in sorted(cells - set(best))]
+  runs = f"{len(S)} runs of {path}: each (x, batch)'s fewest steps to {curve} < {target:g} over its runs"
+  conv = {x: f"runs.jsonl {x!r}", "batch": "config.batch_size", "steps": runs, "missed": [list(c) for c in missed]}
+  fit = fit_critical_batch({x: Xs, "batch": Bs, "steps": Ss}, on=x, conventions=conv, **kwargs)
+  name = _folder(path) / f"fit_critical_batch_{x}.json"
+  name.write_text(json.dumps(fit.to_dict(), indent=1) + "\n")
+  text = fit.summary() + (f"\n{len(missed)} (x, batch) cells never reached the target: {missed}" if missed else "")
+  return fit, text + f"\nwrote {name}"
+
+
 def conventions(t: dict, X: dict, y: str, runs: str, n: str = "params") -> dict:
   """What the columns of a runs table mean, for a fit's record (Li et al. 2025's checklist)."""
   out = {}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scalezoo.scaling.critical_batch import critical_batch, fit_critical_batch, fit_steps
+from scalezoo.scaling.critical_batch import critical_batch, fit_critical_batch, fit_steps, steps_to_target
 
 DATA = Path(__file__).parent / "data" / "critical_batch" / "steps_to_target.json"
 # the notebook's outputs (plots/chinchilla.ipynb cell 5; SOURCE.md): a, b, B_crit per size in millions
@@ -95,3 +95,65 @@ def test_refusals_are_one_line():
     assert "\n" not in str(e.value)
   with pytest.raises(ValueError, match="overhead -0.2"):
     fit_critical_batch(r, overhead=-0.2, bootstrap=0)
+
+
+def test_steps_to_target_is_the_first_logged_step_below():
+  assert steps_to_target([10, 20, 30, 40], [3.0, 2.5, 2.4, 2.1], 2.5) == 30  # strictly below, as the notebook
+  assert np.isnan(steps_to_target([10, 20], [3.0, np.nan], 2.5))
+
+
+def _sweep_folder(folder, B_crit=lambda N: 200.0 * (N / 1e6) ** 0.4, a=50.0, reference=64.0):
+  """4 sizes x 10 batch sizes (16..8192) x 2 learning rates; each run's val_loss crosses the target 3.0 at
+  S = a + b/B steps (the worse rate 1.5x later), b set so the critical batch is B_crit(N); curves logged at steps
+  ~1% apart.
+  Batch 8192 stops early at the smallest size: a cell that never reaches the target."""
+  rows = []
+  logged = np.unique(np.round(1.01 ** np.arange(0, 1100))).astype(int)
+  for N in (1e6, 4e6, 1.6e7, 6.4e7):
+    b = (B_crit(N) - 1.2 * reference) * a / 0.2
+    for B in 2 ** np.arange(4, 14):
+      for lr, slow in ((1e-3, 1.0), (3e-3, 1.5)):
+        S = slow * (a + b / B)
+        steps = logged[logged <= (S / 2 if (N == 1e6 and B == 8192) else 3 * S)]
+        cfg = {"seed": 0, "batch_size": int(B), "optimizer": {"lr": lr}}
+        curve = {"step": steps.tolist(), "val_loss": (3.0 * (S / steps) ** 0.1).tolist()}
+        rows.append({"run_id": f"r{len(rows)}", "status": "finished", "params": N, "config": cfg, "curve": curve})
+  rows.append({"run_id": "bad", "status": "diverged", "params": 1e6, "config": {"seed": 0, "batch_size": 16}})
+  (folder / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_fit_cli_critical_batch_from_a_sweep_folder(tmp_path, capsys):
+  from scalezoo.cli import main
+
+  _sweep_folder(tmp_path)
+  args = ["fit", str(tmp_path), "--x", "params", "--reference", "64", "--bootstrap", "100"]
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    assert main([*args, "--critical-batch", "3.0"]) == 0
+  out = capsys.readouterr().out
+  assert "1 (x, batch) cells never reached the target: [(1000000.0, 8192.0)]" in out
+  fit = json.loads((tmp_path / "fit_critical_batch_N.json").read_text())
+  assert fit["beta"] == pytest.approx(0.4, abs=0.02) and fit["reference"] == 64
+  for s in fit["sizes"]:  # the 1% logging grid rounds each S up by < 1%
+    assert s["B_crit"] == pytest.approx(200.0 * (s["X"] / 1e6) ** 0.4, rel=0.05)
+    assert s["batches"] == (9 if s["X"] == 1e6 else 10)
+
+
+@pytest.mark.parametrize(
+  "extra, words",
+  [
+    (["--critical-batch", "-1"], "--critical-batch -1: must be a positive number"),
+    (["--critical-batch", "3", "--reference", "x"], "--reference x: must be a positive number"),
+    (["--critical-batch", "3", "--hparam", "lr"], "--hparam does not apply to --critical-batch"),
+    (["--critical-batch", "3", "--curve", "val_acc"], "no run in"),
+    (["--critical-batch", "0.1"], "reached val_loss < 0.1"),
+  ],
+)
+def test_fit_cli_critical_batch_refusals_are_one_line(tmp_path, capsys, extra, words):
+  from scalezoo.cli import main
+
+  _sweep_folder(tmp_path)
+  assert main(["fit", str(tmp_path), *extra]) == 2
+  err = capsys.readouterr().err.strip()
+  assert words in err and "\n" not in err and "Traceback" not in err
+  assert not list(tmp_path.glob("fit_*.json"))
