@@ -31,6 +31,7 @@ class CriticalBatch:
   rmse_log: float  # of log B_crit about the law
   ci: float = 0.95
   conventions: dict = field(default_factory=dict)
+  warnings: list = field(default_factory=list)  # sizes whose a or b ended at its bound: B_crit not identified
 
   def predict(self, X) -> np.ndarray:
     return self.coef * np.asarray(X, float) ** self.exponent
@@ -42,7 +43,7 @@ class CriticalBatch:
       f"B_crit = {self.coef:.4g}·{self.on}^{self.exponent:.3f}  ({self.ci:.0%} intervals: c [{c0:.3g}, {c1:.3g}], "
       f"beta [{b0:.3f}, {b1:.3f}]; log-RMSE {self.rmse_log:.3f})\nper {self.on} (B_crit = (1+ε)·B0 + ε·b/a, "
       f"ε {self.overhead:g}, B0 {self.reference:g}): {per}"
-    )
+    ) + "".join(f"\nwarning: {w}" for w in self.warnings)
 
   def to_dict(self) -> dict:
     return {
@@ -56,6 +57,7 @@ class CriticalBatch:
       "rmse_log": self.rmse_log,
       "sizes": self.sizes,
       "conventions": self.conventions,
+      "warnings": self.warnings,
     }
 
 
@@ -140,7 +142,7 @@ def fit_critical_batch(
   for x, r in zip(sizes, rows):
     if np.unique(B[r]).size < 3:
       raise ValueError(f"{on} = {x:g} has {np.unique(B[r]).size} batch sizes; S = a + b/B needs at least 3")
-  per, crit = [], np.empty(sizes.size)
+  per, crit, notes = [], np.empty(sizes.size), []
   rng = np.random.default_rng(seed)
   boot = np.empty((bootstrap, sizes.size))
   for i, r in enumerate(rows):
@@ -148,6 +150,12 @@ def fit_critical_batch(
     crit[i] = critical_batch(a[0], b[0], overhead, reference)
     per.append({"X": float(sizes[i]), "a": float(a[0]), "b": float(b[0]), "B_crit": float(crit[i])})
     per[-1] |= {"batches": int(r.size), "rmse_log": float(rmse[0])}
+    floor = lsq.FLOOR * S[r].max() * (1 + 1e-6)  # the polish's lower bound on a and b
+    if a[0] <= floor:
+      notes.append(f"{on} = {sizes[i]:g}: steps still fall as 1/B at the largest batch (a at its bound of 0): "
+                   "B_crit is not identified; train larger batches")  # fmt: skip
+    if b[0] <= floor:
+      notes.append(f"{on} = {sizes[i]:g}: steps do not fall with batch size (b at its bound of 0)")
     if bootstrap:
       a, b, _ = fit_steps(B[r], S[r], _resamples(r.size, bootstrap, rng))
       boot[:, i] = critical_batch(a, b, overhead, reference)
@@ -176,4 +184,5 @@ def fit_critical_batch(
       "bootstrap": f"{len(draws)} resamples of the sizes, each size's runs resampled within",
     }
     | dict(conventions or {}),
+    warnings=notes,
   )

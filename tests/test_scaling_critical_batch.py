@@ -81,6 +81,17 @@ def test_recovers_a_known_law_with_noise():
     assert s["B_crit"] == pytest.approx(400.0 * x**0.35, rel=0.15)
 
 
+def test_a_size_without_a_step_floor_is_flagged():
+  r = _published_runs()
+  steps = np.where(r["N"] == 85, 3e6 / r["batch"], r["steps"])  # 85M: S = b/B exactly, no minimum of steps
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    fit = fit_critical_batch(r | {"steps": steps}, bootstrap=0)
+  assert len(fit.warnings) == 1 and fit.warnings[0].startswith("N = 85: steps still fall as 1/B")
+  assert "warning: N = 85" in fit.summary()
+  assert not fit_critical_batch(r, bootstrap=0).warnings
+
+
 def test_refusals_are_one_line():
   r = _published_runs()
   cases = [
