@@ -187,7 +187,9 @@ def fit_hparam_law(
 
   runs: columns (name -> array, one entry per run; e.g. `scaling.table(dir)` plus derived columns) holding
   `hparam`, `loss` and every name in `on` and `point`. point: the columns that identify a point (default `on`);
-  runs that share them are one grid. tol: relative loss band of the near-optimal runs (DeepSeek's 0.25%).
+  runs that share them are one grid; a setting repeated within a point counts once, at its lowest loss (a tuned
+  column left out of `hparam` is profiled out; average seeds first, as `report.hparam_dir` does).
+  tol: relative loss band of the near-optimal runs (DeepSeek's 0.25%).
   hparam: one name, or several (e.g. ("lr", "batch_size")) that each point tuned as a joint grid: the optimum is
   the joint one (the best run, the band of runs within tol of it, or the vertex of a quadratic surface in the
   logs) and the result is a dict name -> HparamLaw, one law per hyperparameter.
