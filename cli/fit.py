@@ -13,9 +13,18 @@ def add(sub) -> None:
   p.add_argument("--y", default="metrics.test_loss", help="the loss column")
   p.add_argument("--bootstrap", default="200", help="case resamples for the intervals (0 to 10000; default 200)")
   p.add_argument("--method", help="varpro (default for power, chinchilla) or grid; with --hparam: near_optimal, ...")
-  p.add_argument("--hparam", help="fit the optimal lr, batch (or any config column) as a power law in --x instead")
+  p.add_argument(
+    "--hparam", help="fit the optimal lr, batch (or any config column) as a power law in --x instead; several, "
+    "e.g. lr,batch_size: one law each from the joint grid's optimum",
+  )  # fmt: skip
   p.add_argument("--point", help="with --hparam: the columns that make one grid (default --x), e.g. N,D")
   p.add_argument("--tol", default="0.0025", help="with --hparam: the near-optimal loss band (default 0.25%%)")
+  p.add_argument(
+    "--critical-batch", metavar="LOSS", help="the critical batch size per --x and as a power law in it, from a sweep "
+    "with a batch axis: each run's first step with curve.<--curve> below LOSS (Zhang et al. 2025)",
+  )  # fmt: skip
+  p.add_argument("--curve", default="val_loss", help="with --critical-batch: the logged curve (default val_loss)")
+  p.add_argument("--reference", default="256", help="with --critical-batch: B0 of linear scaling (default 256)")
   p.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE", help="hold a parameter, e.g. E=1.69")
   p.add_argument("--recommend", metavar="C", help="also the compute-optimal N and D at this budget (e.g. 1e21)")
   p.add_argument("--n", default="params", help="N for every law: params (all, default) or non_embedding (Kaplan's)")
@@ -38,6 +47,8 @@ def run(args) -> int:
     raise UsageError(f"--bootstrap {args.bootstrap}: must be an integer from 0 to {fitting.MAX_BOOTSTRAP}")
   if args.n not in report.N_COLUMNS:
     raise UsageError(f"--n {args.n!r}: must be one of {', '.join(report.N_COLUMNS)}")
+  if args.critical_batch is not None:
+    return _run_critical_batch(args, bootstrap)
   if args.hparam is not None:
     return _run_hparam(args, bootstrap)
   args.law = args.law or "power"
@@ -97,8 +108,34 @@ def _run_hparam(args, bootstrap: int) -> int:
   split = lambda v: None if v is None else [k.strip() for k in v.split(",") if k.strip()]
   results_dir(args.dir)
   _, text = report.hparam_dir(
-    args.dir, args.hparam, x=split(args.x) or ["N"], point=split(args.point), y=args.y,
+    args.dir, split(args.hparam), x=split(args.x) or ["N"], point=split(args.point), y=args.y,
     method=args.method or "near_optimal", tol=tol, bootstrap=bootstrap, n=args.n,
   )  # fmt: skip
   print(text)
   return 0
+
+
+def _run_critical_batch(args, bootstrap: int) -> int:
+  from scalezoo.scaling import report
+
+  for flag, value in (("--law", args.law), ("--hparam", args.hparam), ("--fix", args.fix), ("--method", args.method)):
+    if value:
+      raise UsageError(f"{flag} does not apply to --critical-batch (steps to a loss against batch size)")
+  number = lambda flag, v: _positive(flag, v, "e.g. 3.4" if flag == "--critical-batch" else "e.g. 256")
+  target, reference = number("--critical-batch", args.critical_batch), number("--reference", args.reference)
+  results_dir(args.dir)
+  _, text = report.critical_batch_dir(
+    args.dir, target, x=args.x or "N", curve=args.curve, n=args.n, reference=reference, bootstrap=bootstrap
+  )
+  print(text)
+  return 0
+
+
+def _positive(flag: str, value: str, example: str) -> float:
+  try:
+    v = float(value)
+  except ValueError:
+    v = -1.0
+  if not 0 < v < float("inf"):
+    raise UsageError(f"{flag} {value}: must be a positive number, {example}")
+  return v

@@ -7,6 +7,7 @@ import importlib
 
 from scalezoo.scaling import data_constrained, laws, overtraining  # these two register their laws by name
 from scalezoo.scaling.best import Best, best_per_point
+from scalezoo.scaling.critical_batch import CriticalBatch, fit_critical_batch
 from scalezoo.scaling.extrapolate import Extrapolation, extrapolation_check
 from scalezoo.scaling.fit import Fit, fit_law
 from scalezoo.scaling.hparam_law import HparamLaw, fit_hparam_law
@@ -49,6 +50,8 @@ __all__ = [
   "Allocation",
   "Best",
   "best_per_point",
+  "CriticalBatch",
+  "fit_critical_batch",
   "Recommendation",
   "recommend",
   "DoubleDescent",

@@ -8,11 +8,18 @@ only the argmins (a flat optimum contributes its whole flat band). `method="argm
 point; `method="parabola"` the vertex of a parabola in log h through each point's three best runs (a sub-grid
 optimum, kept inside the grid). Intervals: percentiles of a bootstrap over points (each point takes its
 near-optimal runs with it). Several inputs give log h = log a + Σ b_i·log X_i.
+
+A joint grid (lr × batch at every point, as DeepSeek tuned): the optimum of each point is the joint one, its
+near-optimal band the runs within tol of the joint best, and "parabola" a quadratic surface in (log lr, log B)
+(scaling.vertex); each band or vertex gives one value per hyperparameter, so one procedure gives both laws.
+A column the grid tuned but the law leaves out is profiled out: each setting of `hparam` at its best run.
 """
 
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from scalezoo.scaling.vertex import vertex
 
 METHODS = ("near_optimal", "argmin", "parabola")
 
@@ -66,49 +73,58 @@ class HparamLaw:
     }
 
 
-def _vertex(h, loss):
-  """The minimum of a parabola in log h through the three lowest-loss runs, clipped to the grid."""
-  i = np.argsort(loss)[:3]
-  x, y = np.log(h[i]), loss[i]
-  c2, c1, _ = np.polyfit(x, y, 2)
-  if c2 <= 0:  # not convex: no interior vertex, the argmin stands
-    return float(h[i[0]])
-  return float(np.exp(np.clip(-c1 / (2 * c2), np.log(h.min()), np.log(h.max()))))
+def _point_optima(h_NxK, L, method, tol) -> list:
+  """Per hyperparameter, the optimum values this point contributes: its near-optimal band, its best run, or the
+  vertex of a quadratic in log h (scaling.vertex)."""
+  best = int(np.argmin(L))
+  if method == "near_optimal":
+    rows = np.flatnonzero(L <= L[best] * (1 + tol))
+    return [h_NxK[rows, j] for j in range(h_NxK.shape[1])]
+  if method == "argmin":
+    return [h_NxK[[best], j] for j in range(h_NxK.shape[1])]
+  v, _ = vertex(h_NxK, L)
+  return [v[[j]] for j in range(h_NxK.shape[1])]
 
 
-def _points(runs, hparam, loss, on, point, method, tol):
+def _points(runs, hparams, loss, on, point, method, tol):
+  """Per hyperparameter, the list of points: inputs, best value and loss, at an edge, optima."""
   cols = [np.asarray(runs[k]).tolist() for k in point]
   keys = list(zip(*cols))
-  h_all = np.asarray(runs[hparam], float)
+  H_all = np.column_stack([np.asarray(runs[h], float) for h in hparams])
   L_all = np.asarray(runs[loss], float)
   X_all = {k: np.asarray(runs[k], float) for k in on}
-  pts = []
+  out = {h: [] for h in hparams}
   for key in dict.fromkeys(keys):
     m = np.array([k == key for k in keys]) & np.isfinite(L_all)
-    h, L = h_all[m], L_all[m]
+    H, L = H_all[m], L_all[m]
     X = {k: v[m] for k, v in X_all.items()}
+    where = dict(zip(point, key))
     for k, v in X.items():
       if not np.allclose(v, v[0], rtol=1e-9):
-        raise ValueError(f"input {k!r} varies within the point {dict(zip(point, key))}; make it part of `point`")
-    if np.unique(h).size < 2 or (method == "parabola" and np.unique(h).size < 3):
-      need = 3 if method == "parabola" else 2
-      raise ValueError(
-        f"point {dict(zip(point, key))} trained {np.unique(h).size} {hparam} values; {method} needs >= {need}"
+        raise ValueError(f"input {k!r} varies within the point {where}; make it part of `point`")
+    need = 3 if method == "parabola" else 2
+    for j, h in enumerate(hparams):
+      if np.unique(H[:, j]).size < need:
+        raise ValueError(f"point {where} trained {np.unique(H[:, j]).size} {h} values; {method} needs >= {need}")
+    # each distinct setting once, at its lowest loss: a column the grid also tuned (a batch axis under a 1-D
+    # lr law) is profiled out, never mixed into one parabola
+    uniq, inv = np.unique(H, axis=0, return_inverse=True)
+    Lu = np.full(len(uniq), np.inf)
+    np.minimum.at(Lu, inv.ravel(), L)
+    best = int(np.argmin(Lu))
+    opt = _point_optima(uniq, Lu, method, tol)
+    for j, h in enumerate(hparams):
+      out[h].append(
+        {
+          **{k: float(v[0]) for k, v in X.items()},
+          "best": float(uniq[best, j]),
+          "best_loss": float(Lu[best]),
+          "edge": bool(uniq[best, j] in (uniq[:, j].min(), uniq[:, j].max())),
+          "opt": [float(x) for x in opt[j]],
+        }
+        | ({"at": {g: float(uniq[best, i]) for i, g in enumerate(hparams)}} if len(hparams) > 1 else {})
       )
-    best = int(np.argmin(L))
-    near = h[L <= L[best] * (1 + tol)] if method == "near_optimal" else h[[best]]
-    if method == "parabola":
-      near = np.array([_vertex(h, L)])
-    pts.append(
-      {
-        **{k: float(v[0]) for k, v in X.items()},
-        "best": float(h[best]),
-        "best_loss": float(L[best]),
-        "edge": bool(h[best] in (h.min(), h.max())),
-        "opt": [float(x) for x in near],
-      }
-    )
-  return pts
+  return out
 
 
 def _regress(pts, on):
@@ -118,47 +134,9 @@ def _regress(pts, on):
   return w, float(np.sqrt(np.mean((logX @ w - logh) ** 2))), logh.size
 
 
-def fit_hparam_law(
-  runs: dict,
-  *,
-  hparam: str,
-  loss: str,
-  on=("C",),
-  point=None,
-  method: str = "near_optimal",
-  tol: float = 0.0025,
-  bootstrap: int = 1000,
-  ci: float = 0.95,
-  seed: int = 0,
-  conventions: dict | None = None,
-) -> HparamLaw:
-  """The optimal `hparam` as a power law in the inputs `on`, from runs that trained a grid of it per point.
-
-  runs: columns (name -> array, one entry per run; e.g. `scaling.table(dir)` plus derived columns) holding
-  `hparam`, `loss` and every name in `on` and `point`. point: the columns that identify a point (default `on`);
-  runs that share them are one grid. tol: relative loss band of the near-optimal runs (DeepSeek's 0.25%).
-  conventions: recorded with the fit, e.g. {"N": "non-embedding", "C": "6ND", "loss": "val bits/byte"}."""
-  if method not in METHODS:
-    raise ValueError(f"method {method!r} is not one of {list(METHODS)}")
-  if not 0 <= tol < 1:
-    raise ValueError(f"tol {tol!r} must be in [0, 1): the relative loss band around each point's best")
-  on = (on,) if isinstance(on, str) else tuple(on)
-  point = on if point is None else ((point,) if isinstance(point, str) else tuple(point))
-  for k in (hparam, loss, *on, *point):
-    if k not in runs:
-      raise ValueError(f"the runs have no column {k!r}; columns: {sorted(runs)[:12]}…")
-  for k in (hparam, *on):
-    v = np.asarray(runs[k], float)
-    if not np.all(np.isfinite(v) & (v > 0)):
-      raise ValueError(f"column {k!r} must be positive and finite for a power law")
-  pts = _points(runs, hparam, loss, on, point, method, tol)
-  need = len(on) + 2
-  if len(pts) < need:
-    raise ValueError(
-      f"{len(pts)} points, a power law in {'·'.join(on)} needs at least {need} (one more than its parameters)"
-    )
+def _law(pts, hparam, on, method, tol, bootstrap, ci, seed, conventions) -> HparamLaw:
   w, rmse, n_fit = _regress(pts, on)
-  rng = np.random.default_rng(seed)
+  rng = np.random.default_rng(seed)  # one seed: the laws of a joint fit see the same resamples
   draws = []
   for _ in range(bootstrap):
     sample = [pts[i] for i in rng.integers(0, len(pts), len(pts))]
@@ -186,7 +164,60 @@ def fit_hparam_law(
     conventions={
       "objective": f"least squares of log {hparam} on log {', '.join(on)}",
       "bootstrap": f"{len(draws)} resamples of the points",
-      "points": f"runs sharing {', '.join(point)}",
     }
-    | dict(conventions or {}),
+    | conventions,
   )
+
+
+def fit_hparam_law(
+  runs: dict,
+  *,
+  hparam: str | tuple,
+  loss: str,
+  on=("C",),
+  point=None,
+  method: str = "near_optimal",
+  tol: float = 0.0025,
+  bootstrap: int = 1000,
+  ci: float = 0.95,
+  seed: int = 0,
+  conventions: dict | None = None,
+) -> "HparamLaw | dict[str, HparamLaw]":
+  """The optimal `hparam` as a power law in the inputs `on`, from runs that trained a grid of it per point.
+
+  runs: columns (name -> array, one entry per run; e.g. `scaling.table(dir)` plus derived columns) holding
+  `hparam`, `loss` and every name in `on` and `point`. point: the columns that identify a point (default `on`);
+  runs that share them are one grid; a setting repeated within a point counts once, at its lowest loss (a tuned
+  column left out of `hparam` is profiled out; average seeds first, as `report.hparam_dir` does).
+  tol: relative loss band of the near-optimal runs (DeepSeek's 0.25%).
+  hparam: one name, or several (e.g. ("lr", "batch_size")) that each point tuned as a joint grid: the optimum is
+  the joint one (the best run, the band of runs within tol of it, or the vertex of a quadratic surface in the
+  logs) and the result is a dict name -> HparamLaw, one law per hyperparameter.
+  conventions: recorded with the fit, e.g. {"N": "non-embedding", "C": "6ND", "loss": "val bits/byte"}."""
+  if method not in METHODS:
+    raise ValueError(f"method {method!r} is not one of {list(METHODS)}")
+  if not 0 <= tol < 1:
+    raise ValueError(f"tol {tol!r} must be in [0, 1): the relative loss band around each point's best")
+  hparams = (hparam,) if isinstance(hparam, str) else tuple(hparam)
+  if not hparams or len(set(hparams)) < len(hparams):
+    raise ValueError(f"hparam {hparam!r}: give one name or several distinct names")
+  on = (on,) if isinstance(on, str) else tuple(on)
+  point = on if point is None else ((point,) if isinstance(point, str) else tuple(point))
+  for k in (*hparams, loss, *on, *point):
+    if k not in runs:
+      raise ValueError(f"the runs have no column {k!r}; columns: {sorted(runs)[:12]}…")
+  for k in (*hparams, *on):
+    v = np.asarray(runs[k], float)
+    if not np.all(np.isfinite(v) & (v > 0)):
+      raise ValueError(f"column {k!r} must be positive and finite for a power law")
+  pts = _points(runs, hparams, loss, on, point, method, tol)
+  n = len(pts[hparams[0]])
+  need = len(on) + 2
+  if n < need:
+    raise ValueError(f"{n} points, a power law in {'·'.join(on)} needs at least {need} (one more than its parameters)")
+  conv = {"points": f"runs sharing {', '.join(point)}"}
+  if len(hparams) > 1:
+    conv["joint"] = f"each point's optimum over its joint grid of {' × '.join(hparams)}"
+  conv |= dict(conventions or {})
+  laws = {h: _law(pts[h], h, on, method, tol, bootstrap, ci, seed, conv) for h in hparams}
+  return laws[hparam] if isinstance(hparam, str) else laws

@@ -134,7 +134,7 @@ HPARAM_ALIASES = {"lr": "config.optimizer.lr", "batch": "config.batch_size", "ba
 
 def hparam_dir(
   path,
-  hparam: str,
+  hparam,
   *,
   x="N",
   point=None,
@@ -143,21 +143,34 @@ def hparam_dir(
   n: str = "params",
   **kwargs,
 ):
-  """`scaling.fit_hparam_law` on a results folder: the optimal `hparam` (lr, batch or any config column) as a
-  power law in x (one or more of N, D, C or numeric columns). Runs that share the point's columns and the
-  hyperparameter (seeds) are averaged first, as DeepSeek fits seed-free optima. Writes
-  fit_hparam_<hparam>_<x>.json into the folder; returns (law, printable text)."""
+  """`scaling.fit_hparam_law` on a results folder: the optimal `hparam` (lr, batch or any config column; or a list
+  of them tuned as one joint grid, e.g. ["lr", "batch_size"]) as a power law in x (one or more of N, D, C or
+  numeric columns). Runs that share the point's columns and every tuned config key (seeds) are averaged first, as
+  DeepSeek fits seed-free optima; a tuned key left out of `hparam` is profiled out (each setting at its best).
+  Writes fit_hparam_<hparam>[_<hparam>…]_<x>.json into the folder; returns (law or dict of laws, printable text)."""
   from scalezoo.scaling.hparam_law import fit_hparam_law
 
   t = with_n(finished(table(path)), n)
-  h = HPARAM_ALIASES.get(hparam, hparam)
+  hs = tuple(HPARAM_ALIASES.get(h, h) for h in ((hparam,) if isinstance(hparam, str) else hparam))
   on = tuple(X_ALIASES.get(k, k) for k in ((x,) if isinstance(x, str) else x))
   point = on if point is None else tuple(X_ALIASES.get(k, k) for k in ((point,) if isinstance(point, str) else point))
-  cols = {k: _column(t, k) for k in dict.fromkeys((h, *on, *point))}
+  cols = {k: _column(t, k) for k in dict.fromkeys((*hs, *on, *point))}
   L = _column(t, y)
-  cells: dict[tuple, list[int]] = {}  # (point..., hparam) -> the runs (seeds) with a finite loss
-  for i, key in enumerate(zip(*(cols[k] for k in (*point, h)))):
-    if np.isfinite(L[i]):
+  ok = np.isfinite(L)
+  # the other keys the grid tuned (a batch axis under an lr law: they differ between runs of one point and
+  # setting): never averaged together as if they were seeds
+  same: dict[tuple, list[int]] = {}
+  for i, key in enumerate(zip(*(cols[k] for k in (*point, *hs)))):
+    if ok[i]:
+      same.setdefault(key, []).append(i)
+  tuned = [
+    k
+    for k in t
+    if k.startswith(TUNING) and k not in cols and any(len({repr(t[k][i]) for i in r}) > 1 for r in same.values())
+  ]
+  cells: dict[tuple, list[int]] = {}  # (point..., hparams..., other tuned keys...) -> the runs (seeds)
+  for i, key in enumerate(zip(*(cols[k] for k in (*point, *hs)), *([repr(v) for v in t[k]] for k in tuned))):
+    if ok[i]:
       cells.setdefault(key, []).append(i)
   if not cells:
     raise ValueError(f"no finished run in {path} has a finite {y!r}")
@@ -166,14 +179,55 @@ def hparam_dir(
   if len(set(short.values())) < len(short):
     short = {k: k for k in cols}
   runs = {short[k]: np.array([v[r[0]] for r in rows]) for k, v in cols.items()}
-  runs["loss"] = np.array([np.nanmean(L[r]) for r in rows])
+  runs["loss"] = np.array([np.mean(L[r]) for r in rows])
   conv = conventions(t, {k: None for k in on}, y, f"{len(L)} finished runs of {path}, averaged into {len(cells)}", n=n)
   conv |= {short[k]: f"runs.jsonl {k!r}" for k in cols if short[k] != k}
-  on, point, h = tuple(short[k] for k in on), tuple(short[k] for k in point), short[h]
+  if tuned:
+    conv["profiled"] = f"also tuned, not fitted: {', '.join(tuned)} (each setting at its best)"
+  on, point, hs = tuple(short[k] for k in on), tuple(short[k] for k in point), tuple(short[h] for h in hs)
+  h = hs[0] if len(hs) == 1 else hs
   law = fit_hparam_law(runs, hparam=h, loss="loss", on=on, point=point, method=method, conventions=conv, **kwargs)
-  name = f"fit_hparam_{h}_{'_'.join(on)}.json"
-  (_folder(path) / name).write_text(json.dumps(law.to_dict(), indent=1) + "\n")
-  return law, law.summary() + f"\nwrote {_folder(path) / name}"
+  laws = {h: law} if len(hs) == 1 else law
+  name = f"fit_hparam_{'_'.join(hs)}_{'_'.join(on)}.json"
+  record = law.to_dict() if len(hs) == 1 else {k: v.to_dict() for k, v in laws.items()}
+  (_folder(path) / name).write_text(json.dumps(record, indent=1) + "\n")
+  text = "\n".join(v.summary() for v in laws.values())
+  if tuned:
+    text += f"\n{conv['profiled']}"
+  return law, text + f"\nwrote {_folder(path) / name}"
+
+
+def critical_batch_dir(path, target: float, *, x: str = "N", curve: str = "val_loss", n: str = "params", **kwargs):
+  """`scaling.fit_critical_batch` on a results folder whose sweep has a batch axis: each run's steps to `target`
+  (the first logged step of curve.<curve> below it), the fewest over the runs at each (x, batch) (their learning
+  rates and seeds: Zhang et al. take the best run). Writes fit_critical_batch_<x>.json; returns (fit, text)."""
+  from scalezoo.scaling.critical_batch import fit_critical_batch, steps_to_target
+
+  t = with_n(table(path), n)
+  x = X_ALIASES.get(x, x)
+  X, B = _column(t, x), _column(t, "config.batch_size")
+  if f"curve.{curve}" not in t:
+    raise ValueError(
+      f"no run in {path} logged curve.{curve}; curves: {sorted(k[6:] for k in t if k.startswith('curve.'))}"
+    )
+  lists = lambda col: [c if isinstance(c, list) else [] for c in t[col]]  # a run without a curve: none reached
+  S = np.array([steps_to_target(s, v, target) for s, v in zip(lists("curve.step"), lists(f"curve.{curve}"))])
+  best: dict[tuple, float] = {}
+  for xi, bi, si in zip(X, B, S):
+    if np.isfinite(si):
+      best[(xi, bi)] = min(si, best.get((xi, bi), np.inf))
+  cells = {(xi, bi) for xi, bi in zip(X, B) if np.isfinite(xi) and np.isfinite(bi)}
+  if not best:
+    raise ValueError(f"no run in {path} reached {curve} < {target:g}; a higher target, or longer runs")
+  (Xs, Bs), Ss = np.array(list(best)).T, np.array(list(best.values()))
+  missed = [(float(a), float(b)) for a, b in sorted(cells - set(best))]
+  runs = f"{len(S)} runs of {path}: each (x, batch)'s fewest steps to {curve} < {target:g} over its runs"
+  conv = {x: f"runs.jsonl {x!r}", "batch": "config.batch_size", "steps": runs, "missed": [list(c) for c in missed]}
+  fit = fit_critical_batch({x: Xs, "batch": Bs, "steps": Ss}, on=x, conventions=conv, **kwargs)
+  name = _folder(path) / f"fit_critical_batch_{x}.json"
+  name.write_text(json.dumps(fit.to_dict(), indent=1) + "\n")
+  text = fit.summary() + (f"\n{len(missed)} (x, batch) cells never reached the target: {missed}" if missed else "")
+  return fit, text + f"\nwrote {name}"
 
 
 def conventions(t: dict, X: dict, y: str, runs: str, n: str = "params") -> dict:
