@@ -10,10 +10,10 @@ kv (a head's width), mlp (the feed-forward hidden units), vocab, and None for a 
 (positions, classes, the fused q/k/v axis, input features).
 
 Activations carry names too (MaxText's): `activation_batch`, `activation_length`, `activation_embed`,
-`activation_heads`, `activation_kv_heads`, `activation_kv`, `activation_mlp`, `activation_vocab`. A model marks its block boundaries with
-`constrain(x, names)`; the engine maps the names to mesh axes with the same rules table as the parameters' while it
-traces a step on a mesh (`activation_sharding`), so the batch stays split over (data, fsdp) in every layer. Outside
-that (one device, or no engine) `constrain` returns its input: the model never names a mesh.
+`activation_heads`, `activation_kv_heads`, `activation_kv`, `activation_mlp`, `activation_vocab`. A model marks its
+block boundaries with `constrain(x, names)`; the engine maps the names to mesh axes with the same rules table as the
+parameters' while it traces a step on a mesh (`activation_sharding`), so the batch stays split over (data, fsdp) in
+every layer. Outside that (one device, or no engine) `constrain` returns its input: the model never names a mesh.
 """
 
 from __future__ import annotations

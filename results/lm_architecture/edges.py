@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "results" / "lm_architecture"
 SPEC = ROOT / "configs" / "lm_architecture_edges.toml"
-HEADER = """# The GPT-2 recipe against the Llama recipe (issue 29, part 6): the Llama arm's learning-rate grid extensions.
+HEADER = """# The GPT-2 recipe against the Llama recipe (issue 29, part 6): the Llama arm's lr grid extensions.
 # Where a point's best lr (of configs/lm_architecture.toml, and of the rounds before) sat at an edge of its grid, one
 # more lr a factor 2 beyond that edge; this file lists every such run, written by results/lm_architecture/edges.py
 # from the runs as they ended. Same base config as configs/lm_architecture.toml.
