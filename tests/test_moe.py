@@ -1,5 +1,5 @@
 """zoo/moe.py: the dropless routed feed-forward against every expert run on every token and masked, on odd sizes;
-routers, capacity, the losses, the bias; the Llama options and counts."""
+routers, capacity, the losses, the bias; the Llama options and counts; the losses reaching a train step, a tiny run."""
 
 import math
 
@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from scalezoo import zoo
+from scalezoo.train import config, loop
+from scalezoo.train import step as S
 from scalezoo.zoo import moe
 
 
@@ -181,3 +183,45 @@ def test_scanned_and_unrolled_moe_llamas_agree_and_sow_per_layer():
   aux_flat = sum(float(x) for x in jax.tree.leaves(sa))
   aux_scan = float(jnp.sum(jax.tree.leaves(sb)[0]))  # one value per layer, stacked by the scan
   assert aux_flat > 0 and aux_flat == pytest.approx(aux_scan, rel=1e-5)
+
+
+ARGS = dict(context=16, d_model=16, n_layers=2, n_heads=2, n_kv_heads=1, d_ff=40, n_experts=4, top_k=2)
+
+
+def lm(**model_args):
+  return config.parse(
+    dict(
+      model="llama_moe", data="pycode", steps=6, batch_size=4, eval_examples=8, data_args={"context": 16},
+      model_args={**ARGS, **model_args}, optimizer={"name": "adamw", "lr": 3e-3},
+    )
+  )  # fmt: skip
+
+
+def test_the_balancing_loss_is_added_to_the_loss_a_step_minimises():
+  cfg0, cfg1 = lm(aux_loss_coef=0.0, router_z_loss_coef=0.0), lm(aux_loss_coef=1.0, router_z_loss_coef=0.5)
+  split = loop.load_split(cfg0)
+  arrays = {k: jnp.asarray(v) for k, v in split.train.items()}
+  batch = S.gather(arrays, jnp.arange(4))
+  eng0, eng1 = loop.make_engine(cfg0, split), loop.make_engine(cfg1, split)
+  state = S.init_state(eng0, jax.random.key(0), arrays, 1e-3)
+  _, m0 = S.train_step(eng0, state, batch, 1e-3, jax.random.key(1))
+  _, m1 = S.train_step(eng1, state, batch, 1e-3, jax.random.key(1))
+  out, _, aux = S.apply_model(eng1, state.params, state.model_state, batch, train=True)
+  _, sown = eng1.model.apply({"params": state.params}, batch["x"], mutable=["losses"])
+  assert float(aux) > 1.0  # two routed layers, each at least about 1 (a balanced router's value) + z-loss
+  np.testing.assert_allclose(aux, sum(jax.tree.leaves(sown)), rtol=1e-6)
+  np.testing.assert_allclose(m1["loss"] - m0["loss"], aux, rtol=1e-4)
+  assert S.apply_model(eng1, state.params, state.model_state, batch, train=False)[2] == 0.0  # evaluation: none
+
+
+def test_a_tiny_moe_llama_trains_on_pycode_and_records_its_active_params():
+  cfg = lm(bias_update_rate=1e-3)
+  trained = loop.fit(cfg)
+  rec = trained.record.to_dict()
+  assert rec["status"] == "finished"
+  val = rec["curve"]["val_loss"]
+  assert val[-1] < val[0] - 0.1, val
+  counts = zoo.count_params_split("llama_moe", **rec["model_args"])
+  assert rec["params"] == counts["all"] and rec["params_active"] == counts["active"] < counts["all"]
+  bias = trained.state.model_state["router_bias"]  # carried by the engine as model state and updated each step
+  assert all(float(jnp.abs(b).max()) > 0 for b in jax.tree.leaves(bias))

@@ -32,6 +32,7 @@ class RunRecord:
   data_info: dict[str, Any] = dataclasses.field(default_factory=dict)
   params: int | None = None  # N: trainable parameters
   params_non_embedding: int | None = None
+  params_active: int | None = None  # those one token uses: fewer than `params` for a mixture of experts
   flops_per_step: float | None = None  # XLA's count of one train step
   flops_total: float | None = None  # C
   steps_run: int | None = None

@@ -87,7 +87,7 @@ class GroupFacts:
   task: str
   info: dict[str, Any]  # the data set's
   model_args: dict[str, Any]
-  params: dict[str, int]  # zoo.count_params_split: all, embedding, non_embedding
+  params: dict[str, int]  # zoo.count_params_split: all, embedding, non_embedding, active
   flops_per_step: float
   tokens_per_example: int | None  # a sequence task's positions per example, else None
   group_size: int
@@ -117,6 +117,7 @@ def to_record(cfg: RunConfig, run: RunStatus, results: dict[str, dict], facts: G
     data_info={k: v for k, v in facts.info.items() if isinstance(v, str | int | float | bool | list | tuple)},
     params=facts.params["all"],
     params_non_embedding=facts.params["non_embedding"],
+    params_active=facts.params.get("active"),
     flops_per_step=facts.flops_per_step,
     flops_total=facts.flops_per_step * steps_run,
     steps_run=steps_run,

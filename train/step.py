@@ -119,16 +119,19 @@ def _cast(tree, dtype):
 
 
 def apply_model(eng: Engine, params, model_state, batch: dict, *, train: bool, key: jax.Array | None = None):
-  """The model's output (f32) and its updated non-trainable state."""
+  """The model's output (f32), its updated non-trainable state, and the sum of the scalars it sowed into `losses`
+  (a mixture of experts' balancing and router z-losses, zoo/moe.py; 0 in evaluation and for other models)."""
   inputs = eng.inputs(batch)
   if eng.cfg.precision == "bf16":
     params, inputs = _cast(params, jnp.bfloat16), _cast(inputs, jnp.bfloat16)
   rngs = {} if key is None else {"dropout": key, "noise": jax.random.fold_in(key, 1)}
-  mutable = list(model_state) if train and model_state else False
+  mutable = [*model_state, "losses"] if train else False
   with eng.activations():
     res = eng.model.apply({"params": params, **model_state}, *inputs, train=train, rngs=rngs, mutable=mutable)
   out, new_state = res if mutable else (res, model_state)
-  return _cast(out, jnp.float32), new_state
+  new_state = dict(new_state)
+  aux = sum((jnp.sum(x.astype(jnp.float32)) for x in jax.tree.leaves(new_state.pop("losses", {}))), jnp.zeros(()))
+  return _cast(out, jnp.float32), new_state, aux
 
 
 def train_step(eng: Engine, state: TrainState, batch: dict, lr, key: jax.Array):
@@ -144,8 +147,8 @@ def train_step(eng: Engine, state: TrainState, batch: dict, lr, key: jax.Array):
   k_drop = jax.random.fold_in(k_drop, state.step)
 
   def sums(params, model_state, mb, key):
-    out, new_ms = apply_model(eng, params, model_state, mb, train=True, key=key)
-    loss_B, w_B = eng.task.train_loss(out, mb)
+    out, new_ms, aux = apply_model(eng, params, model_state, mb, train=True, key=key)
+    loss_B, w_B = eng.task.train_loss(out, mb, aux)
     return jnp.sum(loss_B), (jnp.sum(w_B), new_ms)
 
   if eng.cfg.remat == "full":
