@@ -150,6 +150,16 @@ def test_capacity_factor_reports_the_dropped_fraction():
   assert float(jnp.abs(y[1]).max()) == 0.0 and float(jnp.abs(y[0, :4]).min()) > 0  # the first four tokens kept
 
 
+def test_expert_stats_are_in_layer_order():
+  one = lambda e: {"moe": {"load": (jnp.full((3,), e),), "dropped": (jnp.asarray(e),)}}
+  sown = {f"layer_{i}": one(float(i)) for i in (10, 2, 9)}  # a dict's key order: layer_10 before layer_2
+  got = moe.expert_stats(sown)
+  np.testing.assert_array_equal(got["load"][:, 0], [2, 9, 10])
+  np.testing.assert_array_equal(got["dropped"], [2, 9, 10])
+  scanned = {"layers": {"moe": {"load": (jnp.ones((4, 3)),), "dropped": (jnp.zeros((4,)),)}}}
+  assert moe.expert_stats(scanned)["load"].shape == (4, 3) and moe.expert_stats({}) == {}
+
+
 def test_llama_options_counts_and_active_params():
   D, F, V, L, E, G, S, k = 16, 24, 64, 4, 3, 2, 1, 2
   args = dict(vocab=V, context=8, d_model=D, n_layers=L, n_heads=2, n_kv_heads=1, d_ff=F, n_experts=E, top_k=k)
@@ -188,11 +198,11 @@ def test_scanned_and_unrolled_moe_llamas_agree_and_sow_per_layer():
 ARGS = dict(context=16, d_model=16, n_layers=2, n_heads=2, n_kv_heads=1, d_ff=40, n_experts=4, top_k=2)
 
 
-def lm(**model_args):
+def lm(steps=6, microbatches=1, **model_args):
   return config.parse(
     dict(
-      model="llama_moe", data="pycode", steps=6, batch_size=4, eval_examples=8, data_args={"context": 16},
-      model_args={**ARGS, **model_args}, optimizer={"name": "adamw", "lr": 3e-3},
+      model="llama_moe", data="pycode", steps=steps, batch_size=4, eval_examples=8, data_args={"context": 16},
+      model_args={**ARGS, **model_args}, optimizer={"name": "adamw", "lr": 3e-3}, microbatches=microbatches,
     )
   )  # fmt: skip
 
@@ -206,12 +216,18 @@ def test_the_balancing_loss_is_added_to_the_loss_a_step_minimises():
   state = S.init_state(eng0, jax.random.key(0), arrays, 1e-3)
   _, m0 = S.train_step(eng0, state, batch, 1e-3, jax.random.key(1))
   _, m1 = S.train_step(eng1, state, batch, 1e-3, jax.random.key(1))
-  out, _, aux = S.apply_model(eng1, state.params, state.model_state, batch, train=True)
+  aux = S.apply_model(eng1, state.params, state.model_state, batch, train=True)[2].aux
   _, sown = eng1.model.apply({"params": state.params}, batch["x"], mutable=["losses"])
   assert float(aux) > 1.0  # two routed layers, each at least about 1 (a balanced router's value) + z-loss
   np.testing.assert_allclose(aux, sum(jax.tree.leaves(sown)), rtol=1e-6)
   np.testing.assert_allclose(m1["loss"] - m0["loss"], aux, rtol=1e-4)
-  assert S.apply_model(eng1, state.params, state.model_state, batch, train=False)[2] == 0.0  # evaluation: none
+  assert m1["expert_load"].shape == (2, 4) and np.allclose(m1["expert_load"].sum(-1), 1.0)  # layers x experts
+  np.testing.assert_array_equal(m1["expert_dropped"], [0.0, 0.0])  # dropless
+  # a capacity drops assignments; microbatches average their pieces' statistics
+  cap = lm(capacity_factor=0.5, microbatches=2)
+  _, m2 = S.train_step(loop.make_engine(cap, split), state, batch, 1e-3, jax.random.key(1))
+  assert m2["expert_load"].shape == (2, 4) and np.all(m2["expert_dropped"] >= 0.5 - 1e-6)  # at most half kept
+  assert S.apply_model(eng1, state.params, state.model_state, batch, train=False)[2].aux == 0.0  # evaluation: none
 
 
 def test_a_tiny_moe_llama_trains_on_pycode_and_records_its_active_params():
@@ -223,5 +239,9 @@ def test_a_tiny_moe_llama_trains_on_pycode_and_records_its_active_params():
   assert val[-1] < val[0] - 0.1, val
   counts = zoo.count_params_split("llama_moe", **rec["model_args"])
   assert rec["params"] == counts["all"] and rec["params_active"] == counts["active"] < counts["all"]
+  load = rec["expert_load"]  # per routed layer: 2 here
+  assert len(load["busiest"]) == len(load["idlest"]) == 2 and load["dropped"] == [0.0, 0.0]
+  assert all(lo <= 1 / 4 <= hi <= 1 for lo, hi in zip(load["idlest"], load["busiest"]))
+  assert "expert_load" not in loop.fit(lm(n_experts=0, steps=1)).record.to_dict()  # a dense run has none
   bias = trained.state.model_state["router_bias"]  # carried by the engine as model state and updated each step
   assert all(float(jnp.abs(b).max()) > 0 for b in jax.tree.leaves(bias))

@@ -50,6 +50,7 @@ class RunRecord:
   time_breakdown: dict[str, float] | None = None  # seconds: compile, steps, data, eval, checkpoint, other (wall's rest)
   group_size: int = 1  # runs trained together under jax.vmap
   curve: dict[str, list] = dataclasses.field(default_factory=dict)
+  expert_load: dict[str, list[float]] | None = None  # a mixture's routed layers, the last chunk (status.RunStatus)
   error: str | None = None  # for status "failed"
   init: dict[str, Any] | None = None  # init_from's report
   gallery: dict[str, Any] | None = None  # the zoo gallery's own bookkeeping
@@ -67,7 +68,7 @@ class RunRecord:
   def to_dict(self) -> dict[str, Any]:
     """The record as a plain dict; fields that are None and only some records have are left out."""
     d = dataclasses.asdict(self)
-    for k in ("error", "init", "gallery", "batch_size", "parent", "branched_at"):
+    for k in ("error", "init", "gallery", "batch_size", "parent", "branched_at", "expert_load"):
       if d[k] is None:
         del d[k]
     return d

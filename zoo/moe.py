@@ -11,7 +11,8 @@ Dropless by default (MegaBlocks, MaxText's sparse_matmul): the T·k' (token, exp
 expert and each expert's rows are multiplied by its weights with `jax.lax.ragged_dot`, so no token is dropped and
 no expert is padded. `capacity_factor` > 0 gives a capacity's semantics: an expert keeps its first
 C = ceil(capacity_factor · T·k' / E') assignments in token order (Switch) and the rest contribute nothing; the
-compute stays the dropless one's. The dropped fraction is sown into `intermediates`.
+compute stays the dropless one's. Each expert's share of the assignments and the dropped fraction are sown into
+`intermediates` (`expert_stats` reads them; the engine records each layer's busiest and idlest share).
 
 Losses, sown into the `losses` collection (the engine adds their sum to the training loss, train/step.py):
   - load balancing (Switch, Mixtral): aux_loss_coef · E' · Σ_e f_e · P_e, f_e the fraction of assignments that
@@ -179,3 +180,19 @@ def active_params(params, routing: Routing | None) -> int:
     return int(total)
   routed = sum(x.size for p, x in leaves if _ROUTED.fullmatch(str(getattr(p[-1], "key", p[-1]))))
   return int(total - routed + routed // routing.experts * routing.k)
+
+
+def expert_stats(intermediates) -> dict[str, jax.Array]:
+  """The routed layers' sown statistics from a forward's `intermediates`, in layer order: "load" (layers x E', each
+  expert's share of the layer's assignments) and "dropped" (layers); {} when the model has no routed layer."""
+  found: dict[str, list] = {"load": [], "dropped": []}
+  for path, x in jax.tree_util.tree_flatten_with_path(intermediates)[0]:
+    names = [str(getattr(k, "key", getattr(k, "idx", k))) for k in path]
+    if "moe" in names[:-1] and names[names.index("moe") + 1] in found:
+      layer = next((int(n[6:]) for n in names if re.fullmatch(r"layer_\d+", n)), 0)  # layer_10 after layer_9
+      found[names[names.index("moe") + 1]].append((layer, x))
+  if not found["load"]:
+    return {}
+  stack = lambda xs, shape: jnp.concatenate([x.reshape(shape) for _, x in sorted(xs, key=lambda lx: lx[0])])
+  E = found["load"][0][1].shape[-1]
+  return {"load": stack(found["load"], (-1, E)), "dropped": stack(found["dropped"], (-1,))}
