@@ -245,3 +245,16 @@ def test_a_tiny_moe_llama_trains_on_pycode_and_records_its_active_params():
   assert "expert_load" not in loop.fit(lm(n_experts=0, steps=1)).record.to_dict()  # a dense run has none
   bias = trained.state.model_state["router_bias"]  # carried by the engine as model state and updated each step
   assert all(float(jnp.abs(b).max()) > 0 for b in jax.tree.leaves(bias))
+
+
+def test_mup_treats_experts_as_hidden_matrices_and_the_router_as_a_readout():
+  from scalezoo.zoo import mup
+
+  args = dict(vocab=32, context=8, d_model=16, n_layers=1, n_heads=2, d_ff=12, n_experts=3, n_shared_experts=1)
+  roles = mup.roles(zoo.abstract_variables("llama_moe", **args)["params"])
+  assert {p: r for p, r in roles.items() if "/moe/" in p} == {
+    **{f"layer_0/moe/expert_{m}": "hidden" for m in ("gate", "up", "down")},
+    **{f"layer_0/moe/shared/{m}_proj/kernel": "hidden" for m in ("gate", "up", "down")},
+    "layer_0/moe/router": "vector",
+  }
+  assert mup.make("llama_moe", {**args, "d_model": 32, "d_ff": 24}, {"d_model": 16}).ratio == 2.0

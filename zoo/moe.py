@@ -22,6 +22,9 @@ Auxiliary-loss-free balancing (DeepSeek-V3): with bias_update_rate γ > 0 a per-
 `router_bias` collection is added to the scores for the choice only (the weights stay the scores). The layer
 updates it itself whenever the collection is mutable (the engine's train steps, never its evaluation):
 b_e += γ · sign(mean load - load_e) from this batch's loads, outside the gradient; the next step routes with it.
+
+Known gap: XLA's cost analysis (zoo.flops_of, a record's flops_per_step) counts a ragged_dot as every group's
+product with all T·k' rows, so a routed layer's expert FLOPs read E' times too high (CPU, jax 0.10.2).
 """
 
 from __future__ import annotations
