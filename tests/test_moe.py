@@ -247,6 +247,16 @@ def test_a_tiny_moe_llama_trains_on_pycode_and_records_its_active_params():
   assert all(float(jnp.abs(b).max()) > 0 for b in jax.tree.leaves(bias))
 
 
+def test_a_mesh_run_equals_one_device():
+  """fsdp splits the experts' model width, tensor their hidden units; the routed layers' losses stay the same."""
+  kw = dict(n_kv_heads=2, steps=2)
+  one = loop.fit(lm(**kw)).record.to_dict()
+  cfg = config.parse({**lm(**kw).to_dict(), "mesh": {"fsdp": 2, "tensor": 2}})
+  split = loop.fit(cfg).record.to_dict()
+  np.testing.assert_allclose(split["curve"]["train_loss"], one["curve"]["train_loss"], rtol=1e-5)
+  np.testing.assert_allclose(split["expert_load"]["busiest"], one["expert_load"]["busiest"])
+
+
 def test_mup_treats_experts_as_hidden_matrices_and_the_router_as_a_readout():
   from scalezoo.zoo import mup
 
