@@ -257,6 +257,15 @@ def test_a_mesh_run_equals_one_device():
   np.testing.assert_allclose(split["expert_load"]["busiest"], one["expert_load"]["busiest"])
 
 
+def test_hugging_face_folders_refuse_a_mixture_in_one_line(tmp_path):
+  args = dict(vocab=32, context=8, d_model=16, n_layers=1, n_heads=2, d_ff=12, n_experts=3)
+  model = zoo.create("llama_moe", **args)
+  v = model.init(jax.random.key(0), zoo.example_input("llama_moe", 1, **args)[0])
+  with pytest.raises(ValueError, match="n_experts = 3: a mixture of experts has no Hugging Face map yet"):
+    zoo.save_pretrained(model, v, tmp_path / "hf")
+  assert not (tmp_path / "hf").exists()
+
+
 def test_mup_treats_experts_as_hidden_matrices_and_the_router_as_a_readout():
   from scalezoo.zoo import mup
 

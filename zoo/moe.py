@@ -24,7 +24,8 @@ updates it itself whenever the collection is mutable (the engine's train steps, 
 b_e += γ · sign(mean load - load_e) from this batch's loads, outside the gradient; the next step routes with it.
 
 Known gap: XLA's cost analysis (zoo.flops_of, a record's flops_per_step) counts a ragged_dot as every group's
-product with all T·k' rows, so a routed layer's expert FLOPs read E' times too high (CPU, jax 0.10.2).
+product with all T·k' rows, so a routed layer's expert FLOPs read E' times too high in a forward pass (CPU, jax
+0.10.2); a train step's (flops_per_step) are overstated too.
 """
 
 from __future__ import annotations
