@@ -20,7 +20,8 @@ Losses, sown into the `losses` collection (the engine adds their sum to the trai
   - router z-loss (ST-MoE, Zoph et al. 2022): router_z_loss_coef · mean over tokens of logsumexp(logits)².
 Auxiliary-loss-free balancing (DeepSeek-V3): with bias_update_rate γ > 0 a per-expert bias in the non-trainable
 `router_bias` collection is added to the scores for the choice only (the weights stay the scores). The layer
-updates it itself whenever the collection is mutable (the engine's train steps, never its evaluation):
+updates it itself whenever the collection is mutable (the engine's train steps, each microbatch piece under
+`microbatches`; never its evaluation):
 b_e += γ · sign(mean load - load_e) from this batch's loads, outside the gradient; the next step routes with it.
 
 Known gap: XLA's cost analysis (zoo.flops_of, a record's flops_per_step) counts a ragged_dot as every group's
@@ -44,7 +45,8 @@ ROUTERS = ("softmax", "sigmoid")
 
 @dataclasses.dataclass(frozen=True)
 class Routing:
-  """A MoE layer's options (the Llama model's, by the same names)."""
+  """A MoE layer's options: the Llama model's of the same names (n_shared is its n_shared_experts, renorm its
+  router_renorm)."""
 
   n_experts: int  # E, before granularity
   top_k: int = 2
