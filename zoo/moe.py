@@ -24,9 +24,9 @@ updates it itself whenever the collection is mutable (the engine's train steps, 
 `microbatches`; never its evaluation):
 b_e += γ · sign(mean load - load_e) from this batch's loads, outside the gradient; the next step routes with it.
 
-Known gap: XLA's cost analysis (zoo.flops_of, a record's flops_per_step) counts a ragged_dot as every group's
-product with all T·k' rows, so a routed layer's expert FLOPs read E' times too high in a forward pass (CPU, jax
-0.10.2); a train step's (flops_per_step) are overstated too.
+Known gap: on the CPU backend jax (0.10.2) lowers ragged_dot to a masked dense product of all T·k' rows with every
+expert, so the routed layers do E' times their work there and XLA's cost analysis (zoo.flops_of, a record's
+flops_per_step) counts it; other backends' lowerings are unchecked here.
 """
 
 from __future__ import annotations
