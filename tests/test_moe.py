@@ -277,3 +277,15 @@ def test_mup_treats_experts_as_hidden_matrices_and_the_router_as_a_readout():
     "layer_0/moe/router": "vector",
   }
   assert mup.make("llama_moe", {**args, "d_model": 32, "d_ff": 24}, {"d_model": 16}).ratio == 2.0
+
+
+def test_a_checkpoints_run_status_keeps_its_expert_load():
+  from scalezoo.train.status import RunStatus
+
+  run = RunStatus.start(lm())
+  run.add_expert_load(np.asarray([[[0.5, 0.25, 0.25, 0.0]], [[0.25, 0.25, 0.25, 0.25]]]), np.asarray([[0.0], [0.5]]))
+  assert run.expert_load == {"busiest": [0.375], "idlest": [0.125], "dropped": [0.25]}  # the steps' means
+  meta, curve = run.meta()
+  assert RunStatus.from_meta(meta, curve).expert_load == run.expert_load
+  del meta["expert_load"]  # a checkpoint from before the field
+  assert RunStatus.from_meta(meta, curve).expert_load is None
