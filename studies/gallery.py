@@ -100,7 +100,7 @@ def answer_accuracy(eng: S.Engine, params, model_state, test: dict[str, np.ndarr
   """Token accuracy on the scored positions only (mask == 1). The engine's seq_labeling accuracy counts every
   position with y >= 0, the unscored blanks before the answer included, so it cannot reach 1 on copy tasks."""
   batch = {k: jnp.asarray(v) for k, v in test.items()}
-  out, _ = S.apply_model(eng, params, model_state, batch, train=False)
+  out, _, _ = S.apply_model(eng, params, model_state, batch, train=False)
   m = test["mask"] > 0
   return float((np.asarray(jnp.argmax(out, -1)) == test["y"])[m].mean())
 

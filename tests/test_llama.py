@@ -180,6 +180,7 @@ def test_llama_shape_for_hits_the_target(target):
   [
     ("llama", dict(TINY, sliding_window=5, qk_norm=True)),
     ("llama", dict(TINY, scan_layers=True, n_kv_heads=1, tie_embeddings=True)),
+    ("llama_moe", dict(TINY, n_experts=3, top_k=2, n_shared_experts=1, moe_every=2, router="sigmoid")),  # dropless
     ("gpt", dict(vocab=23, context=24, d_model=16, n_layers=2, n_heads=2)),
     ("gpt", dict(vocab=23, context=24, d_model=16, n_layers=2, n_heads=2, scan_layers=True)),
   ],

@@ -154,7 +154,8 @@ def test_gpt_count_is_the_layer_arithmetic():
   assert zoo.count_params("gpt", vocab=V, context=C, d_model=D, n_layers=L, n_heads=4) == expected
   assert zoo.count_params("gpt", vocab=V, context=C, d_model=D, n_layers=L, n_heads=4, scan_layers=True) == expected
   split = zoo.count_params_split("gpt", vocab=V, context=C, d_model=D, n_layers=L, n_heads=4)
-  assert split == {"all": expected, "embedding": (V + C) * D, "non_embedding": expected - (V + C) * D}
+  emb = (V + C) * D
+  assert split == {"all": expected, "embedding": emb, "non_embedding": expected - emb, "active": expected}  # dense
 
 
 def test_gpt2_small_kaplan_split():

@@ -43,6 +43,7 @@ CASES = {
   "gpt2_small": ("gpt2_small", GPT, (B, 8, 13)),
   "llama": ("llama", LLAMA, (B, 8, 13)),
   "llama_scan": ("llama", {**LLAMA, "scan_layers": True, "remat": True}, (B, 8, 13)),
+  "llama_moe": ("llama_moe", {**LLAMA, "n_experts": 3, "top_k": 2, "n_shared_experts": 1}, (B, 8, 13)),
   **{n: (n, LLAMA, (B, 8, 13)) for n in ("llama3_2_1b", "llama3_1_8b", "qwen2_5_0_5b", "qwen3_0_6b")},
   "mistral_7b": ("mistral_7b", {**LLAMA, "sliding_window": 3}, (B, 8, 13)),
   "transformer_base": (

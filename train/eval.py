@@ -60,7 +60,7 @@ def pad_for_eval(arrays: dict[str, np.ndarray], batch: int) -> list[tuple[dict[s
 
 def evaluate(eng: Engine, params, model_state, batch: dict, w_B: jax.Array):
   """Sums over one batch in eval mode: loss, weight, and the task's statistics."""
-  out, _ = apply_model(eng, params, model_state, batch, train=False)
+  out, _, _ = apply_model(eng, params, model_state, batch, train=False)
   loss_B, wt_B = eng.task.loss(out, batch)
   return {
     "loss": jnp.sum(loss_B * w_B),

@@ -37,7 +37,7 @@ def load_weights_init(spec: str, model: str, model_args: dict[str, Any]) -> dict
 # the options that fix a Llama's function and shapes; context is a bound and scan_layers/remat/dtype are how it runs
 _FUNCTION_OPTIONS = (
   "vocab", "d_model", "n_layers", "n_heads", "n_kv_heads", "head_dim", "d_ff", "rope_theta", "rope_scaling",
-  "norm_eps", "qkv_bias", "qk_norm", "sliding_window", "tie_embeddings",
+  "norm_eps", "qkv_bias", "qk_norm", "sliding_window", "tie_embeddings", "n_experts",
 )  # fmt: skip
 
 

@@ -169,6 +169,12 @@ def fit_group(
       data = feed.next(n) if stream else arrays
     state, m = timer.run(S.compiled_chunk(eng, n, G, bool(stream)), n, state, data, lr, key)
     loss, gnorm = (np.asarray(m[k]).reshape(G, n) for k in ("loss", "grad_norm"))
+    if "expert_load" in m:  # a mixture of experts: (G, n, layers, experts) and (G, n, layers)
+      load, dropped = np.asarray(m["expert_load"]), np.asarray(m["expert_dropped"])
+      load, dropped = load.reshape(G, n, *load.shape[-2:]), dropped.reshape(G, n, -1)
+      for i, r in enumerate(runs):
+        if r.running:
+          r.add_expert_load(load[i], dropped[i])
     with timer.timed("eval"):
       ev = E.evaluate_split(eng, G, state.params, state.model_state, evals["val"])
     val = ev["loss"].reshape(G) / np.maximum(ev["weight"].reshape(G), 1)

@@ -29,6 +29,7 @@ RULES: dict[str, str | tuple[str, ...] | None] = {
   "heads": "tensor",
   "kv_heads": "tensor",
   "mlp": "tensor",
+  "expert": None,  # a mixture's experts (zoo/moe.py): whole on each device until a mesh has an expert axis
   "kv": None,
   "vocab": None,
   "activation_batch": BATCH,

@@ -32,6 +32,7 @@ class RunRecord:
   data_info: dict[str, Any] = dataclasses.field(default_factory=dict)
   params: int | None = None  # N: trainable parameters
   params_non_embedding: int | None = None
+  params_active: int | None = None  # those one token uses: fewer than `params` for a mixture of experts
   flops_per_step: float | None = None  # XLA's count of one train step
   flops_total: float | None = None  # C
   steps_run: int | None = None
@@ -49,6 +50,7 @@ class RunRecord:
   time_breakdown: dict[str, float] | None = None  # seconds: compile, steps, data, eval, checkpoint, other (wall's rest)
   group_size: int = 1  # runs trained together under jax.vmap
   curve: dict[str, list] = dataclasses.field(default_factory=dict)
+  expert_load: dict[str, list[float]] | None = None  # a mixture's routed layers, the last chunk (status.RunStatus)
   error: str | None = None  # for status "failed"
   warnings: list[str] = dataclasses.field(default_factory=list)  # what a reader of the numbers should know
   init: dict[str, Any] | None = None  # init_from's report
@@ -67,7 +69,7 @@ class RunRecord:
   def to_dict(self) -> dict[str, Any]:
     """The record as a plain dict; fields that are None and only some records have are left out."""
     d = dataclasses.asdict(self)
-    for k in ("error", "init", "gallery", "batch_size", "parent", "branched_at"):
+    for k in ("error", "init", "gallery", "batch_size", "parent", "branched_at", "expert_load"):
       if d[k] is None:
         del d[k]
     if not d["warnings"]:  # records without any, as before warnings were kept

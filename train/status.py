@@ -31,6 +31,7 @@ class RunStatus:
   first_loss: float | None = None
   best_val: float = math.inf
   evals_since_best: int = 0
+  expert_load: dict[str, list[float]] | None = None  # a mixture of experts' routed layers (`add_expert_load`)
   curve: dict[str, list] = dataclasses.field(default_factory=lambda: {k: [] for k in CURVE})
 
   @classmethod
@@ -41,6 +42,7 @@ class RunStatus:
   def from_meta(cls, run: dict[str, Any], curve: dict[str, list], cfg: RunConfig | None = None) -> RunStatus:
     """A checkpoint's record of a run (as `meta` wrote it); with `cfg`, continued as that run (a branch)."""
     fields = {k: run[k] for k in ("status", "diverged_step", "stopped_step", "first_loss", "evals_since_best")}
+    fields["expert_load"] = run.get("expert_load")  # checkpoints from before it have none
     best = math.inf if run["best_val"] is None else run["best_val"]  # JSON has no inf
     rid, config = (run["run_id"], run["config"]) if cfg is None else (cfg.run_id(), cfg.to_dict())
     return cls(rid, config, **fields, best_val=best, curve=curve)
@@ -63,6 +65,16 @@ class RunStatus:
     if bad.any():
       self.status, self.diverged_step = "diverged", done + int(np.argmax(bad)) + 1
     return self.running
+
+  def add_expert_load(self, load_nxLxE: np.ndarray, dropped_nxL: np.ndarray) -> None:
+    """Keep a chunk's routed-layer statistics, each layer's mean over the chunk's steps: the busiest and the idlest
+    expert's share of the layer's (token, expert) assignments (both 1 / experts when balanced) and the fraction
+    of assignments a capacity dropped."""
+    self.expert_load = {
+      "busiest": [round(float(x), 6) for x in load_nxLxE.max(-1).mean(0)],
+      "idlest": [round(float(x), 6) for x in load_nxLxE.min(-1).mean(0)],
+      "dropped": [round(float(x), 6) for x in dropped_nxL.mean(0)],
+    }
 
   def add_point(self, point: dict[str, float | None]) -> None:
     for k, v in point.items():
@@ -87,7 +99,7 @@ class GroupFacts:
   task: str
   info: dict[str, Any]  # the data set's
   model_args: dict[str, Any]
-  params: dict[str, int]  # zoo.count_params_split: all, embedding, non_embedding
+  params: dict[str, int]  # zoo.count_params_split: all, embedding, non_embedding, active
   flops_per_step: float
   tokens_per_example: int | None  # a sequence task's positions per example, else None
   group_size: int
@@ -117,6 +129,8 @@ def to_record(cfg: RunConfig, run: RunStatus, results: dict[str, dict], facts: G
     data_info={k: v for k, v in facts.info.items() if isinstance(v, str | int | float | bool | list | tuple)},
     params=facts.params["all"],
     params_non_embedding=facts.params["non_embedding"],
+    params_active=facts.params.get("active"),
+    expert_load=run.expert_load,
     flops_per_step=facts.flops_per_step,
     flops_total=facts.flops_per_step * steps_run,
     steps_run=steps_run,

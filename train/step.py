@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -22,6 +22,7 @@ from scalezoo.data.order import batch_indices
 from scalezoo.train import mesh, mup_optim, optim, target
 from scalezoo.train.config import RunConfig
 from scalezoo.train.tasks import Task
+from scalezoo.zoo import moe
 from scalezoo.zoo import sharding as logical
 
 
@@ -118,17 +119,29 @@ def _cast(tree, dtype):
   return jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
 
 
+class Sown(NamedTuple):
+  """What a model sowed in a train step (nothing in evaluation): the sum of its `losses` (a mixture of experts'
+  balancing and router z-losses, zoo/moe.py; 0 for other models) and a mixture's per-layer expert statistics
+  (zoo.moe.expert_stats: "load", routed layers x experts, and "dropped"; {} for other models)."""
+
+  aux: jax.Array
+  experts: dict[str, jax.Array]
+
+
 def apply_model(eng: Engine, params, model_state, batch: dict, *, train: bool, key: jax.Array | None = None):
-  """The model's output (f32) and its updated non-trainable state."""
+  """The model's output (f32), its updated non-trainable state, and what it sowed (`Sown`)."""
   inputs = eng.inputs(batch)
   if eng.cfg.precision == "bf16":
     params, inputs = _cast(params, jnp.bfloat16), _cast(inputs, jnp.bfloat16)
   rngs = {} if key is None else {"dropout": key, "noise": jax.random.fold_in(key, 1)}
-  mutable = list(model_state) if train and model_state else False
+  mutable = [*model_state, "losses", "intermediates"] if train else False
   with eng.activations():
     res = eng.model.apply({"params": params, **model_state}, *inputs, train=train, rngs=rngs, mutable=mutable)
   out, new_state = res if mutable else (res, model_state)
-  return _cast(out, jnp.float32), new_state
+  new_state = dict(new_state)
+  aux = sum((jnp.sum(x.astype(jnp.float32)) for x in jax.tree.leaves(new_state.pop("losses", {}))), jnp.zeros(()))
+  sown = Sown(aux, moe.expert_stats(new_state.pop("intermediates", {})))
+  return _cast(out, jnp.float32), new_state, sown
 
 
 def train_step(eng: Engine, state: TrainState, batch: dict, lr, key: jax.Array):
@@ -144,9 +157,9 @@ def train_step(eng: Engine, state: TrainState, batch: dict, lr, key: jax.Array):
   k_drop = jax.random.fold_in(k_drop, state.step)
 
   def sums(params, model_state, mb, key):
-    out, new_ms = apply_model(eng, params, model_state, mb, train=True, key=key)
-    loss_B, w_B = eng.task.train_loss(out, mb)
-    return jnp.sum(loss_B), (jnp.sum(w_B), new_ms)
+    out, new_ms, sown = apply_model(eng, params, model_state, mb, train=True, key=key)
+    loss_B, w_B = eng.task.train_loss(out, mb, sown.aux)
+    return jnp.sum(loss_B), (jnp.sum(w_B), new_ms, sown.experts)
 
   if eng.cfg.remat == "full":
     sums = jax.checkpoint(sums)
@@ -154,10 +167,10 @@ def train_step(eng: Engine, state: TrainState, batch: dict, lr, key: jax.Array):
   if k == 1:
 
     def loss_fn(params):
-      total, (weight, new_ms) = sums(params, state.model_state, batch, k_drop)
-      return total / jnp.maximum(weight, 1.0), new_ms
+      total, (weight, new_ms, experts) = sums(params, state.model_state, batch, k_drop)
+      return total / jnp.maximum(weight, 1.0), (new_ms, experts)
 
-    (loss, new_ms), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    (loss, (new_ms, experts)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   else:
     pieces = jax.tree.map(lambda a: a.reshape(k, a.shape[0] // k, *a.shape[1:]), batch)
     if eng.mesh is not None:  # each piece split over (data, fsdp) as the batch is, not the pieces over devices
@@ -166,20 +179,21 @@ def train_step(eng: Engine, state: TrainState, batch: dict, lr, key: jax.Array):
     def one(carry, i_mb):
       g_sum, l_sum, w_sum, ms = carry
       i, mb = i_mb
-      (total, (weight, ms)), g = jax.value_and_grad(sums, has_aux=True)(
+      (total, (weight, ms, experts)), g = jax.value_and_grad(sums, has_aux=True)(
         state.params, ms, mb, jax.random.fold_in(k_drop, i)
       )
-      return (jax.tree.map(jnp.add, g_sum, g), l_sum + total, w_sum + weight, ms), None
+      return (jax.tree.map(jnp.add, g_sum, g), l_sum + total, w_sum + weight, ms), experts
 
     zeros = jax.tree.map(jnp.zeros_like, state.params)
     init = (zeros, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32), state.model_state)
-    (g_sum, l_sum, w_sum, new_ms), _ = jax.lax.scan(one, init, (jnp.arange(k), pieces))
+    (g_sum, l_sum, w_sum, new_ms), experts = jax.lax.scan(one, init, (jnp.arange(k), pieces))
+    experts = jax.tree.map(lambda a: jnp.mean(a, axis=0), experts)  # the pieces' mean
     w = jnp.maximum(w_sum, 1.0)
     loss, grads = l_sum / w, jax.tree.map(lambda g: g / w, g_sum)
   updates, opt_state = eng.tx(lr).update(grads, state.opt_state, state.params, value=loss)
   params = optax.apply_updates(state.params, updates)
   new = TrainState(state.step + 1, params, new_ms, opt_state)
-  return new, {"loss": loss, "grad_norm": optax.global_norm(grads)}
+  return new, {"loss": loss, "grad_norm": optax.global_norm(grads), **{f"expert_{k}": v for k, v in experts.items()}}
 
 
 def gather(arrays: dict, idx_B: jax.Array) -> dict:

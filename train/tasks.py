@@ -4,7 +4,8 @@
 is sum(loss) / sum(weight). `stats` returns sums an evaluation accumulates; `finish` turns them into metrics.
 `penalty(out, batch)` (optional, per-example sums like the loss) is added to the loss the optimizer minimises and
 to nothing that is reported: the LM task's z-loss, z_loss * logsumexp(logits)^2 per token (PaLM, Chowdhery et al.
-2022; OLMo 2 uses 1e-5), which keeps the softmax normaliser near 1. `get("lm", z_loss=1e-4)` turns it on.
+2022; OLMo 2 uses 1e-5), which keeps the softmax normaliser near 1. `get("lm", z_loss=1e-4)` turns it on. A model's
+own losses (a mixture of experts' balancing losses) reach the same sum through `train_loss`'s `aux`.
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ class Task:
   finish: Callable[[dict[str, np.ndarray]], dict[str, float]]
   penalty: Callable[[jax.Array, dict], jax.Array] | None = None
 
-  def train_loss(self, out, batch) -> tuple[jax.Array, jax.Array]:
-    """(loss_sum_B + penalty_B, weight_B): what a training step minimises."""
+  def train_loss(self, out, batch, aux=0.0) -> tuple[jax.Array, jax.Array]:
+    """(loss_sum_B + penalty_B + aux · weight_B, weight_B): what a training step minimises. `aux` is the model's
+    own loss for the batch (a mixture's balancing losses, train/step.py's apply_model): weighted so that it adds
+    itself to the mean."""
     loss_B, w_B = self.loss(out, batch)
+    loss_B = loss_B + aux * w_B
     return (loss_B if self.penalty is None else loss_B + self.penalty(out, batch)), w_B
 
 

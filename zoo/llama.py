@@ -12,7 +12,9 @@ embedding or not. Parameters keep Hugging Face's layer names (q_proj, ..., down_
 
 Decoding passes a cache {"k", "v": n_layers x B x S x n_kv_heads x head_dim, "end": positions filled} in and
 gets it back (zoo/decode.py); without one the call is the plain causal forward. Exact count: embed V·D (twice if
-untied) + D + n_layers · (D·(H + 2G)·K + H·K·D + 3·D·F + 2·D [+ (H + 2G)·K with qkv_bias] [+ 2·K with qk_norm]).
+untied) + D + n_layers · (D·(H + 2G)·K + H·K·D + 3·D·F + 2·D [+ (H + 2G)·K with qkv_bias] [+ 2·K with qk_norm]);
+a routed block (`n_experts` E > 0, zoo/moe.py) has D·E·g + 3·D·F·(E·g + S) / g for 3·D·F (granularity g, S
+shared experts), of which a token uses 3·D·F·(k·g + S) / g of the experts' (`active` counts: registry).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from scalezoo.zoo import rope
+from scalezoo.zoo import moe, rope
 from scalezoo.zoo import sharding as logical
 from scalezoo.zoo.attention import dot_product_attention, position_mask
 from scalezoo.zoo.registry import ModelSpec, register, token_input
@@ -57,6 +59,7 @@ class Block(nn.Module):
   dtype: Any
   attn_mult: float = 1.0  # multiplies the 1/sqrt(head_dim) logit scale (μP: zoo/mup.py)
   attention: str = "auto"  # the attention backend (zoo/attention.py)
+  routing: moe.Routing | None = None  # a routed feed-forward (zoo/moe.py) in place of the dense one
 
   @nn.compact
   def __call__(self, x_BxLxD: jax.Array, kv, pos_BxL: jax.Array):
@@ -101,6 +104,10 @@ class Block(nn.Module):
     x_BxLxD = logical.constrain(x_BxLxD + o(att_BxLxHxK).astype(jnp.float32), logical.BLD)
 
     h_BxLxD = RMSNorm(self.norm_eps, name="mlp_norm")(x_BxLxD)
+    if self.routing is not None:
+      return logical.constrain(
+        x_BxLxD + moe.MoE(self.routing, self.d_ff, self.dtype, name="moe")(h_BxLxD), logical.BLD
+      ), new_kv
     gate_BxLxF = dense(self.d_ff, "gate_proj")(h_BxLxD)
     up_BxLxF = dense(self.d_ff, "up_proj")(h_BxLxD)
     h_BxLxF = logical.constrain(nn.silu(gate_BxLxF) * up_BxLxF, logical.BLF)
@@ -136,6 +143,35 @@ class Llama(nn.Module):
   attn_mult: float = 1.0  # μP's hooks, as in zoo/gpt.py
   out_mult: float = 1.0
   attention: str = "auto"  # "auto" | "xla" | "cudnn" | "splash": zoo/attention.py
+  n_experts: int = 0  # 0: dense; else a routed feed-forward (zoo/moe.py) in every moe_every-th block
+  top_k: int = 2
+  n_shared_experts: int = 0
+  granularity: int = 1
+  moe_every: int = 1  # block i (from 0) is routed when (i + 1) % moe_every == 0
+  router: str = "softmax"  # or "sigmoid"
+  router_renorm: bool = True
+  capacity_factor: float = 0.0  # 0: dropless
+  aux_loss_coef: float = 0.01
+  router_z_loss_coef: float = 0.001
+  bias_update_rate: float = 0.0  # DeepSeek-V3's auxiliary-loss-free balancing (γ); 0: off
+
+  @property
+  def routing(self) -> moe.Routing | None:
+    """The routed layers' options, or None for a dense model."""
+    if not self.n_experts:
+      return None
+    return moe.Routing(
+      self.n_experts,
+      self.top_k,
+      self.granularity,
+      self.n_shared_experts,
+      self.router,
+      self.router_renorm,
+      self.capacity_factor,
+      self.aux_loss_coef,
+      self.router_z_loss_coef,
+      self.bias_update_rate,
+    )
 
   @property
   def heads(self) -> tuple[int, int, int]:
@@ -173,18 +209,25 @@ class Llama(nn.Module):
       attn_mult=self.attn_mult,
       attention=self.attention,
     )
+    routing = self.routing
+    if routing is not None and self.moe_every < 1:
+      raise ValueError(f"moe_every must be >= 1, got {self.moe_every}")
     layer = nn.remat(Block) if self.remat else Block
     kv = None if cache is None else (cache["k"], cache["v"])
     if self.scan_layers:
+      if routing is not None and self.moe_every != 1:
+        raise ValueError(f"scan_layers stacks identical blocks: it needs moe_every 1, got {self.moe_every}")
+      stacked = {c: 0 for c in ("params", "router_bias", "losses", "intermediates")}
       blocks = nn.scan(
-        layer, variable_axes={"params": 0}, split_rngs={"params": True}, in_axes=(0, nn.broadcast), length=self.n_layers
+        layer, variable_axes=stacked, split_rngs={"params": True}, in_axes=(0, nn.broadcast), length=self.n_layers
       )
-      x_BxLxD, new_kv = blocks(**block, name="layers")(x_BxLxD, kv, pos_BxL)
+      x_BxLxD, new_kv = blocks(**block, routing=routing, name="layers")(x_BxLxD, kv, pos_BxL)
     else:
       outs = []
       for i in range(self.n_layers):
         kv_i = None if kv is None else (kv[0][i], kv[1][i])
-        x_BxLxD, kv_i = layer(**block, name=f"layer_{i}")(x_BxLxD, kv_i, pos_BxL)
+        routed = routing if (i + 1) % max(self.moe_every, 1) == 0 else None
+        x_BxLxD, kv_i = layer(**block, routing=routed, name=f"layer_{i}")(x_BxLxD, kv_i, pos_BxL)
         outs.append(kv_i)
       new_kv = None if kv is None else (jnp.stack([o[0] for o in outs]), jnp.stack([o[1] for o in outs]))
     x_BxLxD = RMSNorm(self.norm_eps, name="final_norm")(x_BxLxD).astype(self.dtype)
@@ -252,6 +295,17 @@ _DEFAULTS = dict(
   remat=False,
   dtype="float32",
   attention="auto",
+  n_experts=0,
+  top_k=2,
+  n_shared_experts=0,
+  granularity=1,
+  moe_every=1,
+  router="softmax",
+  router_renorm=True,
+  capacity_factor=0.0,
+  aux_loss_coef=0.01,
+  router_z_loss_coef=0.001,
+  bias_update_rate=0.0,
 )
 
 # name -> (config as in the model's config.json on the Hugging Face hub, the published parameter count)
@@ -284,6 +338,10 @@ REFERENCE: dict[str, tuple[dict[str, Any], int]] = {
 }  # fmt: skip
 
 
+def _active(params, cfg: dict[str, Any]) -> int:
+  return moe.active_params(params, _build(**cfg).routing)
+
+
 def _inputs(b: int, cfg: dict[str, Any]):
   """Example tokens: a context's worth, at most 4,096 (the long-context configs are counted, not run, at 128K)."""
   return (token_input((b, min(cfg["context"], 4096)), cfg["vocab"]),)
@@ -300,17 +358,33 @@ for _name, (_cfg, _count) in REFERENCE.items():
       task="lm",
       embedding=("embed",) if _cfg.get("tie_embeddings") else ("embed", "lm_head"),
       reference_params=_count,
+      active=_active,
     )
   )
 
+_LLAMA = {**_DEFAULTS, "vocab": 256, "context": 256, "d_model": 256, "n_layers": 4, "n_heads": 4, "n_kv_heads": 2}
 register(
   ModelSpec(
     name="llama",  # the size family: zoo.create("llama", d_model=128, n_layers=4, n_kv_heads=2)
     family="transformer",
     build=_build,
-    defaults={**_DEFAULTS, "vocab": 256, "context": 256, "d_model": 256, "n_layers": 4, "n_heads": 4, "n_kv_heads": 2},
+    defaults=_LLAMA,
     inputs=_inputs,
     task="lm",
     embedding=("embed", "lm_head"),
+    active=_active,
+  )
+)
+
+register(
+  ModelSpec(
+    name="llama_moe",  # the llama size family with routed feed-forwards: 8 experts, 2 per token (Mixtral's shape)
+    family="transformer",
+    build=_build,
+    defaults={**_LLAMA, "n_experts": 8, "top_k": 2, "d_ff": 256},
+    inputs=_inputs,
+    task="lm",
+    embedding=("embed", "lm_head"),
+    active=_active,
   )
 )

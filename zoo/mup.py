@@ -44,12 +44,15 @@ MODELS: dict[str, Family] = {
   "mlp": Family("width", True, False),
   **{name: VIT for name in ("vit_ti16", "vit_s16", "vit_b16")},
   "llama": Family("d_model", False, False, ("d_ff",)),
+  "llama_moe": Family("d_model", False, False, ("d_ff",)),
 }
 
 # (pattern on "module/.../param", role): the first full match wins; a leading nn.scan axis changes nothing
 ROLES: tuple[tuple[str, str], ...] = (
   (r"(.*/)?(qkv|proj|fc|fc_proj)/kernel", "hidden"),  # GPT's blocks
   (r"(.*/)?(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)/kernel", "hidden"),  # the Llama family's
+  (r"(.*/)?moe/expert_(gate|up|down)", "hidden"),  # routed experts (zoo/moe.py): E matrices, D x F each; the router
+  # (D x experts) is vector-like, as a readout is
   (r"encoder_layer_\d+/(self_attention/(query|key|value|out)|mlp_1|mlp_2)/kernel", "hidden"),  # ViT's blocks
   (r"dense_[1-9]\d*/kernel", "hidden"),  # MLP's hidden-to-hidden layers (dense_0 is the input layer)
   (r"head/bias", "fixed"),

@@ -30,6 +30,7 @@ class ModelSpec:
   task: str = "classification"
   embedding: tuple[str, ...] = ()
   reference_params: int | None = None  # the published count this config must match
+  active: Callable[[Any, dict[str, Any]], int] | None = None  # (params, config) -> those one token uses; None: all
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -105,11 +106,13 @@ def count_params(name: str, **overrides: Any) -> int:
 
 
 def count_params_split(name: str, **overrides: Any) -> dict[str, int]:
-  """Kaplan et al.'s split: all, embedding and non-embedding parameters."""
-  params = abstract_variables(name, **overrides)["params"]
-  emb = sum(size_of(params[k]) for k in spec(name).embedding if k in params)
+  """Kaplan et al.'s split: all, embedding and non-embedding parameters; and `active`, those one token uses (a
+  mixture of experts' routed experts count only as many as a token is sent to; all for other models)."""
+  s, params = spec(name), abstract_variables(name, **overrides)["params"]
+  emb = sum(size_of(params[k]) for k in s.embedding if k in params)
   total = size_of(params)
-  return {"all": total, "embedding": emb, "non_embedding": total - emb}
+  active = total if s.active is None else s.active(params, resolve(name, **overrides))
+  return {"all": total, "embedding": emb, "non_embedding": total - emb, "active": active}
 
 
 def count_flops(name: str, batch_size: int = 1, **overrides: Any) -> float:

@@ -6,8 +6,8 @@ parameter tree stays plain arrays for everything else that reads it (checkpoints
 A table by path is how big_vision and EasyLM write their sharding rules.
 
 Names: embed (the model width), heads, kv_heads (grouped-query attention's key/value heads, fewer than heads),
-kv (a head's width), mlp (the feed-forward hidden units), vocab, and None for a dimension that is never split
-(positions, classes, the fused q/k/v axis, input features).
+kv (a head's width), mlp (the feed-forward hidden units), expert (a mixture's routed experts, zoo/moe.py), vocab,
+and None for a dimension that is never split (positions, classes, the fused q/k/v axis, input features).
 
 Activations carry names too (MaxText's): `activation_batch`, `activation_length`, `activation_embed`,
 `activation_heads`, `activation_kv_heads`, `activation_kv`, `activation_mlp`, `activation_vocab`. A model marks its
@@ -40,6 +40,9 @@ RULES: tuple[tuple[str, tuple[str | None, ...]], ...] = (
   (r".*/o_proj/kernel", ("heads", "kv", "embed")),
   (r".*/(gate_proj|up_proj)/kernel", ("embed", "mlp")),
   (r".*/down_proj/kernel", ("mlp", "embed")),
+  (r".*/moe/router", ("embed", None)),
+  (r".*/moe/(expert_gate|expert_up)", ("expert", "embed", "mlp")),
+  (r".*/moe/expert_down", ("expert", "mlp", "embed")),
   (r".*/(q_norm|k_norm)/scale", ("kv",)),
   (r"lm_head/kernel", ("embed", "vocab")),
   (rf".*/{_ATTN_IN}/kernel", ("embed", "heads", "kv")),
@@ -67,7 +70,7 @@ _COMPILED = tuple((re.compile(p), axes) for p, axes in RULES)
 # The models whose every parameter has names (a test holds the table to this); others are replicated.
 COVERED = (
   "gpt", "gpt2_small", "bert", "bert_base", "vit_ti16", "vit_s16", "vit_b16", "transformer_base", "mlp", "llama",
-  "llama3_2_1b", "llama3_1_8b", "qwen2_5_0_5b", "qwen3_0_6b", "mistral_7b",
+  "llama_moe", "llama3_2_1b", "llama3_1_8b", "qwen2_5_0_5b", "qwen3_0_6b", "mistral_7b",
 )  # fmt: skip
 
 

@@ -100,6 +100,8 @@ def model_type_of(options: dict[str, Any]) -> str:
 def hf_config(options: dict[str, Any], model_type: str | None = None, dtype: str = "float32") -> dict[str, Any]:
   """config.json for a zoo `llama` with these options (resolved), as `model_type` (default: model_type_of)."""
   options = resolved(options)
+  if options.get("n_experts"):
+    raise ValueError(f"n_experts = {options['n_experts']}: a mixture of experts has no Hugging Face map yet")
   model_type = model_type or model_type_of(options)
   if model_type not in ARCHITECTURES:
     raise ValueError(f"model_type {model_type!r} is not one of {', '.join(ARCHITECTURES)}")
