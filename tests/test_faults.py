@@ -752,13 +752,14 @@ def test_rerunning_an_ended_train_says_so_and_trains_nothing_unless_fresh(
 
 def test_sigint_in_the_last_chunk_still_writes_the_record(tmp_path, run_toml, reference, capsys, monkeypatch):
   out = tmp_path / "run"
+  before = signal.getsignal(signal.SIGINT)  # Python's default, or SIG_IGN under nohup or a background job
   _chunks_seen(monkeypatch, signal_at=60)
   assert main(train_args(run_toml, out)) == 130
   COUNTS["kills"] += 1
   err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
   assert err == ["scalezoo train: interrupted (SIGINT) as it ended: its results are written"]
   same(record(out), reference)
-  assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are given back
+  assert signal.getsignal(signal.SIGINT) == before  # the handlers are given back
 
 
 def test_sigint_before_the_last_chunk_still_stops_with_a_checkpoint(tmp_path, run_toml, reference, capsys, monkeypatch):
@@ -795,8 +796,9 @@ def test_a_process_workers_group_interrupted_in_its_last_chunk_returns_its_recor
 
   cfgs = [config.parse(tiny.merge(SPEC_RAW["base"], {"seed": s})) for s in (0, 1)]  # one group: seeds vmapped
   job = {"out": str(tmp_path), "cache": str(tmp_path / "cache"), "every": 20, "progress": False, "link": None}
+  before = signal.getsignal(signal.SIGINT)  # Python's default, or SIG_IGN under nohup or a background job
   _chunks_seen(monkeypatch, signal_at=40)  # the driver's SIGINT, passed on, as the worker's last chunk ends
   got = json.loads(executors.work(json.dumps({"configs": [c.to_dict() for c in cfgs], **job})))
   COUNTS["kills"] += 1
   assert [r["run_id"] for r in got] == [c.run_id() for c in cfgs] and {r["status"] for r in got} == {"finished"}
-  assert faults.pending() is None and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+  assert faults.pending() is None and signal.getsignal(signal.SIGINT) == before
