@@ -9,6 +9,7 @@ import json
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -88,11 +89,12 @@ def test_non_finite_or_integer_tensors_are_refused(gpt_vars):
   sd["transformer.h.0.attn.c_attn.weight"][3, 5] = np.nan
   sd["transformer.h.1.ln_1.weight"] = np.full_like(sd["transformer.h.1.ln_1.weight"], np.inf)
   sd["transformer.ln_f.bias"] = np.zeros(sd["transformer.ln_f.bias"].shape, np.int64)
+  sd["transformer.h.1.ln_2.bias"] = sd["transformer.h.1.ln_2.bias"].astype(ml_dtypes.bfloat16)  # a float: taken
   with pytest.raises(ValueError) as e:
     W.from_state_dict("gpt", sd, **GPT)
   msg = str(e.value)
   assert "\n" not in msg and "c_attn.weight holds 1 NaN or inf" in msg and "ln_1.weight holds 32 NaN or inf" in msg
-  assert "transformer.ln_f.bias has dtype int64" in msg
+  assert "transformer.ln_f.bias has dtype int64" in msg and "ln_2" not in msg
 
 
 def test_every_zoo_variable_must_be_filled(gpt_vars):

@@ -80,7 +80,11 @@ def compiled_eval(eng: Engine, group: int):
   fn = functools.partial(evaluate, eng)
   if group > 1:
     fn = jax.vmap(fn, in_axes=(0, 0, None, None))
-  return jax.jit(fn)
+  if eng.mesh is None:
+    return jax.jit(fn)
+  # every output whole on every process: the per-example values are split over the batch's devices, and a host
+  # can read only what it holds (the sums were already whole)
+  return jax.jit(fn, out_shardings=jax.sharding.NamedSharding(eng.mesh, jax.sharding.PartitionSpec()))
 
 
 def evaluate_split(eng: Engine, group: int, params, model_state, batches) -> dict[str, np.ndarray]:
