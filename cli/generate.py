@@ -21,13 +21,12 @@ def add(sub) -> None:
 
 def _model_and_codec(folder: str):
   from scalezoo import zoo
-  from scalezoo.data.text_codec import Codec, codec
+  from scalezoo.data.text_codec import codec, tokenizer_codec
   from scalezoo.train import convert as C
 
   if C.hf_folder(folder):
-    tok = zoo.load_tokenizer(folder)
     model, variables = zoo.load_pretrained(folder)
-    return model, variables, Codec(lambda text: tok.encode(text).ids, lambda ids: tok.decode([int(i) for i in ids]))
+    return model, variables, tokenizer_codec(zoo.load_tokenizer(folder))
   if (Path(folder) / "record.json").is_file():
     model, variables, rec = C.load_run(folder)
     cfg = rec["config"]

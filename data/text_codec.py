@@ -21,6 +21,11 @@ def _bytes_codec() -> Codec:
   return Codec(lambda text: list(text.encode()), lambda ids: bytes(i for i in ids if i < 256).decode(errors="replace"))
 
 
+def tokenizer_codec(tok) -> Codec:
+  """A Hugging Face `tokenizers.Tokenizer` as a codec."""
+  return Codec(lambda text: tok.encode(text).ids, lambda ids: tok.decode([int(i) for i in ids]))
+
+
 def codec(data: str, data_args: dict[str, Any], data_info: dict[str, Any]) -> Codec:
   """The codec of a run's data: its config's `data`, `data_args` and its record's `data_info`."""
   if data == "tokens":
@@ -34,8 +39,7 @@ def codec(data: str, data_args: dict[str, Any], data_info: dict[str, Any]) -> Co
       return _bytes_codec()
     from tokenizers import Tokenizer
 
-    tok = Tokenizer.from_file(str(folder / TOKENIZER))
-    return Codec(lambda text: tok.encode(text).ids, lambda ids: tok.decode([int(i) for i in ids]))
+    return tokenizer_codec(Tokenizer.from_file(str(folder / TOKENIZER)))
   if data_info.get("task") == "lm" and data_info.get("vocab_size") == 256:
     return _bytes_codec()
   raise ValueError(f"data {data!r} is not text: generate reads byte-level data sets and token corpora")
